@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with only Python 3.10+:
+#   make run    install into .venv/, train on data/ETTh1.csv, write out/forecast.csv and out/forecast.png
+#   make test   install (with test tools and Mosquitto where missing), run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/forecaster train --data data/ETTh1.csv --out out/etth1-lstm --targets OT --epochs 8 --seed 0
+	$(BIN)/forecaster predict --model out/etth1-lstm --data data/ETTh1.csv --out out/forecast.csv --plot out/forecast.png
+
+mosquitto:
+	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null)
+
+test: $(STAMP) mosquitto
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check forecaster pipelines tests benchmarks
+
+clean:
+	rm -rf out build .pytest_cache

@@ -1,0 +1,40 @@
+"""iot-forecaster: LSTM/GRU forecasting for IoT sensor series.
+
+Example:
+    >>> import forecaster
+    >>> sorted(n for n in forecaster.__all__ if not n[0].isupper())
+    ['load', 'read_csv', 'train']
+
+Exports are loaded lazily (PEP 562): ``import forecaster`` does not load TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Forecaster": "forecaster.model",
+    "ModelParams": "forecaster.params",
+    "train": "forecaster.api",
+    "load": "forecaster.api",
+    "WindowSpec": "pipelines.windows",
+    "SplitSpec": "pipelines.split",
+    "read_csv": "pipelines.csv_source",
+    "ForecasterError": "pipelines.errors",
+    "DataError": "pipelines.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'forecaster' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,68 @@
+"""The library's front door: `train` and `load` in one call each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster.model import Forecaster
+from forecaster.params import ModelParams
+from pipelines.split import SplitSpec
+from pipelines.windows import WindowSpec
+
+
+def train(
+    frame: pd.DataFrame,
+    spec: WindowSpec,
+    *,
+    model: str = "lstm",
+    layers: int = 1,
+    units: int = 64,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    conv: bool = False,
+    residual: bool = True,
+    loss: str = "mse",
+    epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: int = 5,
+    seed: int = 0,
+    freq: str | None = None,
+    max_gap: int = 3,
+    split: SplitSpec | None = None,
+    time_col: str | None = None,
+    sensor_col: str | None = None,
+    name: str = "forecaster",
+    verbose: int = 0,
+) -> Forecaster:
+    """Train a forecaster on ``frame`` (fit on the train split; early stopping on validation).
+
+    Args:
+        frame: readings, e.g. from `forecaster.read_csv`.
+        spec: the window definition.
+        model, layers, units, dropout, recurrent_dropout, conv, residual, loss, epochs,
+            batch_size, learning_rate, patience, seed: see `ModelParams`.
+        freq, max_gap, split, time_col, sensor_col, name: see `Forecaster`.
+        verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
+
+    Returns:
+        The fitted `Forecaster`.
+    """
+    params = ModelParams(
+        model=model, layers=layers, units=units, dropout=dropout,
+        recurrent_dropout=recurrent_dropout, conv=conv, residual=residual, loss=loss,
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        patience=patience, seed=seed,
+    )
+    forecaster = Forecaster(
+        spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
+        time_col=time_col, sensor_col=sensor_col, name=name,
+    )
+    return forecaster.fit(frame, verbose=verbose)
+
+
+def load(directory: str | Path) -> Forecaster:
+    """Load a forecast bundle written by `Forecaster.save` (schema and checksums checked)."""
+    return Forecaster.load(directory)

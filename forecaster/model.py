@@ -1,0 +1,310 @@
+"""`Forecaster`: scale, window, network, unscale. Users work in sensor units throughout."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.params import ModelParams
+from pipelines.errors import DataError, ForecasterError
+from pipelines.metrics import mae, rmse
+from pipelines.scaling import Scaler
+from pipelines.series import Prepared, detect_columns, prepare
+from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
+from pipelines.timeutil import step_of
+from pipelines.windows import WindowSpec, windows_by_block_label
+
+log = logging.getLogger(__name__)
+
+
+class Forecaster:
+    """A recurrent forecaster for one or many sensors (one global model).
+
+    Args:
+        spec: the window definition (input steps, horizon, features, targets).
+        params: network and training settings.
+        freq: the cadence (e.g. ``"1h"``); inferred from the data when ``None``.
+        max_gap: the longest run of missing slots that is interpolated; longer gaps cut.
+        split: the chronological train/validation/test split.
+        time_col, sensor_col: the data's time and sensor columns; found by name when ``None``.
+        name: a label written into published forecasts.
+
+    Example:
+        >>> spec = WindowSpec(input_steps=24, horizon=6, features=["OT"], targets=["OT"])
+        >>> Forecaster(spec=spec, params=ModelParams(units=8)).spec.horizon
+        6
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: WindowSpec,
+        params: ModelParams | None = None,
+        freq: str | None = None,
+        max_gap: int = 3,
+        split: SplitSpec | None = None,
+        time_col: str | None = None,
+        sensor_col: str | None = None,
+        name: str = "forecaster",
+    ) -> None:
+        if not isinstance(spec, WindowSpec):
+            raise ForecasterError(f"`spec` must be a WindowSpec. Received: {type(spec).__name__}")
+        if not isinstance(max_gap, int) or isinstance(max_gap, bool) or max_gap < 0:
+            raise ForecasterError(f"`max_gap` must be a non-negative integer. Received: max_gap={max_gap!r}")
+        if freq is not None:
+            step_of(freq)
+        self.spec = spec
+        self.params = params or ModelParams()
+        self.freq = freq
+        self.max_gap = max_gap
+        self.split = split or SplitSpec()
+        self.time_col = time_col
+        self.sensor_col = sensor_col
+        self.name = name
+
+    # ------------------------------------------------------------------ training
+    def fit(self, frame: pd.DataFrame, *, verbose: int = 0) -> Forecaster:
+        """Train on ``frame`` (scaler on the train split only); returns self.
+
+        Raises:
+            DataError: missing columns, bad timestamps, or too few rows for one window.
+        """
+        self.time_col_, self.sensor_col_ = detect_columns(frame, self.time_col, self.sensor_col)
+        data = prepare(
+            frame, self.spec.columns, freq=self.freq, max_gap=self.max_gap,
+            time_col=self.time_col_, sensor_col=self.sensor_col_,
+        )
+        self.freq_ = data.freq
+        self.gap_reports_ = {sensor: series.report for sensor, series in data.series.items()}
+        borders = self.split.borders(data)
+        labels = {s: split_labels(r.slots, borders) for s, r in data.series.items()}
+        train_rows = np.concatenate(
+            [r.values[labels[s] == TRAIN] for s, r in data.series.items()]
+        )
+        if len(train_rows) == 0:
+            raise DataError("no complete rows in the training split", source=frame.attrs.get("source"))
+        self.scaler_ = Scaler(columns=self.spec.columns).fit(train_rows)
+        splits = self._windows(data, labels)
+        if len(splits[TRAIN][0]) == 0:
+            raise DataError(
+                f"too few rows for one training window: need {self.spec.window_length} consecutive "
+                f"{data.freq} rows (input_steps + horizon) inside the training split",
+                source=frame.attrs.get("source"),
+            )
+        self.window_counts_ = {name: len(splits[label][0]) for name, label in
+                               (("train", TRAIN), ("validation", VALIDATION), ("test", TEST))}
+        log.info(
+            "windows: %d train, %d validation, %d test (%d sensors, cadence %s)",
+            len(splits[TRAIN][0]), len(splits[VALIDATION][0]), len(splits[TEST][0]),
+            len(data.series), data.freq,
+        )
+        from forecaster.networks import build_model
+        from forecaster.training import fit_network, set_seed
+
+        p = self.params
+        set_seed(p.seed)
+        residual = None
+        if p.residual and all(t in self.spec.features for t in self.spec.targets):
+            residual = [self.spec.features.index(t) for t in self.spec.targets]
+        self.model_ = build_model(
+            input_steps=self.spec.input_steps, n_features=len(self.spec.features),
+            horizon=self.spec.horizon, n_targets=len(self.spec.targets), cell=p.model,
+            layers=p.layers, units=p.units, dropout=p.dropout,
+            recurrent_dropout=p.recurrent_dropout, conv=p.conv, residual_index=residual,
+        )
+        self.history_ = fit_network(
+            self.model_, splits[TRAIN], splits[VALIDATION], epochs=p.epochs,
+            batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience,
+            loss=p.loss, seed=p.seed, verbose=verbose,
+        )
+        self._predictor = None
+        self.metrics_ = self._test_metrics(*splits[TEST])
+        return self
+
+    def _windows(self, data: Prepared, labels: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Scaled windows of every sensor, by split."""
+        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {TRAIN: [], VALIDATION: [], TEST: []}
+        for sensor, series in data.series.items():
+            scaled = self.scaler_.transform(series.values)
+            for label, xy in windows_by_block_label(scaled, self.spec, series.segment, labels[sensor]).items():
+                parts[label].append(xy)
+        L, H = self.spec.input_steps, self.spec.horizon
+        F, T = len(self.spec.features), len(self.spec.targets)
+        return {
+            label: (
+                np.concatenate([x for x, _ in xs] or [np.zeros((0, L, F))]),
+                np.concatenate([y for _, y in xs] or [np.zeros((0, H, T))]),
+            )
+            for label, xs in parts.items()
+        }
+
+    def _test_metrics(self, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+        """MAE and RMSE per target on the test windows, in sensor units, beside naive last value."""
+        if len(X) == 0:
+            return {"test_windows": 0}
+        tidx = list(self.spec.target_index)
+        actual = self.scaler_.inverse_transform(y, tidx)
+        predicted = self.scaler_.inverse_transform(self._predict_scaled(X), tidx)
+        metrics: dict[str, Any] = {"test_windows": int(len(X))}
+        if all(t in self.spec.features for t in self.spec.targets):
+            fidx = [self.spec.features.index(t) for t in self.spec.targets]
+            last = self.scaler_.inverse_transform(X[:, -1:, fidx], tidx)
+            naive = np.broadcast_to(last, actual.shape)
+            metrics["naive_mae"] = dict(zip(self.spec.targets, mae(actual, naive, axis=(0, 1)).tolist()))
+        metrics["mae"] = dict(zip(self.spec.targets, mae(actual, predicted, axis=(0, 1)).tolist()))
+        metrics["rmse"] = dict(zip(self.spec.targets, rmse(actual, predicted, axis=(0, 1)).tolist()))
+        return metrics
+
+    # ---------------------------------------------------------------- prediction
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ForecasterError("this Forecaster is not fitted yet; call fit() or forecaster.load()")
+
+    def _predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
+        if getattr(self, "_predictor", None) is None:
+            from forecaster.inference import Predictor
+
+            self._predictor = Predictor(self.model_)
+        return self._predictor(X_scaled).astype("float64")
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Forecasts in sensor units for raw feature windows.
+
+        Args:
+            windows: ``(n, input_steps, n_features)`` in sensor units, features in spec order.
+
+        Returns:
+            ``(n, horizon, n_targets)`` in sensor units.
+        """
+        self._check_fitted()
+        windows = np.asarray(windows, dtype="float64")
+        expected = (self.spec.input_steps, len(self.spec.features))
+        if windows.ndim != 3 or windows.shape[1:] != expected:
+            raise ForecasterError(f"windows must have shape (n, {expected[0]}, {expected[1]}). Received: {windows.shape}")
+        scaled = self.scaler_.transform(windows, self.spec.feature_index)
+        return self.scaler_.inverse_transform(self._predict_scaled(scaled), self.spec.target_index)
+
+    def latest_windows(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, list[pd.Timestamp]]:
+        """The last full input window of each sensor: ``(sensors, windows, last timestamps)``.
+
+        Raises:
+            DataError: a sensor whose latest segment is shorter than ``input_steps``.
+        """
+        self._check_fitted()
+        time_col, sensor_col = self._columns_of(frame)
+        data = prepare(
+            frame, self.spec.features, freq=self.freq_, max_gap=self.max_gap,
+            time_col=time_col, sensor_col=sensor_col,
+        )
+        L = self.spec.input_steps
+        sensors, windows, ends = [], [], []
+        for sensor, series in data.series.items():
+            rows = series.values[series.last_segment()]
+            if len(rows) < L:
+                raise DataError(
+                    f"need {L} regular rows at the end of the series to forecast, found {len(rows)} "
+                    f"(after a gap longer than max_gap={self.max_gap} or too little data)",
+                    source=frame.attrs.get("source"),
+                    sensor=None if sensor_col is None else sensor,
+                )
+            sensors.append(sensor)
+            windows.append(rows[-L:])
+            ends.append(data.times(sensor)[-1])
+        return sensors, np.stack(windows), ends
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The next ``horizon`` steps after the end of each sensor's series.
+
+        Args:
+            frame: readings with the model's feature columns and at least ``input_steps``
+                regular rows per sensor.
+
+        Returns:
+            Columns ``sensor`` (when the data has a sensor column), ``ts`` and one per
+            target, in sensor units; ``horizon`` rows per sensor.
+        """
+        sensors, windows, ends = self.latest_windows(frame)
+        forecast = self.predict_windows(windows)
+        return self.forecast_frame(sensors, ends, forecast, with_sensor=self._columns_of(frame)[1] is not None)
+
+    def _columns_of(self, frame: pd.DataFrame) -> tuple[str | None, str | None]:
+        """The time and sensor columns of a frame to predict on (trained names first)."""
+        time_col = self.time_col_ if self.time_col_ in frame.columns else None
+        sensor_col = self.sensor_col_ if self.sensor_col_ in frame.columns else None
+        return detect_columns(frame, time_col, sensor_col)
+
+    def forecast_frame(
+        self, sensors: list[str], ends: list[pd.Timestamp], forecast: np.ndarray, *, with_sensor: bool = True
+    ) -> pd.DataFrame:
+        """Long-format forecast rows from ``(n_sensors, horizon, n_targets)`` arrays."""
+        step = step_of(self.freq_)
+        H = self.spec.horizon
+        ts = np.concatenate([pd.date_range(end + step, periods=H, freq=step).as_unit("ns") for end in ends])
+        out = pd.DataFrame({"sensor": np.repeat(sensors, H), "ts": ts})
+        for j, target in enumerate(self.spec.targets):
+            out[target] = forecast[:, :, j].reshape(-1)
+        if not with_sensor:
+            out = out.drop(columns="sensor")
+        return out
+
+    # ------------------------------------------------------------------- bundle
+    def metadata(self) -> dict[str, Any]:
+        """What `bundle.json` records about this forecaster."""
+        self._check_fitted()
+        return {
+            "kind": "forecast",
+            "name": self.name,
+            "spec": self.spec.to_dict(),
+            "freq": self.freq_,
+            "max_gap": self.max_gap,
+            "time_col": self.time_col_,
+            "sensor_col": self.sensor_col_,
+            "scaler": self.scaler_.to_dict(),
+            "params": self.params.to_dict(),
+            "history": getattr(self, "history_", {}),
+            "metrics": getattr(self, "metrics_", {}),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the bundle directory (model.keras + bundle.json)."""
+        from forecaster.bundle import save_bundle
+
+        return save_bundle(directory, self.model_, self.metadata())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Forecaster:
+        """Load a forecast bundle (schema, checksums and features checked).
+
+        Raises:
+            ForecasterError: not a bundle, a changed file, or a backfill bundle.
+        """
+        from forecaster.bundle import load_bundle
+        from forecaster.networks import is_bidirectional
+
+        model, meta = load_bundle(directory)
+        if meta["kind"] != "forecast" or is_bidirectional(model):
+            raise ForecasterError(
+                f"{directory}: a {meta['kind']} bundle with a bidirectional network cannot forecast "
+                "(it needs the future); use `forecaster backfill` with it"
+            )
+        spec = WindowSpec.from_dict(meta["spec"])
+        expected = (None, spec.input_steps, len(spec.features))
+        if tuple(model.input_shape) != expected:
+            raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
+        self = cls(
+            spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
+            max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],
+            name=meta.get("name", "forecaster"),
+        )
+        self.freq_, self.time_col_, self.sensor_col_ = meta["freq"], meta["time_col"], meta["sensor_col"]
+        self.scaler_ = Scaler.from_dict(meta["scaler"])
+        if self.scaler_.columns != spec.columns:
+            raise ForecasterError(f"{directory}: scaler columns {self.scaler_.columns} do not match {spec.columns}")
+        self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
+        self.model_ = model
+        self._predictor = None
+        return self

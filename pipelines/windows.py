@@ -1,0 +1,204 @@
+"""The one definition of a window: `WindowSpec` and `make_windows`.
+
+A window is ``input_steps`` consecutive rows of the features (X) followed by the next
+``horizon`` rows of the targets (y). Windows never cross a block boundary (a segment cut
+by a long gap, a train/validation/test split, or a change of sensor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipelines.errors import ForecasterError
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _names(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ForecasterError(f"`{name}` must be a list of column names. Received: {name}={value!r}")
+    names = tuple(value)
+    if not names or not all(isinstance(v, str) and v for v in names):
+        raise ForecasterError(f"`{name}` must be non-empty column names. Received: {name}={value!r}")
+    if len(set(names)) != len(names):
+        raise ForecasterError(f"`{name}` has repeated names. Received: {name}={value!r}")
+    return names
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """How series become (input, target) windows.
+
+    Args:
+        input_steps: rows of history the model sees.
+        horizon: rows ahead it forecasts.
+        features: input columns.
+        targets: forecast columns (may overlap the features).
+        stride: rows between the starts of consecutive training windows.
+
+    Example:
+        >>> spec = WindowSpec(input_steps=3, horizon=2, features=["a", "b"], targets=["b"])
+        >>> spec.columns, spec.feature_index, spec.target_index
+        (('a', 'b'), (0, 1), (1,))
+        >>> WindowSpec(input_steps=3, horizon=0, features=["a"], targets=["a"])
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `horizon` must be a positive integer. Received: horizon=0
+    """
+
+    input_steps: int
+    horizon: int
+    features: tuple[str, ...] = field(default=())
+    targets: tuple[str, ...] = field(default=())
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        _positive_int("input_steps", self.input_steps)
+        _positive_int("horizon", self.horizon)
+        _positive_int("stride", self.stride)
+        object.__setattr__(self, "features", _names("features", self.features))
+        object.__setattr__(self, "targets", _names("targets", self.targets))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """All columns a series needs: the features, then targets that are not features."""
+        return self.features + tuple(t for t in self.targets if t not in self.features)
+
+    @property
+    def feature_index(self) -> tuple[int, ...]:
+        """Positions of the features in `columns`."""
+        return tuple(range(len(self.features)))
+
+    @property
+    def target_index(self) -> tuple[int, ...]:
+        """Positions of the targets in `columns`."""
+        return tuple(self.columns.index(t) for t in self.targets)
+
+    @property
+    def window_length(self) -> int:
+        """Rows one training window spans: ``input_steps + horizon``."""
+        return self.input_steps + self.horizon
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able form."""
+        return {
+            "input_steps": self.input_steps,
+            "horizon": self.horizon,
+            "features": list(self.features),
+            "targets": list(self.targets),
+            "stride": self.stride,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> WindowSpec:
+        """Inverse of `to_dict`."""
+        return cls(**data)
+
+
+def window_starts(blocks: np.ndarray, length: int, stride: int = 1) -> np.ndarray:
+    """Start rows of all windows of ``length`` rows that lie inside one block.
+
+    Args:
+        blocks: a block id per row; a window needs one id on all its rows, and ids of
+            different blocks must differ between neighbouring rows.
+        length: rows per window.
+        stride: keep every ``stride``-th start within each block.
+
+    Example:
+        >>> window_starts(np.array([0, 0, 0, 0, 1, 1, 1]), 3).tolist()
+        [0, 1, 4]
+    """
+    blocks = np.asarray(blocks)
+    n = len(blocks)
+    if n < length:
+        return np.zeros(0, dtype="int64")
+    change = np.flatnonzero(np.diff(blocks) != 0) + 1
+    block_start = np.zeros(n, dtype="int64")
+    block_start[change] = change
+    block_start = np.maximum.accumulate(block_start)
+    starts = np.arange(n - length + 1)
+    ok = block_start[starts] == block_start[starts + length - 1]
+    ok &= (starts - block_start[starts]) % stride == 0
+    return starts[ok]
+
+
+def make_windows(
+    values: np.ndarray, spec: WindowSpec, blocks: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut one series into training windows.
+
+    Args:
+        values: ``(n_rows, len(spec.columns))`` in the order of ``spec.columns``.
+        spec: the window definition.
+        blocks: optional block id per row (segment, split); windows stay inside a block.
+
+    Returns:
+        ``X: (n, input_steps, n_features)`` and ``y: (n, horizon, n_targets)``.
+        Window ``i`` (stride 1, one block) takes X from rows ``[i, i + input_steps)`` and
+        y from rows ``[i + input_steps, i + input_steps + horizon)``.
+
+    Example:
+        >>> spec = WindowSpec(input_steps=3, horizon=2, features=["a"], targets=["a"])
+        >>> X, y = make_windows(np.arange(8.0).reshape(-1, 1), spec)
+        >>> X.shape, y.shape
+        ((4, 3, 1), (4, 2, 1))
+        >>> X[0, :, 0].tolist(), y[0, :, 0].tolist()   # rows 0-2 -> rows 3-4
+        ([0.0, 1.0, 2.0], [3.0, 4.0])
+        >>> X[1, :, 0].tolist(), y[1, :, 0].tolist()   # rows 1-3 -> rows 4-5
+        ([1.0, 2.0, 3.0], [4.0, 5.0])
+    """
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] != len(spec.columns):
+        raise ForecasterError(
+            f"values must have shape (rows, {len(spec.columns)}) for columns {spec.columns}. "
+            f"Received: shape={values.shape}"
+        )
+    blocks = np.zeros(len(values), dtype="int64") if blocks is None else np.asarray(blocks)
+    starts = window_starts(blocks, spec.window_length, spec.stride)
+    L, H = spec.input_steps, spec.horizon
+    x_idx = starts[:, None] + np.arange(L)[None, :]
+    y_idx = starts[:, None] + L + np.arange(H)[None, :]
+    X = values[x_idx][:, :, list(spec.feature_index)]
+    y = values[y_idx][:, :, list(spec.target_index)]
+    return X, y
+
+
+def input_windows(values: np.ndarray, spec: WindowSpec, blocks: np.ndarray | None = None) -> np.ndarray:
+    """Every window of ``input_steps`` feature rows (no target needed): what a live
+    forecaster sees after each row. Same block rules as `make_windows`.
+
+    Example:
+        >>> spec = WindowSpec(input_steps=2, horizon=1, features=["a"], targets=["a"])
+        >>> input_windows(np.arange(3.0).reshape(-1, 1), spec)[:, :, 0].tolist()
+        [[0.0, 1.0], [1.0, 2.0]]
+    """
+    values = np.asarray(values)
+    blocks = np.zeros(len(values), dtype="int64") if blocks is None else np.asarray(blocks)
+    starts = window_starts(blocks, spec.input_steps)
+    idx = starts[:, None] + np.arange(spec.input_steps)[None, :]
+    return values[idx][:, :, list(spec.feature_index)]
+
+
+def windows_by_block_label(
+    values: np.ndarray, spec: WindowSpec, segment: np.ndarray, labels: np.ndarray
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Training windows of one series grouped by split label.
+
+    Rows are grouped into blocks by (segment, label); no window crosses either.
+
+    Returns:
+        ``{label: (X, y)}`` for every label in ``labels`` (empty arrays where none fit).
+    """
+    segment = np.asarray(segment, dtype="int64")
+    labels = np.asarray(labels, dtype="int64")
+    blocks = segment * (int(labels.max(initial=0)) + 1) + labels
+    starts = window_starts(blocks, spec.window_length, spec.stride)
+    X, y = make_windows(values, spec, blocks)
+    start_label = labels[starts]
+    return {int(lab): (X[start_label == lab], y[start_label == lab]) for lab in np.unique(labels)}

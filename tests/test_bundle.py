@@ -1,0 +1,56 @@
+"""The model bundle: contents, checksums, schema, and the backfill guard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+import forecaster
+from forecaster.bundle import META_FILE, SCHEMA_VERSION
+
+
+def test_bundle_contents(tiny_bundle):
+    meta = json.loads((tiny_bundle / META_FILE).read_text())
+    assert meta["schema_version"] == SCHEMA_VERSION and meta["kind"] == "forecast"
+    assert meta["spec"]["input_steps"] == 24 and meta["freq"] == "1h"
+    assert set(meta["files"]) == {"model.keras"}
+    assert {"keras", "tensorflow", "pandas"} <= set(meta["versions"])
+    assert meta["history"]["loss"] and "mae" in meta["metrics"]
+    assert sorted(p.name for p in tiny_bundle.iterdir()) == ["bundle.json", "model.keras"]
+
+
+@pytest.fixture
+def copy(tiny_bundle, tmp_path):
+    return shutil.copytree(tiny_bundle, tmp_path / "copy")
+
+
+def test_changed_model_file_is_refused(copy):
+    with (copy / "model.keras").open("ab") as handle:
+        handle.write(b"x")
+    with pytest.raises(forecaster.ForecasterError, match="checksum mismatch for model.keras"):
+        forecaster.load(copy)
+
+
+def test_other_schema_version_is_refused(copy):
+    meta = json.loads((copy / META_FILE).read_text())
+    meta["schema_version"] = 99
+    (copy / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(forecaster.ForecasterError, match="schema version 99"):
+        forecaster.load(copy)
+
+
+def test_backfill_bundle_cannot_forecast(copy):
+    from forecaster.bundle import write_meta
+
+    meta = json.loads((copy / META_FILE).read_text())
+    meta["kind"] = "backfill"
+    write_meta(copy, meta)
+    with pytest.raises(forecaster.ForecasterError, match="cannot forecast"):
+        forecaster.load(copy)
+
+
+def test_not_a_bundle(tmp_path):
+    with pytest.raises(forecaster.ForecasterError, match="not a model bundle"):
+        forecaster.load(tmp_path)
