@@ -179,6 +179,25 @@ def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
         click.echo(f"wrote {plot}")
 
 
+@cli.command(epilog="""\b
+Example:
+  forecaster export --model bundles/etth1 --format tflite
+""")
+@click.option("--model", "bundle", required=True, type=click.Path(file_okay=False), help="Forecast bundle directory.")
+@click.option("--format", "fmt", default="tflite", show_default=True, type=click.Choice(["tflite"]))
+def export(bundle: str, fmt: str) -> None:
+    """Write an edge export (TFLite, builtin ops only) into the bundle, checked against Keras."""
+    from forecaster.bundle import read_meta
+
+    meta = read_meta(bundle)
+    if meta["kind"] != "forecast":
+        raise ForecasterError(f"{bundle}: only forecast bundles can be exported (this one is {meta['kind']})")
+    from forecaster.export import export_tflite
+
+    path, diff = export_tflite(bundle)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max difference from Keras {diff:.2g}")
+
+
 def _gap_summary(reports: dict) -> str:
     """One line on what regularization did (details per sensor with -v)."""
     filled = sum(r.interpolated_slots for r in reports.values())

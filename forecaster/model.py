@@ -102,20 +102,11 @@ class Forecaster:
             len(splits[TRAIN][0]), len(splits[VALIDATION][0]), len(splits[TEST][0]),
             len(data.series), data.freq,
         )
-        from forecaster.networks import build_model
         from forecaster.training import fit_network, set_seed
 
         p = self.params
         set_seed(p.seed)
-        residual = None
-        if p.residual and all(t in self.spec.features for t in self.spec.targets):
-            residual = [self.spec.features.index(t) for t in self.spec.targets]
-        self.model_ = build_model(
-            input_steps=self.spec.input_steps, n_features=len(self.spec.features),
-            horizon=self.spec.horizon, n_targets=len(self.spec.targets), cell=p.model,
-            layers=p.layers, units=p.units, dropout=p.dropout,
-            recurrent_dropout=p.recurrent_dropout, conv=p.conv, residual_index=residual,
-        )
+        self.model_ = self.build_network()
         self.history_ = fit_network(
             self.model_, splits[TRAIN], splits[VALIDATION], epochs=p.epochs,
             batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience,
@@ -124,6 +115,21 @@ class Forecaster:
         self._predictor = None
         self.metrics_ = self._test_metrics(*splits[TEST])
         return self
+
+    def build_network(self, *, unroll: bool = False):
+        """A fresh (untrained) Keras network for this spec and these parameters."""
+        from forecaster.networks import build_model
+
+        p = self.params
+        residual = None
+        if p.residual and all(t in self.spec.features for t in self.spec.targets):
+            residual = [self.spec.features.index(t) for t in self.spec.targets]
+        return build_model(
+            input_steps=self.spec.input_steps, n_features=len(self.spec.features),
+            horizon=self.spec.horizon, n_targets=len(self.spec.targets), cell=p.model,
+            layers=p.layers, units=p.units, dropout=p.dropout,
+            recurrent_dropout=p.recurrent_dropout, conv=p.conv, residual_index=residual, unroll=unroll,
+        )
 
     def _windows(self, data: Prepared, labels: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Scaled windows of every sensor, by split."""
@@ -161,15 +167,25 @@ class Forecaster:
 
     # ---------------------------------------------------------------- prediction
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "scaler_"):
             raise ForecasterError("this Forecaster is not fitted yet; call fit() or forecaster.load()")
 
-    def _predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
+    @property
+    def predictor(self):
+        """The compiled predict function (built on first use)."""
+        self._check_fitted()
         if getattr(self, "_predictor", None) is None:
             from forecaster.inference import Predictor
 
             self._predictor = Predictor(self.model_)
-        return self._predictor(X_scaled).astype("float64")
+        return self._predictor
+
+    def warmup(self) -> None:
+        """Compile every batch size now (a daemon calls this before taking traffic)."""
+        self.predictor.warmup()
+
+    def _predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
+        return self.predictor(X_scaled).astype("float64")
 
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:
         """Forecasts in sensor units for raw feature windows.
@@ -276,25 +292,44 @@ class Forecaster:
         return save_bundle(directory, self.model_, self.metadata())
 
     @classmethod
-    def load(cls, directory: str | Path) -> Forecaster:
+    def load(cls, directory: str | Path, *, runtime: str = "keras") -> Forecaster:
         """Load a forecast bundle (schema, checksums and features checked).
 
-        Raises:
-            ForecasterError: not a bundle, a changed file, or a backfill bundle.
-        """
-        from forecaster.bundle import load_bundle
-        from forecaster.networks import is_bidirectional
+        Args:
+            directory: the bundle.
+            runtime: ``"keras"`` (TensorFlow, compiled fast path) or ``"tflite"`` (the
+                bundle's ``model.tflite`` export on the LiteRT runtime; no TensorFlow needed).
 
-        model, meta = load_bundle(directory)
-        if meta["kind"] != "forecast" or is_bidirectional(model):
+        Raises:
+            ForecasterError: not a bundle, a changed file, a backfill or bidirectional
+                network, or no TFLite export for ``runtime="tflite"``.
+        """
+        from forecaster.bundle import read_meta
+
+        meta = read_meta(directory)
+        if meta["kind"] != "forecast":
             raise ForecasterError(
-                f"{directory}: a {meta['kind']} bundle with a bidirectional network cannot forecast "
+                f"{directory}: a {meta['kind']} bundle (bidirectional network) cannot forecast "
                 "(it needs the future); use `forecaster backfill` with it"
             )
         spec = WindowSpec.from_dict(meta["spec"])
         expected = (None, spec.input_steps, len(spec.features))
-        if tuple(model.input_shape) != expected:
-            raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
+        model = predictor = None
+        if runtime == "keras":
+            from forecaster.bundle import load_bundle
+            from forecaster.networks import is_bidirectional
+
+            model, meta = load_bundle(directory)
+            if is_bidirectional(model):
+                raise ForecasterError(f"{directory}: a bidirectional network cannot forecast (it needs the future)")
+            if tuple(model.input_shape) != expected:
+                raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
+        elif runtime == "tflite":
+            from forecaster.edge import TFLitePredictor
+
+            predictor = TFLitePredictor.from_bundle(directory, meta)
+        else:
+            raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={runtime!r}")
         self = cls(
             spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
             max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],
@@ -305,6 +340,7 @@ class Forecaster:
         if self.scaler_.columns != spec.columns:
             raise ForecasterError(f"{directory}: scaler columns {self.scaler_.columns} do not match {spec.columns}")
         self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
-        self.model_ = model
-        self._predictor = None
+        if model is not None:
+            self.model_ = model
+        self._predictor = predictor
         return self

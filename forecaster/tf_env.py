@@ -1,4 +1,4 @@
-"""Quiet TensorFlow start-up: call `quiet_tensorflow()` before the first Keras import.
+"""Quiet native start-up noise: TensorFlow's import notices, TFLite's converter chatter.
 
 tensorflow-cpu 2.21 writes two oneDNN notices to file descriptor 2 while it is imported,
 before its logging is set up, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them (measured here;
@@ -8,11 +8,54 @@ TensorFlow with descriptor 2 captured, drop those known notices, and pass anythi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 
-_NOISE = ("All log messages before absl::InitializeLog()", "oneDNN custom operations are on")
+_NOISE = (
+    "All log messages before absl::InitializeLog()",
+    "oneDNN custom operations are on",
+    "Created TensorFlow Lite XNNPACK delegate",
+)
+
+
+@contextlib.contextmanager
+def native_output_filtered(*, keep_on_success: bool = True, fds: tuple[int, ...] = (2,)) -> Iterator[None]:
+    """Capture what native code writes to ``fds``; drop known noise, pass the rest to stderr.
+
+    Args:
+        keep_on_success: pass unknown lines on even when the block succeeds (on an
+            exception everything captured is passed on, so no diagnostic is lost).
+        fds: the file descriptors to capture (1 = stdout, 2 = stderr).
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in fds}
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        for fd in fds:
+            os.dup2(capture.fileno(), fd)
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines(keepends=True)
+            if failed:
+                kept = lines
+            elif keep_on_success:
+                kept = [line for line in lines if not any(noise in line for noise in _NOISE)]
+            else:
+                kept = []
+            if kept:
+                sys.stderr.write("".join(kept))
 
 
 def quiet_tensorflow() -> None:
@@ -21,19 +64,5 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            kept = [
-                line for line in capture.read().decode(errors="replace").splitlines(keepends=True)
-                if not any(noise in line for noise in _NOISE)
-            ]
-            if kept:
-                sys.stderr.write("".join(kept))
+    with native_output_filtered():
+        import tensorflow  # noqa: F401

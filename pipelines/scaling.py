@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from pipelines.errors import ForecasterError
 
@@ -36,6 +35,8 @@ class Scaler:
             raise ForecasterError(
                 f"cannot fit a scaler for {len(self.columns)} columns on an array of shape {values.shape}"
             )
+        from sklearn.preprocessing import StandardScaler  # only fitting needs scikit-learn
+
         sk = StandardScaler().fit(values)
         self.mean_ = sk.mean_.astype("float64")
         self.scale_ = sk.scale_.astype("float64")
