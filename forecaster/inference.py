@@ -57,17 +57,25 @@ class Predictor:
         self.output_shape = tuple(model.output_shape[1:])
         signature = [tf.TensorSpec((None, steps, features), tf.float32)]
         self._plain = tf.function(lambda x: model(x, training=False), input_signature=signature)
+        # one traced function per bucket: each is traced and compiled exactly once
+        self._xla = {
+            size: tf.function(
+                lambda x: model(x, training=False),
+                input_signature=[tf.TensorSpec((size, steps, features), tf.float32)],
+                jit_compile=True,
+            )
+            for size in BUCKETS
+        }
         self._compiled: set[int] = set()
-        self.jit = False
-        if jit:
-            self._xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
-            self.jit = self._xla_agrees()
-        self._fn = self._xla if self.jit else self._plain
+        self.jit = jit and self._xla_agrees()
+
+    def _fn(self, batch: np.ndarray):
+        return self._xla[len(batch)](batch) if self.jit else self._plain(batch)
 
     def _xla_agrees(self) -> bool:
         probe = np.random.default_rng(0).normal(size=(4, *self.input_shape)).astype("float32")
         try:
-            fast = self._xla(probe).numpy()
+            fast = self._xla[4](probe).numpy()
         except (tf.errors.OpError, ValueError, TypeError) as exc:  # an op XLA cannot compile
             log.info("XLA unavailable for this network (%s); using the plain graph", exc)
             return False

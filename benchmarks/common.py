@@ -1,0 +1,57 @@
+"""Shared helpers for benchmark scripts: timing, tables, results files, a reference model."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
+    """The fastest of ``repeat`` timed calls, in seconds (the machine is shared and noisy)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A markdown table."""
+    def cell(v: object) -> str:
+        return f"{v:,.1f}" if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name: str, data: dict) -> Path:
+    """Write ``benchmarks/results/<name>.json`` with machine facts."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    import os
+
+    full = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, **data}
+    path.write_text(json.dumps(full, indent=2) + "\n")
+    return path
+
+
+def reference_network(input_steps: int = 96, n_features: int = 7, horizon: int = 24, units: int = 64, layers: int = 2):
+    """The issue's reference model: a 2x64 LSTM, 96 x 7 in, 24 x 7 out (untrained weights)."""
+    from forecaster.networks import build_model
+
+    return build_model(input_steps=input_steps, n_features=n_features, horizon=horizon, n_targets=n_features,
+                       layers=layers, units=units, residual_index=list(range(n_features)))
+
+
+def percentile_ms(seconds: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile of durations, in milliseconds."""
+    return float(np.percentile(np.asarray(seconds) * 1000, q)) if len(seconds) else float("nan")
