@@ -10,8 +10,7 @@ Exports are loaded lazily (PEP 562): ``import forecaster`` does not load TensorF
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pipelines.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -29,12 +28,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'forecaster' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("forecaster", _EXPORTS)

@@ -6,8 +6,7 @@ imports `forecaster`, Keras or TensorFlow.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from pipelines.lazy import lazy_exports
 
 _EXPORTS = {
     "ForecasterError": "pipelines.errors",
@@ -30,12 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'pipelines' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("pipelines", _EXPORTS)
