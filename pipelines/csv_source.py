@@ -83,7 +83,8 @@ def read_csv(
     try:
         raw = pd.read_csv(
             path,
-            dtype=str,
+            dtype={c: str for c in keyed},
+            na_values=list(MISSING_MARKERS),
             keep_default_na=False,
             on_bad_lines="error",
             engine="c",
@@ -95,7 +96,7 @@ def read_csv(
     raw.index = pd.RangeIndex(2, len(raw) + 2, name="line")
 
     frame = pd.DataFrame(index=raw.index)
-    times, bad = parse_time_column(raw[time_col].replace(list(MISSING_MARKERS), pd.NA))
+    times, bad = parse_time_column(raw[time_col])
     if bad.any():
         line = int(raw.index[np.argmax(bad)])
         raise DataError(
@@ -106,7 +107,7 @@ def read_csv(
         )
     frame[time_col] = times
     if sensor_col is not None:
-        sensors = raw[sensor_col].str.strip()
+        sensors = raw[sensor_col].fillna("").str.strip()
         empty = (sensors == "").to_numpy()
         if empty.any():
             line = int(raw.index[np.argmax(empty)])
@@ -136,7 +137,20 @@ def _read_header(path: Path) -> list[str]:
 
 
 def _numeric(raw: pd.Series, *, source: str, column: str) -> pd.Series:
-    text = raw.str.strip()
+    if raw.dtype.kind in "fiub":  # the parser read every cell as a number (or a missing marker)
+        values = raw.astype("float64")
+    else:
+        values = _numeric_from_text(raw, source=source, column=column)
+    infinite = np.isinf(values.to_numpy())
+    if infinite.any():
+        line = int(raw.index[np.argmax(infinite)])
+        raise DataError(f"infinite value {raw[line]!r}", source=source, line=line, column=column)
+    return values
+
+
+def _numeric_from_text(raw: pd.Series, *, source: str, column: str) -> pd.Series:
+    """The slow path for a column the parser could not read as numbers: find the bad cell."""
+    text = raw.astype("string").fillna("").str.strip()
     missing = text.isin(MISSING_MARKERS)
     values = pd.to_numeric(text.mask(missing), errors="coerce")
     bad = (values.isna() & ~missing).to_numpy()
@@ -145,12 +159,7 @@ def _numeric(raw: pd.Series, *, source: str, column: str) -> pd.Series:
         raise DataError(
             f"not a number: {raw[line]!r}", source=source, line=line, column=column
         )
-    values = values.astype("float64")
-    infinite = np.isinf(values.to_numpy())
-    if infinite.any():
-        line = int(raw.index[np.argmax(infinite)])
-        raise DataError(f"infinite value {raw[line]!r}", source=source, line=line, column=column)
-    return values
+    return values.astype("float64")
 
 
 def _check_duplicates(
