@@ -63,11 +63,11 @@ class Broker:
         if self.persistence:
             lines += [f"persistence_location {self.directory}/", "autosave_interval 1"]
         self.config.write_text("\n".join(lines) + "\n")
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.process.stderr.read().decode()} {self.log.read_text() if self.log.exists() else ''}")
+                raise RuntimeError(f"mosquitto exited: {self.log.read_text() if self.log.exists() else ''}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self
