@@ -73,24 +73,37 @@ def check_template(template: str) -> str:
 
 
 def forecast_payload(
-    sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, freq: str, model: str, targets: Sequence[str]
+    sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, freq: str, model: str, targets: Sequence[str],
+    times: Sequence[str] | None = None,
 ) -> bytes:
     """The outbound JSON (DESIGN 3.2): ``issued_at`` is the time of the window's last row.
+
+    Args:
+        times: the formatted times of slots ``last_slot .. last_slot + horizon`` when
+            already known (`slot_times`; shared by the sensors of one batch).
 
     Example:
         >>> forecast_payload("t1", 1, np.array([[30.5]]), step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"])
         b'{"sensor": "t1", "issued_at": "1970-01-01T01:00:00Z", "model": "m", "step": "1h", "forecast": [{"ts": "1970-01-01T02:00:00Z", "OT": 30.5}]}'
     """
+    times = times or slot_times(last_slot, len(forecast), step_ns)
     steps = []
     for k, row in enumerate(forecast.tolist()):
-        item: dict[str, object] = {"ts": format_timestamp(time_of_slot(last_slot + 1 + k, step_ns))}
+        item: dict[str, object] = {"ts": times[k + 1]}
         item.update(zip(targets, row))
         steps.append(item)
-    body = {
-        "sensor": sensor, "issued_at": format_timestamp(time_of_slot(last_slot, step_ns)),
-        "model": model, "step": freq, "forecast": steps,
-    }
+    body = {"sensor": sensor, "issued_at": times[0], "model": model, "step": freq, "forecast": steps}
     return json.dumps(body, allow_nan=False).encode()
+
+
+def slot_times(last_slot: int, horizon: int, step_ns: int) -> list[str]:
+    """ISO times of ``last_slot`` and the ``horizon`` slots after it.
+
+    Example:
+        >>> slot_times(0, 2, 1_800_000_000_000)
+        ['1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z', '1970-01-01T01:00:00Z']
+    """
+    return [format_timestamp(time_of_slot(last_slot + k, step_ns)) for k in range(horizon + 1)]
 
 
 class ForecastService:
@@ -202,10 +215,14 @@ class ForecastService:
         self.metrics.batch.observe(len(sensors))
         published = 0
         targets = list(self.model.spec.targets)
+        times: dict[int, list[str]] = {}  # sensors of one batch usually share their last slot
         for sensor, forecast in zip(sensors, forecasts):
+            slot = newest[sensor][1]
+            if slot not in times:
+                times[slot] = slot_times(slot, len(forecast), self.step_ns)
             payload = forecast_payload(
-                sensor, newest[sensor][1], forecast, step_ns=self.step_ns, freq=self.model.freq_,
-                model=self.model.name, targets=targets,
+                sensor, slot, forecast, step_ns=self.step_ns, freq=self.model.freq_,
+                model=self.model.name, targets=targets, times=times[slot],
             )
             if self.publisher.publish(self.template.replace("{sensor}", sensor), payload, self.qos, self.retain):
                 published += 1

@@ -53,17 +53,17 @@ class Metrics:
         self.queue = Gauge("forecaster_queue_depth", "Messages waiting for the worker.", registry=r)
         self.connected = Gauge("forecaster_mqtt_connected", "1 while connected to the broker.", registry=r)
         self.connects = Counter("forecaster_mqtt_connects", "Successful connections (first one and reconnects).", registry=r)
-        self.messages.labels("accepted", "ok")
-        for cause in ALL_CAUSES:  # every series exists from the start, at 0
-            self.messages.labels("rejected", cause)
+        self._ok = self.messages.labels("accepted", "ok")
+        self._rejected = {cause: self.messages.labels("rejected", cause) for cause in ALL_CAUSES}  # all exist at 0
 
     def reject(self, cause: str) -> None:
         """Count one rejected message."""
-        self.messages.labels("rejected", cause).inc()
+        counter = self._rejected.get(cause) or self.messages.labels("rejected", cause)
+        counter.inc()
 
     def accept(self) -> None:
         """Count one accepted reading."""
-        self.messages.labels("accepted", "ok").inc()
+        self._ok.inc()
 
     def value(self, name: str, **labels: str) -> float | None:
         """The current value of one sample (tests and logs)."""

@@ -10,6 +10,7 @@ network thread.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -254,6 +255,7 @@ class MqttClient:
                 info.wait_for_publish(timeout)
             except RuntimeError as exc:  # the connection dropped meanwhile: the will covers it
                 log.warning("could not publish offline status: %s", exc)
+        self._client.disable_logger()  # paho 2.2 logs a spurious "not connected" error after a clean disconnect
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
@@ -264,6 +266,13 @@ class MqttClient:
             log.error("broker %s refused the connection: %s", self.settings.broker, reason_code)
             return
         self.connects += 1
+        sock = client.socket()
+        if sock is not None and hasattr(sock, "setsockopt"):
+            # paho leaves Nagle on: small forecasts would wait for the broker's delayed ACK (~40 ms)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         log.info("connected to %s as %s (connection %d)", self.settings.broker, self.settings.client_id, self.connects)
         for topic, qos in self.subscriptions:
             result, _ = client.subscribe(topic, qos=qos)

@@ -99,10 +99,11 @@ class Broker:
 class Collector:
     """Messages received on some topic filters (a real MQTT client), with waiting helpers."""
 
-    def __init__(self, url: str, *filters: str, client_id: str = "test-collector") -> None:
+    def __init__(self, url: str, *filters: str, client_id: str = "test-collector", hook=None) -> None:
         from pipelines.mqtt_source import BrokerAddress, MqttClient, MqttSettings
 
         self.messages: list[tuple[str, bytes, float]] = []
+        self._hook = hook  # also called with (topic, payload, receipt time) in paho's thread
         self._cond = threading.Condition()
         settings = MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id, reconnect_max=2)
         self.client = MqttClient(settings, subscriptions=[(f, 1) for f in filters], on_message=self._add)
@@ -112,9 +113,12 @@ class Collector:
         time.sleep(0.2)  # let the SUBACK arrive
 
     def _add(self, topic: str, payload: bytes) -> None:
+        received = time.monotonic()
         with self._cond:
-            self.messages.append((topic, payload, time.monotonic()))
+            self.messages.append((topic, payload, received))
             self._cond.notify_all()
+        if self._hook is not None:
+            self._hook(topic, payload, received)
 
     def wait_for(self, predicate, timeout: float = 30.0) -> bool:
         """Wait until ``predicate(messages)`` holds."""
