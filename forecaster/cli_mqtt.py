@@ -101,13 +101,13 @@ def _info_logging(ctx: click.Context) -> None:
 
 
 @click.command(epilog=EPILOG_SERVE)
-@click.option("--model", "bundle", required=True, type=click.Path(file_okay=False), help="Forecast bundle directory.")
+@click.option("--model", required=True, type=click.Path(file_okay=False), help="Forecast bundle directory.")
 @mqtt_options
 @click.option("--subscribe", default="sensors/+/readings", show_default=True, help="Readings topic filter; its '+' level is the sensor id.")
 @click.option("--publish", default="forecasts/{sensor}", show_default=True, help="Forecast topic template.")
 @click.option("--status-topic", default="forecaster/{client_id}/status", show_default=True, help="Retained online/offline status.")
 @click.option("--qos-in", default=1, show_default=True, type=click.IntRange(0, 2), help="Subscription QoS.")
-@click.option("--qos", "qos_out", default=1, show_default=True, type=click.IntRange(0, 2), help="QoS of published forecasts.")
+@click.option("--qos", default=1, show_default=True, type=click.IntRange(0, 2), help="QoS of published forecasts.")
 @click.option("--retain/--no-retain", default=False, show_default=True, help="Retain the latest forecast per sensor.")
 @click.option("--persistent-session", is_flag=True, default=False,
               help="Keep the session while away (clean_start false): QoS 1 readings are delivered on return.")
@@ -132,15 +132,15 @@ def serve(ctx: click.Context, **o) -> None:
     _info_logging(ctx)
     settings = _mqtt_settings(ctx, o, persistent=o["persistent_session"], session_expiry=o["session_expiry"])
     config = ServeConfig(
-        bundle=o["bundle"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
-        subscribe=o["subscribe"], publish=o["publish"], qos_in=o["qos_in"], qos_out=o["qos_out"], retain=o["retain"],
+        bundle=o["model"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
+        subscribe=o["subscribe"], publish=o["publish"], qos_in=o["qos_in"], qos_out=o["qos"], retain=o["retain"],
         metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
         max_sensors=o["max_sensors"], queue_size=o["queue_size"], max_batch=o["max_batch"],
         max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
     )
-    meta = read_meta(o["bundle"])  # checks schema and checksums without TensorFlow
+    meta = read_meta(o["model"])  # checks schema and checksums without TensorFlow
     if meta["kind"] != "forecast":
-        raise ForecasterError(f"{o['bundle']}: a {meta['kind']} bundle cannot serve forecasts (it needs the future); use `forecaster backfill`")
+        raise ForecasterError(f"{o['model']}: a {meta['kind']} bundle cannot serve forecasts (it needs the future); use `forecaster backfill`")
     ctx.exit(run_daemon(config))
 
 

@@ -336,3 +336,12 @@ def test_replay_csv_timestamps_and_values_survive_the_wire(broker, tmp_path):
     assert collector.messages[0][0] == "sensors/t9/readings" and first["ts"] == "2016-07-01T00:00:00Z"
     got = np.array([[json.loads(p)["values"][c] for c in ETT_COLUMNS] for _, p, _ in collector.messages])
     assert np.array_equal(got, read_csv(path)[ETT_COLUMNS].to_numpy())
+
+
+@pytest.mark.parametrize("command", ["serve", "replay", "parse"])
+def test_mqtt_commands_help_has_an_example_and_does_not_load_tensorflow(command):
+    code = ("import sys; from forecaster.cli import main; "
+            f"rc = main([{command!r}, '--help']); print('TF', 'tensorflow' in sys.modules, rc)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "Example" in result.stdout and "--password " not in result.stdout  # the password flag is hidden
+    assert result.stdout.strip().endswith("TF False 0")
