@@ -246,3 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # an unexpected failure: keep the traceback for the bug report
         log.exception("unexpected failure")
         return 1
+
+
+from forecaster.cli_mqtt import parse, replay, serve  # noqa: E402 (the MQTT commands, registered last)
+
+cli.add_command(serve)
+cli.add_command(replay)
+cli.add_command(parse)

@@ -59,3 +59,13 @@ def tiny_model(ett_small):
 def tiny_bundle(tiny_model, tmp_path_factory) -> Path:
     """`tiny_model` saved as a bundle directory."""
     return tiny_model.save(tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A Mosquitto of the test's own (free port, tmp dir), killed at the end; `.restart()` keeps the port."""
+    from mqtt_broker import Broker
+
+    b = Broker(tmp_path / "mosquitto").start()
+    yield b
+    b.kill()

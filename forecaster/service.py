@@ -1,0 +1,257 @@
+"""The daemon's logic, free of MQTT: readings in, forecasts out through a publisher.
+
+`ForecastService.receive` runs in the MQTT network thread: it parses and enqueues (or
+counts a rejection). `ForecastService.run` is the worker: it drains the queue, pushes each
+reading into its sensor's `RollingWindow` (the batch path's cadence and gap rules), and
+predicts the windows that completed together in ONE call of the forecaster's fast path.
+When one batch holds several new windows of the same sensor, only the newest is
+predicted and published (the older ones are already out of date; they are counted as
+superseded). Bad input is counted by cause and logged at a limited rate; it never stops
+the worker and never changes a window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from forecaster.telemetry import Metrics, RateLimitedLog
+from pipelines.errors import ForecasterError, StaleReading
+from pipelines.payloads import ParseRules, Reading, Rejection, format_timestamp, parse_message
+from pipelines.stream import WindowRegistry
+from pipelines.timeutil import step_of, time_of_slot
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Where forecasts go (an `MqttClient`, or a list in tests)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
+        """Send or queue one message; False when it was dropped."""
+        ...
+
+
+class Model(Protocol):
+    """What the service needs of a `forecaster.model.Forecaster`."""
+
+    spec: object
+    freq_: str
+    max_gap: int
+    name: str
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
+        ...
+
+
+def check_template(template: str) -> str:
+    """Validate a publish topic template (``{sensor}`` at most once, no wildcards).
+
+    Example:
+        >>> check_template("forecasts/{sensor}")
+        'forecasts/{sensor}'
+        >>> check_template("forecasts/#")
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `publish` must be a topic with an optional {sensor} (no '+', '#', other braces). Received: publish='forecasts/#'
+    """
+    rest = template.replace("{sensor}", "", 1)
+    if not template or any(c in rest for c in "+#{}\0") or rest.startswith("$"):
+        raise ForecasterError(
+            f"`publish` must be a topic with an optional {{sensor}} (no '+', '#', other braces). Received: publish={template!r}"
+        )
+    return template
+
+
+def forecast_payload(
+    sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, freq: str, model: str, targets: Sequence[str],
+    times: Sequence[str] | None = None,
+) -> bytes:
+    """The outbound JSON (DESIGN 3.2): ``issued_at`` is the time of the window's last row.
+
+    Args:
+        times: the formatted times of slots ``last_slot .. last_slot + horizon`` when
+            already known (`slot_times`; shared by the sensors of one batch).
+
+    Example:
+        >>> forecast_payload("t1", 1, np.array([[30.5]]), step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"])
+        b'{"sensor": "t1", "issued_at": "1970-01-01T01:00:00Z", "model": "m", "step": "1h", "forecast": [{"ts": "1970-01-01T02:00:00Z", "OT": 30.5}]}'
+    """
+    times = times or slot_times(last_slot, len(forecast), step_ns)
+    steps = []
+    for k, row in enumerate(forecast.tolist()):
+        item: dict[str, object] = {"ts": times[k + 1]}
+        item.update(zip(targets, row))
+        steps.append(item)
+    body = {"sensor": sensor, "issued_at": times[0], "model": model, "step": freq, "forecast": steps}
+    return json.dumps(body, allow_nan=False).encode()
+
+
+def slot_times(last_slot: int, horizon: int, step_ns: int) -> list[str]:
+    """ISO times of ``last_slot`` and the ``horizon`` slots after it.
+
+    Example:
+        >>> slot_times(0, 2, 1_800_000_000_000)
+        ['1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z', '1970-01-01T01:00:00Z']
+    """
+    return [format_timestamp(time_of_slot(last_slot + k, step_ns)) for k in range(horizon + 1)]
+
+
+class ForecastService:
+    """Windows per sensor, batched prediction, publishing.
+
+    Args:
+        model: a loaded forecaster.
+        rules: how to parse messages (the model's features).
+        publisher: where forecasts go.
+        template: the publish topic, e.g. ``forecasts/{sensor}``.
+        qos, retain: for published forecasts.
+        metrics: counters (a fresh set when None).
+        max_sensors: windows kept in memory (least recently updated evicted).
+        queue_size: readings waiting for the worker before new ones are dropped.
+        log_interval: seconds between log lines of one kind of rejection.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        rules: ParseRules,
+        publisher: Publisher,
+        template: str = "forecasts/{sensor}",
+        qos: int = 1,
+        retain: bool = False,
+        metrics: Metrics | None = None,
+        max_sensors: int = 10_000,
+        queue_size: int = 100_000,
+        log_interval: float = 10.0,
+    ) -> None:
+        spec = model.spec
+        if tuple(rules.features) != tuple(spec.features):
+            raise ForecasterError(f"parse rules features {rules.features} differ from the model's {spec.features}")
+        self.model = model
+        self.rules = rules
+        self.publisher = publisher
+        self.template = check_template(template)
+        self.qos, self.retain = qos, retain
+        self.metrics = metrics or Metrics()
+        self.step_ns = step_of(model.freq_).value
+        self.windows = WindowRegistry(
+            length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
+            max_gap=model.max_gap, max_sensors=max_sensors,
+        )
+        self.inbox: queue.Queue[Reading] = queue.Queue(maxsize=queue_size)
+        self.accepting = True
+        self.alive = False
+        self._log = RateLimitedLog(log.warning, interval=log_interval)
+
+    # ----------------------------------------------------- network thread side
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Parse one message and enqueue the reading (or count the rejection). Never raises."""
+        if not self.accepting:
+            self.reject(Rejection("shutdown", "message arrived while shutting down"))
+            return
+        item = parse_message(topic, payload, self.rules, now=pd.Timestamp.now(tz="UTC"))
+        if isinstance(item, Rejection):
+            self.reject(item, topic)
+            return
+        try:
+            self.inbox.put_nowait(item)
+        except queue.Full:
+            self.reject(Rejection("queue_full", f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
+        self.metrics.queue.set(self.inbox.qsize())
+
+    def reject(self, rejection: Rejection, topic: str | None = None) -> None:
+        """Count and (rate-limited) log one refused message."""
+        self.metrics.reject(rejection.cause)
+        where = f" on {topic[:128]!r}" if topic is not None else (f" (sensor {rejection.sensor!r})" if rejection.sensor else "")
+        self._log(rejection.cause, f"{rejection.detail}{where}")
+
+    # ------------------------------------------------------------ worker side
+    def process(self, items: Sequence[Reading | Rejection]) -> int:
+        """Push readings into windows, predict the completed windows in one batch, publish.
+
+        Returns:
+            The number of forecasts published.
+        """
+        newest: dict[str, tuple[np.ndarray, int]] = {}
+        for item in items:
+            if isinstance(item, Rejection):
+                self.reject(item)
+                continue
+            window = self.windows.get(item.sensor)
+            try:
+                completed = window.push(item.ts, item.values)
+            except StaleReading as exc:
+                cause = "duplicate" if str(exc).startswith("duplicate") else "out_of_order"
+                self.reject(Rejection(cause, str(exc), item.sensor))
+                continue
+            except ForecasterError as exc:  # parse_message already checks shape and finiteness
+                self.reject(Rejection("window_error", str(exc), item.sensor))
+                continue
+            self.metrics.accept()
+            if completed:
+                superseded = len(completed) - 1 + (item.sensor in newest)
+                if superseded:
+                    self.metrics.superseded.inc(superseded)
+                newest[item.sensor] = (completed[-1], int(window.last_slot))
+        self.metrics.sensors.set(len(self.windows))
+        if not newest:
+            return 0
+        sensors = list(newest)
+        batch = np.stack([newest[s][0] for s in sensors])
+        started = time.perf_counter()
+        forecasts = self.model.predict_windows(batch)
+        self.metrics.inference.observe(time.perf_counter() - started)
+        self.metrics.batch.observe(len(sensors))
+        published = 0
+        targets = list(self.model.spec.targets)
+        times: dict[int, list[str]] = {}  # sensors of one batch usually share their last slot
+        for sensor, forecast in zip(sensors, forecasts):
+            slot = newest[sensor][1]
+            if slot not in times:
+                times[slot] = slot_times(slot, len(forecast), self.step_ns)
+            payload = forecast_payload(
+                sensor, slot, forecast, step_ns=self.step_ns, freq=self.model.freq_,
+                model=self.model.name, targets=targets, times=times[slot],
+            )
+            if self.publisher.publish(self.template.replace("{sensor}", sensor), payload, self.qos, self.retain):
+                published += 1
+            else:
+                self.metrics.publish_errors.inc()
+                self._log("publish_error", f"forecast for {sensor!r} dropped (not connected, QoS 0)")
+        self.metrics.forecasts.inc(published)
+        return published
+
+    def run(self, stop: threading.Event, *, max_batch: int = 1024, poll: float = 0.05) -> None:
+        """The worker loop: until ``stop`` is set AND the queue is empty."""
+        self.alive = True
+        try:
+            while True:
+                try:
+                    items: list[Reading | Rejection] = [self.inbox.get(timeout=poll)]
+                except queue.Empty:
+                    if stop.is_set():
+                        return
+                    continue
+                while len(items) < max_batch:
+                    try:
+                        items.append(self.inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                self.metrics.queue.set(self.inbox.qsize())
+                try:
+                    self.process(items)
+                except Exception:  # a bug must not silently kill the worker: log, keep serving
+                    log.exception("failed to process a batch of %d readings", len(items))
+        finally:
+            self.alive = False

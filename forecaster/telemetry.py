@@ -1,0 +1,143 @@
+"""What the daemon tells operators: Prometheus metrics, health endpoints, rate-limited logs.
+
+Each `Metrics` owns its registry (no global state), so tests and several services in one
+process do not collide. `serve_http` exposes ``/metrics``, ``/healthz`` (the worker is
+alive) and ``/readyz`` (model loaded and broker connected).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from pipelines.payloads import CAUSES
+
+STALE_CAUSES = ("duplicate", "out_of_order")
+SERVICE_CAUSES = ("queue_full", "shutdown", "window_error")
+ALL_CAUSES = CAUSES + STALE_CAUSES + SERVICE_CAUSES
+
+
+class Metrics:
+    """The daemon's Prometheus metrics.
+
+    Example:
+        >>> m = Metrics()
+        >>> m.reject("non_json")
+        >>> m.value("forecaster_messages_total", result="rejected", cause="non_json")
+        1.0
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("forecaster_messages", "MQTT messages by result and cause.", ["result", "cause"], registry=r)
+        self.forecasts = Counter("forecaster_forecasts_published", "Forecasts published.", registry=r)
+        self.superseded = Counter(
+            "forecaster_windows_superseded", "Windows skipped because a newer one of the same sensor was in the batch.",
+            registry=r,
+        )
+        self.publish_errors = Counter("forecaster_publish_errors", "Forecasts paho refused to queue.", registry=r)
+        self.inference = Histogram(
+            "forecaster_inference_seconds", "Model time per batch of windows.", registry=r,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.batch = Histogram(
+            "forecaster_batch_windows", "Windows predicted per batch.", registry=r,
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+        )
+        self.sensors = Gauge("forecaster_sensors_tracked", "Sensors with a window in memory.", registry=r)
+        self.queue = Gauge("forecaster_queue_depth", "Messages waiting for the worker.", registry=r)
+        self.connected = Gauge("forecaster_mqtt_connected", "1 while connected to the broker.", registry=r)
+        self.connects = Counter("forecaster_mqtt_connects", "Successful connections (first one and reconnects).", registry=r)
+        self._ok = self.messages.labels("accepted", "ok")
+        self._rejected = {cause: self.messages.labels("rejected", cause) for cause in ALL_CAUSES}  # all exist at 0
+
+    def reject(self, cause: str) -> None:
+        """Count one rejected message."""
+        counter = self._rejected.get(cause) or self.messages.labels("rejected", cause)
+        counter.inc()
+
+    def accept(self) -> None:
+        """Count one accepted reading."""
+        self._ok.inc()
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The current value of one sample (tests and logs)."""
+        return self.registry.get_sample_value(name, labels)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+class RateLimitedLog:
+    """At most one log line per key per ``interval`` seconds, with a count of the rest.
+
+    Example:
+        >>> lines = []
+        >>> limited = RateLimitedLog(lines.append, interval=60, clock=lambda: 0.0)
+        >>> for i in range(3):
+        ...     limited("non_json", f"message {i}")
+        >>> lines
+        ['non_json: message 0']
+    """
+
+    def __init__(self, emit: Callable[[str], None], *, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._emit = emit
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, key: str, message: str) -> None:
+        now = self._clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self._interval:
+                self._skipped[key] = self._skipped.get(key, 0) + 1
+                return
+            self._last[key] = now
+            skipped = self._skipped.pop(key, 0)
+        suffix = f" ({skipped} more like this since the last line)" if skipped else ""
+        self._emit(f"{key}: {message}{suffix}")
+
+
+def serve_http(
+    metrics: Metrics, host: str, port: int, *, healthy: Callable[[], bool], ready: Callable[[], bool]
+) -> ThreadingHTTPServer:
+    """Start ``/metrics``, ``/healthz`` and ``/readyz`` in a daemon thread; returns the server.
+
+    ``port=0`` picks a free port (``server.server_address[1]``). Call ``shutdown()`` to stop.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, metrics.render(), CONTENT_TYPE_LATEST)
+            elif path in ("/healthz", "/readyz"):
+                ok = (healthy if path == "/healthz" else ready)()
+                self._send(200 if ok else 503, b"ok\n" if ok else b"not ok\n", "text/plain")
+            else:
+                self._send(404, b"not found: try /metrics, /healthz or /readyz\n", "text/plain")
+
+        def _send(self, code: int, body: bytes, content_type: str) -> None:
+            self.send_response(code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args) -> None:  # scrapes are not news
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    return server
+

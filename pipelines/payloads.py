@@ -1,0 +1,283 @@
+"""Inbound MQTT messages to readings: `parse_message` is pure and never raises for bad input.
+
+A message becomes either a `Reading` (sensor, UTC time, one float per feature in model
+order) or a `Rejection` naming its cause (one of `CAUSES`), which the daemon counts. Two
+payload shapes are accepted (DESIGN 3.2)::
+
+    {"ts": "2026-11-23T12:00:00Z", "values": {"HUFL": 5.83, "OT": 30.5}}   # nested
+    {"ts": 1795435200, "HUFL": 5.83, "OT": 30.5}                          # flat
+
+The sensor id comes from the topic level matched by ``+`` in the subscription filter, or
+from a ``sensor`` field (both present: they must agree). An id that could steer where the
+forecast is published (``/``, ``+``, ``#``, NUL, a leading ``$``, control characters, too
+long) is refused: this is the topic-injection guard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from pipelines.errors import ForecasterError
+from pipelines.timeutil import NS_PER_SECOND, parse_timestamp
+
+CAUSES = (
+    "oversized",  # payload over max_bytes
+    "non_json",  # not UTF-8 JSON
+    "not_object",  # JSON, but not an object
+    "bad_topic",  # the topic does not match the subscription filter
+    "bad_sensor_id",  # unusable sensor id, or the field disagrees with the topic
+    "missing_field",  # no ts, or no values
+    "bad_timestamp",  # ts is not ISO 8601 or epoch seconds
+    "future_timestamp",  # ts too far ahead of the clock
+    "wrong_type",  # a value that is not a number (strings, booleans, null, lists)
+    "non_finite",  # NaN or +-Infinity
+    "missing_feature",  # a feature the model needs is absent
+    "unknown_feature",  # a field that is not a model column (typo guard)
+)
+RESERVED = ("ts", "sensor", "values")
+FORBIDDEN_IN_ID = frozenset("/+#\0")
+
+
+@dataclass(frozen=True)
+class ParseRules:
+    """What a valid message looks like.
+
+    Args:
+        subscription: the topic filter, with at most one ``+`` (the sensor level).
+        features: the values a reading must carry, in model order.
+        known: further field names that are accepted and ignored (e.g. a target that is
+            not a feature); ``features`` are always known.
+        ignore_unknown: accept and ignore any other field instead of rejecting it.
+        max_bytes: the largest payload accepted.
+        max_sensor_len: the longest sensor id accepted.
+        max_future_s: reject timestamps more than this many seconds ahead of ``now``
+            (a reading from year 3000 would otherwise freeze the sensor's window).
+
+    Example:
+        >>> ParseRules(subscription="sensors/+/readings", features=["OT"]).sensor_level
+        1
+        >>> ParseRules(subscription="a/+/+", features=["OT"])
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `subscription` may hold at most one '+' (the sensor level). Received: subscription='a/+/+'
+    """
+
+    subscription: str
+    features: tuple[str, ...]
+    known: tuple[str, ...] = field(default=())
+    ignore_unknown: bool = False
+    max_bytes: int = 65_536
+    max_sensor_len: int = 128
+    max_future_s: float = 86_400.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        object.__setattr__(self, "known", tuple(self.known))
+        levels = self.subscription.split("/")
+        if not self.subscription or "\0" in self.subscription:
+            raise ForecasterError(f"`subscription` must be an MQTT topic filter. Received: subscription={self.subscription!r}")
+        if levels.count("+") > 1:
+            raise ForecasterError(
+                f"`subscription` may hold at most one '+' (the sensor level). Received: subscription={self.subscription!r}"
+            )
+        bad = [lv for lv in levels if lv not in ("+", "#") and ("+" in lv or "#" in lv)]
+        if bad or ("#" in levels and levels.index("#") != len(levels) - 1):
+            raise ForecasterError(f"`subscription` is not a valid topic filter. Received: subscription={self.subscription!r}")
+        if not self.features:
+            raise ForecasterError("`features` must name at least one value")
+        for name, value in (("max_bytes", self.max_bytes), ("max_sensor_len", self.max_sensor_len)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if not self.max_future_s > 0:
+            raise ForecasterError(f"`max_future_s` must be positive. Received: max_future_s={self.max_future_s!r}")
+
+    @property
+    def sensor_level(self) -> int | None:
+        """The index of the ``+`` level in the filter, or None (sensor from the payload)."""
+        levels = self.subscription.split("/")
+        return levels.index("+") if "+" in levels else None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One valid message: ``values`` are in the order of the rules' features."""
+
+    sensor: str
+    ts: pd.Timestamp
+    values: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A refused message: ``cause`` is one of `CAUSES`; ``detail`` is for the log."""
+
+    cause: str
+    detail: str
+    sensor: str | None = None
+
+
+def check_sensor_id(sensor: object, max_len: int = 128) -> str | None:
+    """Why a sensor id is unusable, or None when it is fine.
+
+    Example:
+        >>> [check_sensor_id(s) for s in ("t1", "a/b", "#", "")]
+        [None, "'/' in sensor id 'a/b'", "'#' in sensor id '#'", 'empty sensor id']
+    """
+    if not isinstance(sensor, str):
+        return f"sensor id must be a string, not {type(sensor).__name__}"
+    if not sensor:
+        return "empty sensor id"
+    if len(sensor) > max_len:
+        return f"sensor id longer than {max_len} characters"
+    for char in sensor:
+        if char in FORBIDDEN_IN_ID:
+            return f"{char!r} in sensor id {sensor[:64]!r}"
+        if ord(char) < 32 or ord(char) == 127:
+            return f"control character in sensor id {sensor[:64]!r}"
+    if sensor.startswith("$"):
+        return f"sensor id {sensor[:64]!r} starts with '$' (reserved topics)"
+    return None
+
+
+def topic_sensor(topic: str, rules: ParseRules) -> str | Rejection | None:
+    """The sensor id from the ``+`` level of ``topic``; None when the filter has no ``+``."""
+    f_levels, t_levels = rules.subscription.split("/"), topic.split("/")
+    wild = bool(f_levels) and f_levels[-1] == "#"
+    fixed = f_levels[:-1] if wild else f_levels
+    if len(t_levels) < len(fixed) or (not wild and len(t_levels) != len(fixed)):
+        return Rejection("bad_topic", f"topic {topic[:128]!r} does not match {rules.subscription!r}")
+    for want, got in zip(fixed, t_levels):
+        if want != "+" and want != got:
+            return Rejection("bad_topic", f"topic {topic[:128]!r} does not match {rules.subscription!r}")
+    level = rules.sensor_level
+    return None if level is None else t_levels[level]
+
+
+def _reject_constant(name: str) -> float:
+    return float(name)  # NaN / Infinity literals parse, then fail the finiteness check
+
+
+def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Timestamp | None = None) -> Reading | Rejection:
+    """Turn one MQTT message into a reading, or say why not.
+
+    Args:
+        topic: the topic it arrived on.
+        payload: the raw payload.
+        rules: the expected shape.
+        now: the current UTC time, for the future-timestamp check (skipped when None).
+
+    Returns:
+        A `Reading` or a `Rejection`; never raises for bad input.
+
+    Example:
+        >>> rules = ParseRules(subscription="sensors/+/readings", features=["HUFL", "OT"])
+        >>> parse_message("sensors/t1/readings", b'{"ts": 0, "values": {"OT": 30.5, "HUFL": 5.0}}', rules)
+        Reading(sensor='t1', ts=Timestamp('1970-01-01 00:00:00+0000', tz='UTC'), values=(5.0, 30.5))
+        >>> parse_message("sensors/t1/readings", b'{"ts": 0, "HUFL": 1, "OT": NaN}', rules).cause
+        'non_finite'
+        >>> parse_message("sensors/t1/readings", b'{"ts": 0, "HUFL": 1, "OT": 2, "sensor": "a/b"}', rules).cause
+        'bad_sensor_id'
+    """
+    if len(payload) > rules.max_bytes:
+        return Rejection("oversized", f"{len(payload)} bytes (limit {rules.max_bytes})")
+    from_topic = topic_sensor(topic, rules)
+    if isinstance(from_topic, Rejection):
+        return from_topic
+    try:
+        data = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return Rejection("non_json", f"not JSON: {str(exc)[:80]}", from_topic)
+    if not isinstance(data, dict):
+        return Rejection("not_object", f"JSON {type(data).__name__}, expected an object", from_topic)
+    sensor = _sensor(from_topic, data, rules)
+    if isinstance(sensor, Rejection):
+        return sensor
+    if "ts" not in data:
+        return Rejection("missing_field", "no 'ts' field", sensor)
+    try:
+        ts = parse_timestamp(data["ts"])
+    except (ForecasterError, OverflowError, ValueError) as exc:
+        return Rejection("bad_timestamp", str(exc)[:120], sensor)
+    if now is not None and ts.value - now.value > rules.max_future_s * NS_PER_SECOND:
+        return Rejection("future_timestamp", f"ts {ts} is more than {rules.max_future_s:g} s ahead of {now}", sensor)
+    if "values" in data:
+        fields = data["values"]
+        if not isinstance(fields, dict):
+            return Rejection("wrong_type", f"'values' must be an object, not {type(fields).__name__}", sensor)
+    else:
+        fields = {k: v for k, v in data.items() if k not in RESERVED}
+    return _values(fields, rules, sensor, ts)
+
+
+def _sensor(from_topic: str | None, data: dict, rules: ParseRules) -> str | Rejection:
+    """The sensor id from the topic and/or the ``sensor`` field, checked."""
+    from_field = data.get("sensor")
+    if from_field is None and from_topic is None:
+        return Rejection("missing_field", f"no 'sensor' field and no '+' level in {rules.subscription!r}")
+    for candidate in (from_topic, from_field):
+        if candidate is not None:
+            problem = check_sensor_id(candidate, rules.max_sensor_len)
+            if problem:
+                return Rejection("bad_sensor_id", problem)
+    if from_topic is not None and from_field is not None and from_field != from_topic:
+        return Rejection("bad_sensor_id", f"'sensor' field {from_field[:64]!r} disagrees with the topic's {from_topic!r}")
+    return from_topic if from_topic is not None else from_field
+
+
+def _values(fields: dict, rules: ParseRules, sensor: str, ts: pd.Timestamp) -> Reading | Rejection:
+    if not rules.ignore_unknown:
+        unknown = [k for k in fields if k not in rules.features and k not in rules.known]
+        if unknown:
+            return Rejection("unknown_feature", f"unknown field(s) {sorted(unknown)[:5]}; expected {list(rules.features)}", sensor)
+    values = []
+    for name in rules.features:
+        if name not in fields:
+            return Rejection("missing_feature", f"no value for feature {name!r}", sensor)
+        value = fields[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return Rejection("wrong_type", f"{name!r} must be a number, not {_type_name(value)}", sensor)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond the float range
+            value = math.inf
+        if not math.isfinite(value):
+            return Rejection("non_finite", f"{name!r} is {value}", sensor)
+        values.append(value)
+    return Reading(sensor, ts, tuple(values))
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def format_timestamp(ts: pd.Timestamp) -> str:
+    """ISO 8601 UTC with a ``Z``, and only as many fraction digits as needed.
+
+    Example:
+        >>> format_timestamp(pd.Timestamp("2026-11-23 12:00", tz="UTC"))
+        '2026-11-23T12:00:00Z'
+        >>> format_timestamp(pd.Timestamp(1_500_000_000, unit="ns", tz="UTC"))
+        '1970-01-01T00:00:01.5Z'
+    """
+    ts = ts.tz_convert("UTC") if ts.tzinfo is not None else ts.tz_localize("UTC")
+    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = ts.value % NS_PER_SECOND
+    if frac:
+        text += "." + f"{frac:09d}".rstrip("0")
+    return text + "Z"
+
+
+def encode_reading(ts: pd.Timestamp, names: Sequence[str], values: Sequence[float]) -> bytes:
+    """The JSON payload of one reading (nested form); floats round-trip exactly.
+
+    Example:
+        >>> encode_reading(pd.Timestamp(0, tz="UTC"), ["OT"], [0.1])
+        b'{"ts": "1970-01-01T00:00:00Z", "values": {"OT": 0.1}}'
+    """
+    body = {"ts": format_timestamp(ts), "values": {n: float(v) for n, v in zip(names, values)}}
+    return json.dumps(body, allow_nan=False).encode()
