@@ -55,3 +55,26 @@ def reference_network(input_steps: int = 96, n_features: int = 7, horizon: int =
 def percentile_ms(seconds: Sequence[float], q: float) -> float:
     """The ``q``-th percentile of durations, in milliseconds."""
     return float(np.percentile(np.asarray(seconds) * 1000, q)) if len(seconds) else float("nan")
+
+
+def reference_bundle(directory: Path, *, export: bool = False) -> Path:
+    """Save the reference 2x64 LSTM (untrained, seeded: speed does not depend on weights) as a
+    forecast bundle on a 1 h cadence with the 7 ETT columns; optionally with its TFLite export."""
+    from forecaster.model import Forecaster
+    from forecaster.params import ModelParams
+    from forecaster.training import set_seed
+    from pipelines import Scaler, WindowSpec
+
+    columns = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    set_seed(0)
+    model = Forecaster(spec=WindowSpec(input_steps=96, horizon=24, features=columns, targets=columns),
+                       params=ModelParams(layers=2, units=64), name="reference-2x64-lstm")
+    model.model_ = reference_network()
+    model.scaler_ = Scaler(columns=columns).fit(np.random.default_rng(1).normal(size=(100, 7)))
+    model.freq_, model.time_col_, model.sensor_col_ = "1h", "date", None
+    model.save(directory)
+    if export:
+        from forecaster.export import export_tflite
+
+        export_tflite(directory)
+    return directory

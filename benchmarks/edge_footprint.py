@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import table, write_results  # noqa: E402
+from common import reference_bundle, table, write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,27 +50,6 @@ def ensure_edge_venv(venv: Path) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)], check=True)
 
 
-def make_bundle(directory: Path) -> None:
-    import numpy as np
-    from common import reference_network
-
-    from forecaster.export import export_tflite
-    from forecaster.model import Forecaster
-    from forecaster.params import ModelParams
-    from forecaster.training import set_seed
-    from pipelines import Scaler, WindowSpec
-
-    columns = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-    set_seed(0)
-    model = Forecaster(spec=WindowSpec(input_steps=96, horizon=24, features=columns, targets=columns),
-                       params=ModelParams(layers=2, units=64), name="edge-probe")
-    model.model_ = reference_network()
-    model.scaler_ = Scaler(columns=columns).fit(np.random.default_rng(1).normal(size=(100, 7)))
-    model.freq_, model.time_col_, model.sensor_col_ = "1h", "date", None
-    model.save(directory)
-    export_tflite(directory)
-
-
 def probe(python: Path, bundle: Path, runtime: str) -> dict:
     out = subprocess.run([str(python), "-c", PROBE, str(bundle), runtime], capture_output=True, text=True, cwd="/", check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -85,7 +64,7 @@ def main() -> None:
     full_venv = Path(sys.prefix)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
-        make_bundle(bundle)
+        reference_bundle(bundle, export=True)
         runs = {}
         for name, python, runtime in (
             ("full install, keras runtime", full_venv / "bin" / "python", "keras"),

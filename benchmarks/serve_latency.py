@@ -1,13 +1,16 @@
-"""End-to-end latency of `forecaster serve`: reading published -> forecast received.
+"""`forecaster serve` under load: publish-to-forecast latency, losses, saturation throughput,
+beside a naive daemon that calls Keras `model.predict` per message, in the same run.
 
-One command (from the repository root):
+    .venv/bin/python benchmarks/serve_latency.py [--sensors 1 100 1000] [--seconds 15] [--rate 1]
 
-    python benchmarks/serve_latency.py                 # trains a tiny bundle first
-    python benchmarks/serve_latency.py --model BUNDLE  # or use yours (7 ETT features)
-
-It starts its own Mosquitto on a free port (tests/mqtt_broker.py), the daemon as a real
-process, fills each sensor's window, then sends rounds of one reading per sensor at the
-same moment and times each sensor's forecast. Prints p50 / p99 / max per scenario.
+Starts its own Mosquitto on a free port (tests/mqtt_broker.py: `set_tcp_nodelay true`,
+`max_queued_messages 100000`, like deploy/mosquitto.conf), a 2x64 LSTM bundle (96 x 7 in,
+24 x 7 out), and each daemon as a real process. For each N: fill every sensor's window, then
+N sensors each publish `--rate` readings per second for `--seconds` (paced in 10 ms slices,
+payloads made in advance, QoS 1); each reading's latency runs from its own publish to the
+receipt of the forecast it triggers (matched by sensor and `issued_at`). Then a saturation
+run: the sensors publish flat out and we count forecasts per second. The naive daemon runs
+the N=1 paced scenario and its own saturation run (it cannot keep up with more).
 """
 
 from __future__ import annotations
@@ -24,123 +27,223 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 
-from mqtt_broker import Broker, Collector, free_port  # noqa: E402
+from common import percentile_ms, reference_bundle, table, write_results  # noqa: E402
+from mqtt_broker import Broker, free_port  # noqa: E402
 
-from pipelines import read_csv  # noqa: E402
 from pipelines.mqtt_source import BrokerAddress, MqttClient, MqttSettings  # noqa: E402
-from pipelines.payloads import encode_reading  # noqa: E402
+from pipelines.payloads import encode_reading, format_timestamp  # noqa: E402
 
 FEATURES = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+INPUT_STEPS = 96
+START = pd.Timestamp("2026-01-01", tz="UTC")
+STEP = pd.Timedelta("1h")
 
 
-def tiny_bundle(directory: Path) -> Path:
-    """Train a small LSTM (input 24, horizon 6) in a child process; returns the bundle path."""
-    out = directory / "tiny"
-    subprocess.run(
-        [sys.executable, "-m", "forecaster", "-q", "train", "--data", str(ROOT / "data" / "ETTh1.csv"), "--out", str(out),
-         "--features", ",".join(FEATURES), "--targets", "OT", "--input-steps", "24", "--horizon", "6",
-         "--units", "16", "--epochs", "1", "--no-progress"],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-    )
-    return out
+class Probe:
+    """Publishes readings and matches the forecasts that come back (one process, two clients)."""
 
+    def __init__(self, url: str, tag: str) -> None:
+        self.sent: dict[tuple[str, str], float] = {}
+        self.latency: dict[tuple[str, str], float] = {}
+        self.received_at: list[float] = []
+        self._lock = threading.Lock()
+        address = BrokerAddress.parse(url)
+        self.collector = MqttClient(MqttSettings(broker=address, client_id=f"bench-collect-{tag}"),
+                                    subscriptions=[("forecasts/+", 1)], on_message=self._on_forecast)
+        self.publisher = MqttClient(MqttSettings(broker=address, client_id=f"bench-publish-{tag}"))
+        for client in (self.collector, self.publisher):
+            client.start()
+            if not client.wait_connected(10):
+                raise SystemExit("benchmark clients could not connect")
+        time.sleep(0.3)
 
-def wait_ready(port: int, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("serve did not become ready")
-
-
-def scenario(url: str, n_sensors: int, rounds: int, rows: np.ndarray, times, input_steps: int) -> list[float]:
-    """Latencies in milliseconds for ``rounds`` rounds of ``n_sensors`` simultaneous readings."""
-    prefix = f"n{n_sensors}-"
-    sent: dict[tuple[str, str], float] = {}
-    latencies: list[float] = []
-    done = threading.Condition()
-    expected: set[tuple[str, str]] = set()
-
-    def on_forecast(topic: str, payload: bytes, received: float) -> None:
+    def _on_forecast(self, _topic: str, payload: bytes) -> None:
+        now = time.monotonic()
         body = json.loads(payload)
         key = (body["sensor"], body["issued_at"])
-        with done:
-            if key in sent:
-                latencies.append((received - sent[key]) * 1e3)
-                expected.discard(key)
-                done.notify_all()
+        with self._lock:
+            self.received_at.append(now)
+            sent = self.sent.get(key)
+            if sent is not None and key not in self.latency:
+                self.latency[key] = now - sent
 
-    collector = Collector(url, "forecasts/+", client_id=f"bench-collector-{n_sensors}", hook=on_forecast)
-    publisher = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id=f"bench-sensors-{n_sensors}"))
-    publisher.start()
-    publisher.wait_connected(10)
-    sensors = [f"{prefix}{k}" for k in range(n_sensors)]
-    for i in range(input_steps - 1):  # fill the windows up to one row short
+    def publish(self, sensor: str, k: int, payload: bytes, *, track: bool) -> None:
+        if track:
+            self.sent[(sensor, format_timestamp(START + k * STEP))] = time.monotonic()
+        self.publisher.publish(f"sensors/{sensor}/readings", payload, qos=1)
+
+    def wait_for(self, keys: list[tuple[str, str]], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if all(k in self.latency for k in keys):
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        self.publisher.stop()
+        self.collector.stop()
+
+
+def payloads(rows: int) -> list[bytes]:
+    """Reading ``k`` of every sensor (the same values for all sensors; made in advance)."""
+    values = np.sin(np.arange(rows)[:, None] / 24 * 2 * np.pi + np.arange(7)) * 3 + 10
+    return [encode_reading(START + k * STEP, FEATURES, values[k]) for k in range(rows)]
+
+
+def fill(probe: Probe, sensors: list[str], data: list[bytes]) -> int:
+    """Send the first INPUT_STEPS readings of every sensor; wait for the forecasts of the last."""
+    for k in range(INPUT_STEPS - 1):
         for s in sensors:
-            publisher.publish(f"sensors/{s}/readings", encode_reading(times[i], FEATURES, rows[i]), qos=1)
-    publisher.flush(60)
-    time.sleep(1.0)
-    warmup = 3
-    for r in range(rounds + warmup):
-        i = input_steps - 1 + r
-        stamp = times[i].strftime("%Y-%m-%dT%H:%M:%SZ")
-        payload = encode_reading(times[i], FEATURES, rows[i])
-        with done:
-            expected.update((s, stamp) for s in sensors)
+            probe.publish(s, k, data[k], track=False)
+    k = INPUT_STEPS - 1
+    for s in sensors:
+        probe.publish(s, k, data[k], track=True)
+    if not probe.wait_for([(s, format_timestamp(START + k * STEP)) for s in sensors], timeout=300):
+        raise SystemExit(f"the daemon did not forecast for all {len(sensors)} filled sensors")
+    return k + 1
+
+
+def paced(probe: Probe, sensors: list[str], data: list[bytes], first: int, seconds: float, rate: float) -> dict:
+    """Each sensor publishes ``rate`` readings per second for ``seconds``, spread in 10 ms slices."""
+    rounds = int(seconds * rate)
+    slices = max(1, int(round(100 / rate)))  # 10 ms slices per round
+    per_slice = -(-len(sensors) // slices)
+    keys = []
+    start = time.monotonic() + 0.1
+    for r in range(rounds):
+        k = first + r
+        for j in range(slices):
+            due = start + r / rate + j * 0.01
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            for s in sensors[j * per_slice : (j + 1) * per_slice]:
+                probe.publish(s, k, data[k], track=True)
+                keys.append((s, format_timestamp(START + k * STEP)))
+    probe.wait_for(keys, timeout=10)
+    lat = [probe.latency[key] for key in keys if key in probe.latency]
+    return {"readings": len(keys), "forecasts": len(lat), "lost": len(keys) - len(lat),
+            "p50_ms": percentile_ms(lat, 50), "p99_ms": percentile_ms(lat, 99), "max_ms": percentile_ms(lat, 100)}
+
+
+def saturation(probe: Probe, sensors: list[str], data: list[bytes], first: int, rounds: int, timeout: float) -> dict:
+    """All sensors publish ``rounds`` readings each, flat out; forecasts per second received."""
+    before = len(probe.received_at)
+    keys = []
+    start = time.monotonic()
+    for r in range(rounds):
+        k = first + r
         for s in sensors:
-            sent[(s, stamp)] = time.monotonic()
-            publisher.publish(f"sensors/{s}/readings", payload, qos=1)
-        with done:
-            if not done.wait_for(lambda: not expected, timeout=30):
-                raise SystemExit(f"{len(expected)} forecasts missing in round {r} of {n_sensors} sensors")
-            if r < warmup:
-                latencies.clear()
-        time.sleep(0.05)
-    publisher.stop()
-    collector.close()
-    return latencies
+            probe.publish(s, k, data[k], track=True)
+            keys.append((s, format_timestamp(START + k * STEP)))
+    published_s = time.monotonic() - start
+    last_keys = [(s, format_timestamp(START + (first + rounds - 1) * STEP)) for s in sensors]
+    probe.wait_for(last_keys, timeout=timeout)
+    times = probe.received_at[before:]
+    span = (times[-1] - start) if times else float("nan")
+    return {"readings": len(keys), "forecasts": len(times), "seconds": span, "publish_s": published_s,
+            "forecasts_per_s": len(times) / span if times else 0.0}
+
+
+def start_daemon(command: list[str], metrics_port: int | None) -> subprocess.Popen:
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if metrics_port is not None:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return process
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("serve did not become ready")
+    time.sleep(15)  # the naive daemon has no readiness endpoint: give TensorFlow time to load
+    return process
+
+
+def stop_daemon(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="bundle directory [default: train a tiny one]")
-    parser.add_argument("--rounds", type=int, default=100, help="rounds per scenario")
+    parser.add_argument("--sensors", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each paced run")
+    parser.add_argument("--rate", type=float, default=1.0, help="readings per second per sensor")
+    parser.add_argument("--saturation-rounds", type=int, default=20, help="readings per sensor in the saturation run")
+    parser.add_argument("--naive-readings", type=int, default=150, help="readings in the naive saturation run")
+    parser.add_argument("--runtime", default="keras", choices=["keras", "tflite"])
+    parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
+    rows = INPUT_STEPS + int(args.seconds * args.rate) + args.saturation_rounds + 10
+    data = payloads(rows)
+    results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bundle = Path(args.model) if args.model else tiny_bundle(tmp)
-        input_steps = json.loads((bundle / "bundle.json").read_text())["spec"]["input_steps"]
-        frame = read_csv(ROOT / "data" / "ETTh1.csv").iloc[: input_steps + args.rounds + 10]
-        rows, times = frame[FEATURES].to_numpy(), list(frame["date"])
+        bundle = reference_bundle(tmp / "bundle", export=args.runtime == "tflite")
         broker = Broker(tmp / "mosquitto").start()
-        port = free_port()
-        serve = subprocess.Popen(
-            [sys.executable, "-m", "forecaster", "-q", "serve", "--model", str(bundle), "--broker", broker.url,
-             "--client-id", "bench-serve", "--metrics-port", str(port)],
-            cwd=ROOT,
-        )
         try:
-            wait_ready(port)
-            results = {n: scenario(broker.url, n, args.rounds, rows, times, input_steps) for n in (1, 100)}
+            port = free_port()
+            ours = start_daemon([sys.executable, "-m", "forecaster", "-q", "serve", "--model", str(bundle),
+                                 "--broker", broker.url, "--client-id", "bench-serve", "--metrics-port", str(port),
+                                 "--runtime", args.runtime], port)
+            try:
+                for n in args.sensors:
+                    probe = Probe(broker.url, f"ours-{n}")
+                    sensors = [f"n{n}-{i}" for i in range(n)]
+                    first = fill(probe, sensors, data)
+                    results[f"ours paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
+                    if n == max(args.sensors):
+                        first += int(args.seconds * args.rate)
+                        results[f"ours saturation N={n}"] = saturation(
+                            probe, sensors, data, first, args.saturation_rounds, timeout=120)
+                    probe.close()
+            finally:
+                stop_daemon(ours)
+            if not args.skip_naive:
+                naive = start_daemon([sys.executable, str(HERE / "naive_daemon.py"), str(bundle), broker.url], None)
+                try:
+                    probe = Probe(broker.url, "naive")
+                    first = fill(probe, ["naive-0"], data)
+                    results["naive paced N=1"] = paced(probe, ["naive-0"], data, first, args.seconds, args.rate)
+                    first += int(args.seconds * args.rate)
+                    n_sensors = max(1, args.naive_readings // 10)
+                    sensors = [f"naive-sat-{i}" for i in range(n_sensors)]
+                    first_sat = fill(probe, sensors, data)
+                    results[f"naive saturation N={n_sensors}"] = saturation(
+                        probe, sensors, data, first_sat, 10, timeout=120)
+                    probe.close()
+                finally:
+                    stop_daemon(naive)
         finally:
-            serve.send_signal(signal.SIGTERM)
-            serve.wait(30)
             broker.kill()
-    print(f"end-to-end latency, reading published -> forecast received ({args.rounds} rounds, QoS 1, local Mosquitto)")
-    print(f"{'sensors':>8} {'forecasts':>10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for n, lat in results.items():
-        a = np.array(lat)
-        print(f"{n:>8} {len(a):>10} {np.percentile(a, 50):>8.1f} {np.percentile(a, 99):>8.1f} {a.max():>8.1f}")
+    paced_rows = [[name, r["readings"], r["lost"], f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.1f}"]
+                  for name, r in results.items() if "paced" in name]
+    print(f"publish -> forecast latency, paced at {args.rate:g} reading/s per sensor for {args.seconds:g} s "
+          f"(2x64 LSTM, 96x7 -> 24x7, QoS 1, local Mosquitto, runtime {args.runtime})")
+    print(table(["scenario", "readings", "lost", "p50 ms", "p99 ms", "max ms"], paced_rows))
+    sat_rows = [[name, r["readings"], r["forecasts"], f"{r['seconds']:.2f}", f"{r['forecasts_per_s']:.0f}"]
+                for name, r in results.items() if "saturation" in name]
+    print("\nsaturation: readings published flat out")
+    print(table(["scenario", "readings", "forecasts", "seconds", "forecasts/s"], sat_rows))
+    ours_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("ours saturation")]
+    naive_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("naive saturation")]
+    if ours_sat and naive_sat and naive_sat[0] > 0:
+        print(f"\nours / naive saturation throughput: {ours_sat[0] / naive_sat[0]:.0f}x")
+    path = write_results("serve_latency", {"args": vars(args), "results": results})
+    print(f"wrote {path}")
     return 0
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,8 @@ class ServeConfig:
         max_sensors, queue_size, max_batch, max_payload, max_future_s, ignore_unknown:
             limits, see `ForecastService` and `ParseRules`.
         drain_timeout: seconds the worker gets to finish the queue at shutdown.
+        runtime: ``keras`` (TensorFlow, XLA fast path) or ``tflite`` (the bundle's LiteRT
+            export; no TensorFlow needed).
 
     Example:
         >>> from pipelines.mqtt_source import BrokerAddress
@@ -77,8 +80,11 @@ class ServeConfig:
     max_future_s: float = 86_400.0
     ignore_unknown: bool = False
     drain_timeout: float = 5.0
+    runtime: str = "keras"
 
     def __post_init__(self) -> None:
+        if self.runtime not in ("keras", "tflite"):
+            raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={self.runtime!r}")
         _check_qos("qos_in", self.qos_in)
         _check_qos("qos_out", self.qos_out)
         check_template(self.publish)
@@ -146,7 +152,10 @@ def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None 
     if model is None:
         from forecaster.model import Forecaster
 
-        model = Forecaster.load(config.bundle)
+        model = Forecaster.load(config.bundle, runtime=config.runtime)
+    started = time.perf_counter()
+    model.warmup()  # compile every batch size before taking traffic: no forecast waits for XLA
+    log.info("warmed up the %s predict path in %.1f s", config.runtime, time.perf_counter() - started)
     rules = ParseRules(
         subscription=config.subscribe, features=model.spec.features, known=model.spec.targets,
         ignore_unknown=config.ignore_unknown, max_bytes=config.max_payload, max_future_s=config.max_future_s,

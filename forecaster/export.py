@@ -7,6 +7,8 @@ and keeps a dynamic batch size. The export is checked against Keras before it is
 
 from __future__ import annotations
 
+import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +35,7 @@ def convert_tflite(model: Forecaster) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(unrolled)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
-        with native_output_filtered(keep_on_success=False, fds=(1, 2)):
+        with native_output_filtered(keep_on_success=False, fds=(1, 2)), contextlib.redirect_stdout(io.StringIO()):
             return converter.convert()
     except Exception as exc:  # the converter raises several internal types
         raise ForecasterError(f"TFLite conversion failed: {str(exc).splitlines()[0]}") from None
