@@ -22,6 +22,17 @@ import tensorflow as tf  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+
+class _ExpectedTracing(logging.Filter):
+    """Drop TensorFlow's retracing warning for our per-bucket functions: one trace per
+    batch size is the design, not an accident."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Predictor.__init__" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_ExpectedTracing())
+
 BUCKETS = (1, 4, 16, 64, 256, 1024)  # padded batch sizes; larger inputs go in chunks of the last
 XLA_TOLERANCE = 1e-5
 

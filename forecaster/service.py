@@ -27,7 +27,7 @@ from forecaster.telemetry import Metrics, RateLimitedLog
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, format_timestamp, parse_message
 from pipelines.stream import WindowRegistry
-from pipelines.timeutil import step_of, time_of_slot
+from pipelines.timeutil import NS_PER_SECOND, step_of
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +97,19 @@ def forecast_payload(
 
 
 def slot_times(last_slot: int, horizon: int, step_ns: int) -> list[str]:
-    """ISO times of ``last_slot`` and the ``horizon`` slots after it.
+    """ISO times of ``last_slot`` and the ``horizon`` slots after it (vectorized: this runs
+    for every published forecast).
 
     Example:
         >>> slot_times(0, 2, 1_800_000_000_000)
         ['1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z', '1970-01-01T01:00:00Z']
+        >>> slot_times(3, 1, 500_000_000)
+        ['1970-01-01T00:00:01.5Z', '1970-01-01T00:00:02Z']
     """
-    return [format_timestamp(time_of_slot(last_slot + k, step_ns)) for k in range(horizon + 1)]
+    ns = (np.arange(last_slot, last_slot + horizon + 1, dtype="int64") * step_ns).astype("datetime64[ns]")
+    if step_ns % NS_PER_SECOND == 0:
+        return [t + "Z" for t in np.datetime_as_string(ns, unit="s").tolist()]
+    return [format_timestamp(pd.Timestamp(int(v), unit="ns", tz="UTC")) for v in ns.astype("int64")]
 
 
 class ForecastService:
