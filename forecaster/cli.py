@@ -227,3 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # an unexpected failure: keep the traceback for the bug report
         log.exception("unexpected failure")
         return 1
+
+
+# Backfill commands (issue 4) live in their own module; registered here so `forecaster --help` lists them.
+from forecaster.cli_backfill import backfill, train_backfill  # noqa: E402
+
+cli.add_command(train_backfill)
+cli.add_command(backfill)

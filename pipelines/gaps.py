@@ -158,7 +158,9 @@ def raw_grids(
         values = frame[list(columns)].to_numpy(dtype="float64")
     except (TypeError, ValueError) as exc:
         raise DataError(f"value columns must be numeric: {exc}", source=source) from None
-    freq = freq or infer_freq(times, pd.Series(sensors))
+    if freq is None:
+        order = np.lexsort((times.asi8, sensors.astype(str)))  # infer from time order, not file order
+        freq = infer_freq(times[order], pd.Series(sensors[order]))
     slots = times.asi8 // step_of(freq).value
     grids: dict[str, Grid] = {}
     for sensor in sorted(set(sensors)):
