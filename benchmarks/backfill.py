@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--window", type=int, default=96)
+    parser.add_argument("--window", type=int, default=120)
+    parser.add_argument("--stride", type=int, default=2, help="slots between training windows [default: 2]")
     parser.add_argument("--forward-epochs", type=int, default=30)
     parser.add_argument("--forward-units", type=int, default=64)
     args = parser.parse_args(argv)
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         t = time.perf_counter()
         backfill = train_backfill(frame, features=COLUMNS, window=args.window, max_fill=24, min_context=8,
-                                  layers=args.layers, units=args.units, epochs=args.epochs, split=split,
+                                  layers=args.layers, units=args.units, epochs=args.epochs, stride=args.stride, split=split,
                                   seed=args.seed, name="etth1-backfill", verbose=2)
         timings["backfill_train_s"] = round(time.perf_counter() - t, 1)
         backfill.save(bf_dir)

@@ -161,7 +161,7 @@ class Backfiller:
         val_observed = synthetic_gaps(np.random.default_rng([p.seed, 1]), len(val), val.shape[2], self.spec)
         self.history_ = fit_backfill_network(
             self.model_, GapBatches(split[TRAIN], self.spec, batch_size=p.batch_size, seed=p.seed),
-            (network_input(val, val_observed), val.astype("float32")),
+            self._validation(val, val_observed),
             epochs=p.epochs, learning_rate=p.learning_rate, patience=p.patience, loss=p.loss, seed=p.seed,
             verbose=verbose,
         )
@@ -169,13 +169,23 @@ class Backfiller:
         self.metrics_ = self._test_metrics(split[TEST])
         return self
 
+    @staticmethod
+    def _validation(windows: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, level = network_input(windows, observed)
+        return x, (windows - level).astype("float32")
+
+    def _estimate(self, windows: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network and straight-line estimates of scaled ``windows`` (observed points kept)."""
+        x, level = network_input(windows, observed)
+        return self._predict_scaled(x) + level, x[..., : level.shape[-1]] + level
+
     def _test_metrics(self, windows: np.ndarray) -> dict[str, Any]:
         """MAE on synthetic gaps in the test windows, in sensor units, beside straight lines."""
         if len(windows) == 0:
             return {"test_windows": 0}
         observed = synthetic_gaps(np.random.default_rng([self.params.seed, 2]), len(windows),
                                   windows.shape[2], self.spec)
-        x = network_input(windows, observed)
+        network, linear = self._estimate(windows, observed)
         masked = ~observed
         scale = self.scaler_.scale_
         columns = self.spec.features
@@ -185,7 +195,7 @@ class Backfiller:
             return {c: float(err[..., j][masked[..., j]].mean()) for j, c in enumerate(columns)}
 
         return {"test_windows": int(len(windows)), "masked_points": int(masked.sum()),
-                "mae": per_column(self._predict_scaled(x)), "linear_mae": per_column(x[..., : len(columns)])}
+                "mae": per_column(network), "linear_mae": per_column(linear)}
 
     # ------------------------------------------------------------------- filling
     def _check_fitted(self) -> None:
@@ -229,7 +239,7 @@ class Backfiller:
         if keys:
             scaled = {s: self.scaler_.transform(plan.grids[s].values) for s in {k[0] for k in keys}}
             raw = np.stack([window_of(scaled[s], a, n, self.spec) for s, a, n in keys])
-            out = self.scaler_.inverse_transform(self._predict_scaled(network_input(raw, np.isfinite(raw))))
+            out = self.scaler_.inverse_transform(self._estimate(raw, np.isfinite(raw))[0])
             where = {key: i for i, key in enumerate(keys)}
             for g in gaps:
                 before = self.spec.placement(g.length)

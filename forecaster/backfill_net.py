@@ -78,7 +78,7 @@ class GapBatches(keras.utils.PyDataset):
 
     Example:
         >>> spec = BackfillSpec(window=8, max_fill=2, min_context=2, features=["a"])
-        >>> x, y = GapBatches(np.zeros((5, 8, 1)), spec, batch_size=4, seed=0)[0]
+        >>> x, y = GapBatches(np.zeros((5, 8, 1)), spec, batch_size=4, seed=0)[0]   # y: values minus level
         >>> x.shape, y.shape
         ((4, 8, 2), (4, 8, 1))
     """
@@ -98,7 +98,8 @@ class GapBatches(keras.utils.PyDataset):
         values = self.windows[rows]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         observed = synthetic_gaps(rng, len(rows), values.shape[2], self.spec)
-        return network_input(values, observed), values.astype("float32")
+        x, level = network_input(values, observed)
+        return x, (values - level).astype("float32")
 
     def on_epoch_end(self) -> None:
         self.epoch += 1

@@ -2,8 +2,9 @@
 
 The network input is ``(n, window, 2 * n_columns)``: the values with every unobserved
 point replaced by linear interpolation between its column's nearest observed neighbours in
-the window (held flat at the edges), then a 0/1 channel per column marking what was
-observed. The network only learns a correction to those straight lines.
+the window (held flat at the edges) and taken relative to the window's level (the mean of
+its observed values), then a 0/1 channel per column marking what was observed. The network
+only learns a correction to those straight lines.
 
 Training masks are synthetic gaps cut out of complete, real windows: one gap of random
 length centred like a real gap (`BackfillSpec.placement`), sometimes a second gap and
@@ -45,17 +46,33 @@ def linear_fill(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return np.where(observed, values, out)
 
 
-def network_input(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """``(n, window, 2 * columns)`` float32: straight-line pre-fill, then the observed mask.
+def network_input(values: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the network sees, relative to each window's level, and that level.
+
+    Args:
+        values: ``(n, window, columns)`` scaled values (whatever is not observed is ignored).
+        observed: the same shape, True where a value was read.
+
+    Returns:
+        ``x``: ``(n, window, 2 * columns)`` float32, the straight-line pre-fill minus the
+        level, then the observed mask; ``level``: ``(n, 1, columns)``, the mean of each
+        window's observed values per column (0 where none). The network works on the shape
+        of the window, not on its level (like the forecaster's last-value residual), so a
+        level shift between training and later data does not bias its estimates; add
+        ``level`` back to its output.
 
     Example:
         >>> v = np.array([[[1.0], [9.0], [3.0]]])
-        >>> network_input(v, np.array([[[True], [False], [True]]]))[0].tolist()
-        [[1.0, 1.0], [2.0, 0.0], [3.0, 1.0]]
+        >>> x, level = network_input(v, np.array([[[True], [False], [True]]]))
+        >>> x[0].tolist(), level.ravel().tolist()
+        ([[-1.0, 1.0], [0.0, 0.0], [1.0, 1.0]], [2.0])
     """
     observed = np.asarray(observed, dtype=bool)
     filled = linear_fill(np.where(observed, values, np.nan), observed)
-    return np.concatenate([filled, observed.astype("float64")], axis=-1).astype("float32")
+    count = observed.sum(axis=-2, keepdims=True)
+    level = np.where(observed, filled, 0.0).sum(axis=-2, keepdims=True) / np.maximum(count, 1)
+    x = np.concatenate([filled - level, observed.astype("float64")], axis=-1).astype("float32")
+    return x, level
 
 
 def synthetic_gaps(rng: np.random.Generator, n: int, n_columns: int, spec: BackfillSpec) -> np.ndarray:

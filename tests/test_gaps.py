@@ -92,6 +92,6 @@ def test_network_input_and_synthetic_gaps():
     assert (~masks).any(axis=(1, 2)).all()  # every window has a gap
     centre = SPEC.placement(1)
     assert (~masks[:, centre, :]).any(axis=1).all()  # ... centred as at fill time
-    x = network_input(np.ones((200, 12, 2)), masks)
-    assert x.shape == (200, 12, 4) and x.dtype == np.float32
-    assert (x[..., 2:] == masks).all() and (x[..., :2] == 1).all()
+    x, level = network_input(np.full((200, 12, 2), 5.0), masks)
+    assert x.shape == (200, 12, 4) and x.dtype == np.float32 and level.shape == (200, 1, 2)
+    assert (x[..., 2:] == masks).all() and (x[..., :2] == 0).all() and (level == 5).all()
