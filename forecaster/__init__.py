@@ -3,7 +3,7 @@
 Example:
     >>> import forecaster
     >>> sorted(n for n in forecaster.__all__ if not n[0].isupper())
-    ['load', 'read_csv', 'train']
+    ['load', 'read_csv', 'train', 'train_backfill']
 
 Exports are loaded lazily (PEP 562): ``import forecaster`` does not load TensorFlow.
 """
@@ -19,6 +19,9 @@ _EXPORTS = {
     "ModelParams": "forecaster.params",
     "train": "forecaster.api",
     "load": "forecaster.api",
+    "Backfiller": "forecaster.backfill",
+    "BackfillSpec": "pipelines.gaps",
+    "train_backfill": "forecaster.backfill",
     "WindowSpec": "pipelines.windows",
     "SplitSpec": "pipelines.split",
     "read_csv": "pipelines.csv_source",

@@ -109,6 +109,7 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
 def load_bundle(directory: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     """Check and load a bundle: ``(keras model, metadata)``."""
     meta = read_meta(directory)
+    from forecaster import backfill_net  # noqa: F401  (registers the backfill network's layer)
     from forecaster.networks import keras  # quiet TensorFlow first; registers custom layers
 
     try:

@@ -154,6 +154,9 @@ def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle)
+    if meta["kind"] != "forecast":
+        raise ForecasterError(f"{bundle}: a {meta['kind']} bundle (bidirectional network) cannot forecast; "
+                              "use `forecaster backfill` with it")
     frame = read_csv(data, time_col=meta["time_col"] if meta["time_col"] else None,
                      sensor_col=meta["sensor_col"])
     spec_features = meta["spec"]["features"]
@@ -248,8 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-from forecaster.cli_mqtt import parse, replay, serve  # noqa: E402 (the MQTT commands, registered last)
+# Commands that live in their own modules, registered last so `forecaster --help` lists them all.
+from forecaster.cli_backfill import backfill, train_backfill  # noqa: E402
+from forecaster.cli_mqtt import parse, replay, serve  # noqa: E402
 
-cli.add_command(serve)
-cli.add_command(replay)
-cli.add_command(parse)
+for _command in (serve, replay, parse, train_backfill, backfill):
+    cli.add_command(_command)

@@ -312,8 +312,8 @@ class Forecaster:
                 f"{directory}: a {meta['kind']} bundle (bidirectional network) cannot forecast "
                 "(it needs the future); use `forecaster backfill` with it"
             )
-        spec = WindowSpec.from_dict(meta["spec"])
-        expected = (None, spec.input_steps, len(spec.features))
+        if runtime not in ("keras", "tflite"):
+            raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={runtime!r}")
         model = predictor = None
         if runtime == "keras":
             from forecaster.bundle import load_bundle
@@ -322,14 +322,17 @@ class Forecaster:
             model, meta = load_bundle(directory)
             if is_bidirectional(model):
                 raise ForecasterError(f"{directory}: a bidirectional network cannot forecast (it needs the future)")
-            if tuple(model.input_shape) != expected:
-                raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
-        elif runtime == "tflite":
+        try:
+            spec = WindowSpec.from_dict(meta["spec"])
+        except (KeyError, TypeError) as exc:
+            raise ForecasterError(f"{directory}: bundle.json has no valid window spec ({exc})") from None
+        expected = (None, spec.input_steps, len(spec.features))
+        if model is not None and tuple(model.input_shape) != expected:
+            raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
+        if runtime == "tflite":
             from forecaster.edge import TFLitePredictor
 
             predictor = TFLitePredictor.from_bundle(directory, meta)
-        else:
-            raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={runtime!r}")
         self = cls(
             spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
             max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],

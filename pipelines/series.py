@@ -70,8 +70,11 @@ def infer_freq(times: pd.Series | pd.DatetimeIndex, groups: pd.Series | None = N
         >>> infer_freq(pd.Series(pd.date_range("2026-01-01", periods=5, freq="15min")))
         '15min'
     """
-    times = pd.Series(pd.DatetimeIndex(times).as_unit("ns").asi8)
-    diffs = times.groupby(groups.to_numpy()).diff() if groups is not None else times.diff()
+    ns = pd.DatetimeIndex(times).as_unit("ns").asi8
+    keys = np.zeros(len(ns), dtype="int64") if groups is None else pd.factorize(groups.to_numpy())[0]
+    order = np.lexsort((ns, keys))  # by sensor, then time: the file's row order does not matter
+    ns, keys = ns[order], keys[order]
+    diffs = pd.Series(np.diff(ns))[np.diff(keys) == 0]
     diffs = diffs[diffs > 0]
     if diffs.empty:
         raise ForecasterError("cannot infer the cadence from fewer than two timestamps; pass freq")

@@ -59,3 +59,8 @@ def test_readings_off_the_grid_are_floored_to_their_slot():
     ts = pd.to_datetime(["2026-01-01 00:00:07", "2026-01-01 01:00:02"], utc=True)
     data = prepare(pd.DataFrame({"ts": ts, "v": [0.0, 1.0]}), ["v"], freq="1h")
     assert [str(t) for t in data.times("0")] == ["2026-01-01 00:00:00+00:00", "2026-01-01 01:00:00+00:00"]
+
+
+def test_cadence_is_inferred_from_time_order_not_file_order():
+    ts = pd.to_datetime(["2026-01-01 00:00", "2026-01-01 00:30", "2026-01-01 00:15", "2026-01-01 00:45"], utc=True)
+    assert prepare(pd.DataFrame({"ts": ts, "v": [0.0, 2.0, 1.0, 3.0]}), ["v"]).freq == "15min"

@@ -1,0 +1,237 @@
+"""Gaps as they are in the raw data: the cadence grid with NaN where a reading is missing.
+
+`pipelines.regular` interpolates short gaps and cuts long ones, which is right for
+forecasting but hides what a backfill needs: the runs of missing slots themselves. Here a
+sensor's readings go onto the same grid (slot ``floor(ts / step)``, two readings in one
+slot are an error) from its first to its last row, *without* filling anything:
+
+- a missing timestamp is a grid row that no file row maps to (all values NaN);
+- a missing value is a NaN cell of a row that exists;
+- a gap is a maximal run of missing values in one column of one sensor.
+
+A backfill window (`BackfillSpec`) is ``window`` slots centred on a gap; slots outside
+the series count as unobserved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.errors import DataError, ForecasterError
+from pipelines.series import SINGLE_SENSOR, detect_columns, infer_freq
+from pipelines.timeutil import step_of
+from pipelines.windows import _names, _positive_int
+
+FILLED = "filled"
+TOO_LONG = "longer than max-fill"
+NO_CONTEXT_BEFORE = "too little context before"
+NO_CONTEXT_AFTER = "too little context after"
+
+
+@dataclass(frozen=True)
+class BackfillSpec:
+    """How a backfill network sees a gap.
+
+    Args:
+        window: slots the network sees, the gap centred in them.
+        max_fill: the longest gap (in slots) the network is trained to fill.
+        min_context: observed readings of the gap's column needed on each side of the gap
+            inside the window; a gap with fewer is left missing.
+        features: the columns the network reads and fills (all of them, together).
+
+    Example:
+        >>> spec = BackfillSpec(window=16, max_fill=4, min_context=2, features=["a", "b"])
+        >>> spec.placement(3)   # a 3-slot gap: 6 slots before it, 7 after
+        6
+        >>> BackfillSpec(window=8, max_fill=6, min_context=2, features=["a"])
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `window` must hold max_fill + 2 * min_context = 10 slots. Received: window=8
+    """
+
+    window: int
+    max_fill: int
+    min_context: int
+    features: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("window", "max_fill", "min_context"):
+            _positive_int(name, getattr(self, name))
+        object.__setattr__(self, "features", _names("features", self.features))
+        need = self.max_fill + 2 * self.min_context
+        if self.window < need:
+            raise ForecasterError(
+                f"`window` must hold max_fill + 2 * min_context = {need} slots. Received: window={self.window}"
+            )
+
+    def placement(self, length: int) -> int:
+        """Slots of the window before a gap of ``length`` slots (the gap is centred)."""
+        return (self.window - length) // 2
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able form."""
+        return {"window": self.window, "max_fill": self.max_fill, "min_context": self.min_context,
+                "features": list(self.features)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BackfillSpec:
+        """Inverse of `to_dict`."""
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One sensor's raw readings on its cadence grid, from its first row to its last.
+
+    ``values[i]`` belongs to slot ``first_slot + i``; ``row[i]`` is the position in the
+    input frame of the row that holds that slot, or -1 for a missing timestamp.
+    """
+
+    first_slot: int
+    values: np.ndarray  # float64 (n, n_columns), NaN where missing
+    row: np.ndarray  # int64 (n,)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """True where a value was read."""
+        return np.isfinite(self.values)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A run of ``length`` missing values in column ``column`` starting at grid row ``start``."""
+
+    sensor: str
+    column: int
+    start: int
+    length: int
+    status: str = ""
+
+
+def raw_grids(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    freq: str | None = None,
+    time_col: str | None = None,
+    sensor_col: str | None = None,
+) -> tuple[str, dict[str, Grid]]:
+    """Every sensor's readings on the cadence grid, NaN where missing (nothing filled).
+
+    Args:
+        frame: readings with a time column, e.g. from `pipelines.read_csv`.
+        columns: the value columns, in order.
+        freq: the cadence; inferred when ``None``.
+        time_col, sensor_col: as in `pipelines.prepare`.
+
+    Returns:
+        ``(freq, {sensor: Grid})``, sensors sorted by id (``"0"`` for a file of one series).
+
+    Raises:
+        DataError: no time column, a missing column, or two readings in one slot.
+
+    Example:
+        >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-01-01 00:00", "2026-01-01 01:00",
+        ...     "2026-01-01 03:00"], utc=True), "a": [1.0, np.nan, 4.0]})
+        >>> freq, grids = raw_grids(frame, ["a"])
+        >>> freq, grids["0"].values[:, 0].tolist(), grids["0"].row.tolist()
+        ('1h', [1.0, nan, nan, 4.0], [0, 1, -1, 2])
+    """
+    time_col, sensor_col = detect_columns(frame, time_col, sensor_col)
+    source = frame.attrs.get("source")
+    if time_col is None:
+        raise DataError("no time column: backfill needs one to write filled rows (reset_index() the frame)",
+                        source=source)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; columns are {list(frame.columns)}", source=source)
+    times = pd.DatetimeIndex(pd.to_datetime(frame[time_col], utc=True)).as_unit("ns")
+    if times.isna().any():
+        raise DataError("missing timestamps in the time column", source=source, column=time_col)
+    sensors = np.full(len(frame), SINGLE_SENSOR, dtype=object) if sensor_col is None else (
+        frame[sensor_col].astype(str).to_numpy())
+    try:
+        values = frame[list(columns)].to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"value columns must be numeric: {exc}", source=source) from None
+    if freq is None:
+        order = np.lexsort((times.asi8, sensors.astype(str)))  # infer from time order, not file order
+        freq = infer_freq(times[order], pd.Series(sensors[order]))
+    slots = times.asi8 // step_of(freq).value
+    grids: dict[str, Grid] = {}
+    for sensor in sorted(set(sensors)):
+        idx = np.flatnonzero(sensors == sensor)
+        idx = idx[np.argsort(slots[idx], kind="stable")]
+        s = slots[idx]
+        same = np.flatnonzero(np.diff(s) == 0)
+        if len(same):
+            a, b = frame.index[idx[same[0]]], frame.index[idx[same[0] + 1]]
+            raise DataError(f"two readings in one {freq} slot (rows {a} and {b}); aggregate them or choose a finer freq",
+                            source=source, sensor=None if sensor_col is None else sensor)
+        n = int(s[-1] - s[0]) + 1
+        grid_values = np.full((n, len(columns)), np.nan)
+        grid_values[s - s[0]] = values[idx]
+        row = np.full(n, -1, dtype="int64")
+        row[s - s[0]] = idx
+        grids[sensor] = Grid(first_slot=int(s[0]), values=grid_values, row=row)
+    return freq, grids
+
+
+def find_gaps(sensor: str, observed: np.ndarray) -> list[Gap]:
+    """Maximal runs of missing values, column by column (in column, then time order).
+
+    Example:
+        >>> seen = np.array([[1, 1], [0, 1], [0, 0], [1, 1]], dtype=bool)
+        >>> [(g.column, g.start, g.length) for g in find_gaps("s", seen)]
+        [(0, 1, 2), (1, 2, 1)]
+    """
+    gaps = []
+    for column in range(observed.shape[1]):
+        missing = np.concatenate([[0], (~observed[:, column]).astype("int8"), [0]])
+        edges = np.diff(missing)
+        starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        gaps += [Gap(sensor, column, int(a), int(b - a)) for a, b in zip(starts, stops)]
+    return gaps
+
+
+def classify(gap: Gap, observed: np.ndarray, spec: BackfillSpec, max_fill: int) -> Gap:
+    """The gap with its status: `FILLED` (fillable), `TOO_LONG` or too little context.
+
+    Context is counted as observed readings of the gap's column inside the window that
+    the network would see (the gap centred; slots outside the series are unobserved).
+    """
+    if gap.length > max_fill:
+        status = TOO_LONG
+    else:
+        lo = gap.start - spec.placement(gap.length)
+        hi = lo + spec.window
+        col = observed[:, gap.column]
+        before = int(col[max(lo, 0) : gap.start].sum())
+        after = int(col[gap.start + gap.length : max(hi, 0)].sum())
+        if before < spec.min_context:
+            status = NO_CONTEXT_BEFORE
+        elif after < spec.min_context:
+            status = NO_CONTEXT_AFTER
+        else:
+            status = FILLED
+    return Gap(gap.sensor, gap.column, gap.start, gap.length, status)
+
+
+def window_of(values: np.ndarray, start: int, length: int, spec: BackfillSpec) -> np.ndarray:
+    """The ``(window, n_columns)`` slice around a gap, NaN-padded beyond the series.
+
+    Example:
+        >>> spec = BackfillSpec(window=5, max_fill=1, min_context=2, features=["a"])
+        >>> window_of(np.arange(4.0).reshape(-1, 1), 1, 1, spec)[:, 0].tolist()
+        [nan, 0.0, 1.0, 2.0, 3.0]
+    """
+    lo = start - spec.placement(length)
+    padded = np.full((spec.window, values.shape[1]), np.nan)
+    a, b = max(lo, 0), min(lo + spec.window, len(values))
+    if b > a:
+        padded[a - lo : b - lo] = values[a:b]
+    return padded
