@@ -16,7 +16,7 @@ the N=1 paced scenario and its own saturation run (it cannot keep up with more).
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +42,7 @@ from pipelines.payloads import encode_reading, format_timestamp  # noqa: E402
 FEATURES = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 INPUT_STEPS = 96
 START = pd.Timestamp("2026-01-01", tz="UTC")
+FORECAST_KEY = re.compile(rb'\{"sensor":"([^"]*)","issued_at":"([^"]*)"')
 STEP = pd.Timedelta("1h")
 
 
@@ -65,8 +66,8 @@ class Probe:
 
     def _on_forecast(self, _topic: str, payload: bytes) -> None:
         now = time.monotonic()
-        body = json.loads(payload)
-        key = (body["sensor"], body["issued_at"])
+        found = FORECAST_KEY.match(payload)  # cheaper than json.loads: the generator shares the 2 cores
+        key = (found.group(1).decode(), found.group(2).decode())
         with self._lock:
             self.received_at.append(now)
             sent = self.sent.get(key)

@@ -17,6 +17,7 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 
+from forecaster.training import standard_callbacks  # noqa: E402
 from pipelines.gaps import BackfillSpec  # noqa: E402
 from pipelines.masking import network_input, synthetic_gaps  # noqa: E402
 
@@ -123,11 +124,7 @@ def fit_backfill_network(
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     has_val = validation is not None and len(validation[0]) > 0
     monitor = "val_loss" if has_val else "loss"
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2)),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    callbacks = standard_callbacks(monitor, patience)
     history = model.fit(
         train,
         validation_data=validation if has_val else None,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from forecaster.cli_util import split_names
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger("forecaster")
@@ -23,15 +24,6 @@ EPILOG_PREDICT = """\b
 Example:
   forecaster predict --model bundles/etth1 --data data/ETTh1.csv --out forecast.csv --plot forecast.png
 """
-
-
-def _split_names(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise click.BadParameter("give at least one column name")
-    return names
 
 
 def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -110,8 +102,8 @@ def train(**o) -> None:
 
     frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
-    targets = _split_names(o["targets"]) or [value_columns[-1]]
-    features = _split_names(o["features"]) or targets
+    targets = split_names(o["targets"]) or [value_columns[-1]]
+    features = split_names(o["features"]) or targets
     unknown = [c for c in features + targets if c not in value_columns]
     if unknown:
         raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from forecaster.cli_util import split_names
 from pipelines.errors import DataError, ForecasterError
 
 EPILOG_TRAIN_BACKFILL = """\b
@@ -21,15 +22,6 @@ EPILOG_BACKFILL = """\b
 Example:
   forecaster backfill --model bundles/etth1-backfill --data gappy.csv --out filled.csv --report gaps.csv
 """
-
-
-def _names(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise click.BadParameter("give at least one column name")
-    return names
 
 
 @click.command("train-backfill", epilog=EPILOG_TRAIN_BACKFILL)
@@ -73,7 +65,7 @@ def train_backfill(**o) -> None:
 
     frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
-    features = _names(o["features"]) or value_columns
+    features = split_names(o["features"]) or value_columns
     unknown = [c for c in features if c not in value_columns]
     if unknown:
         raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")

@@ -17,6 +17,15 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def standard_callbacks(monitor: str, patience: int) -> list[keras.callbacks.Callback]:
+    """Early stopping with the best weights restored, learning rate halved on plateaus, stop on NaN."""
+    return [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2)),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
 def dataset(X: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
     """Windows as a batched, prefetched (and optionally shuffled) `tf.data.Dataset`."""
     data = tf.data.Dataset.from_tensor_slices((X.astype("float32"), y.astype("float32")))
@@ -46,12 +55,7 @@ def fit_network(
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["mae"])
     has_val = validation is not None and len(validation[0]) > 0
-    monitor = "val_loss" if has_val else "loss"
-    callbacks = [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
-        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2)),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    callbacks = standard_callbacks("val_loss" if has_val else "loss", patience)
     history = model.fit(
         dataset(*train, batch_size=batch_size, shuffle=True, seed=seed),
         validation_data=dataset(*validation, batch_size=1024, shuffle=False, seed=seed) if has_val else None,
