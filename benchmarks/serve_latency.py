@@ -186,6 +186,7 @@ def main() -> int:
     parser.add_argument("--saturation-rounds", type=int, default=20, help="readings per sensor in the saturation run")
     parser.add_argument("--naive-readings", type=int, default=150, help="readings in the naive saturation run")
     parser.add_argument("--runtime", default="keras", choices=["keras", "tflite"])
+    parser.add_argument("--threads", type=int, default=0, help="serve --threads (0: all cores)")
     parser.add_argument("--skip-naive", action="store_true")
     args = parser.parse_args()
     rows = INPUT_STEPS + int(args.seconds * args.rate) + args.saturation_rounds + 10
@@ -199,7 +200,7 @@ def main() -> int:
             port = free_port()
             ours = start_daemon([sys.executable, "-m", "forecaster", "-q", "serve", "--model", str(bundle),
                                  "--broker", broker.url, "--client-id", "bench-serve", "--metrics-port", str(port),
-                                 "--runtime", args.runtime], port)
+                                 "--runtime", args.runtime, "--threads", str(args.threads)], port)
             try:
                 for n in args.sensors:
                     probe = Probe(broker.url, f"ours-{n}")

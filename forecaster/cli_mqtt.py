@@ -120,6 +120,8 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--max-batch", default=1024, show_default=True, type=click.IntRange(min=1), help="Readings handled per inference batch.")
 @click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
               help="keras: TensorFlow with the XLA fast path; tflite: the bundle's LiteRT export (see `forecaster export`).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Inference threads (0: all cores). 1 leaves the other cores to the broker on a small gateway.")
 @click.option("--max-payload", default=65_536, show_default=True, type=click.IntRange(min=1), help="Largest payload in bytes.")
 @click.option("--max-future", default=86_400.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Reject readings more than this many seconds ahead of the clock.")
@@ -139,7 +141,7 @@ def serve(ctx: click.Context, **o) -> None:
         metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
         max_sensors=o["max_sensors"], queue_size=o["queue_size"], max_batch=o["max_batch"],
         max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
-        runtime=o["runtime"],
+        runtime=o["runtime"], threads=o["threads"],
     )
     meta = read_meta(o["model"])  # checks schema and checksums without TensorFlow
     if meta["kind"] != "forecast":

@@ -52,6 +52,7 @@ class ServeConfig:
         drain_timeout: seconds the worker gets to finish the queue at shutdown.
         runtime: ``keras`` (TensorFlow, XLA fast path) or ``tflite`` (the bundle's LiteRT
             export; no TensorFlow needed).
+        threads: inference threads (0: the runtime's default, all cores).
 
     Example:
         >>> from pipelines.mqtt_source import BrokerAddress
@@ -81,8 +82,11 @@ class ServeConfig:
     ignore_unknown: bool = False
     drain_timeout: float = 5.0
     runtime: str = "keras"
+    threads: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
+            raise ForecasterError(f"`threads` must be a non-negative integer. Received: threads={self.threads!r}")
         if self.runtime not in ("keras", "tflite"):
             raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={self.runtime!r}")
         _check_qos("qos_in", self.qos_in)
@@ -152,7 +156,11 @@ def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None 
     if model is None:
         from forecaster.model import Forecaster
 
-        model = Forecaster.load(config.bundle, runtime=config.runtime)
+        if config.threads and config.runtime == "keras":
+            from forecaster.tf_env import limit_threads
+
+            limit_threads(config.threads)
+        model = Forecaster.load(config.bundle, runtime=config.runtime, threads=config.threads or None)
     started = time.perf_counter()
     model.warmup()  # compile every batch size before taking traffic: no forecast waits for XLA
     log.info("warmed up the %s predict path in %.1f s", config.runtime, time.perf_counter() - started)

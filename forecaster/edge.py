@@ -56,13 +56,13 @@ class TFLitePredictor:
         self._batch = -1
 
     @classmethod
-    def from_bundle(cls, directory: str | Path, meta: dict) -> TFLitePredictor:
+    def from_bundle(cls, directory: str | Path, meta: dict, *, threads: int = 2) -> TFLitePredictor:
         """The predictor of a bundle's checked ``model.tflite``."""
         if TFLITE_FILE not in meta.get("files", {}):
             raise ForecasterError(
                 f"{directory}: no {TFLITE_FILE} in this bundle; run `forecaster export --model {directory} --format tflite`"
             )
-        return cls((Path(directory) / TFLITE_FILE).read_bytes())
+        return cls((Path(directory) / TFLITE_FILE).read_bytes(), threads=threads)
 
     def warmup(self, buckets: tuple[int, ...] = (1,)) -> None:
         """Allocate for one window (LiteRT needs no compilation)."""

@@ -292,13 +292,15 @@ class Forecaster:
         return save_bundle(directory, self.model_, self.metadata())
 
     @classmethod
-    def load(cls, directory: str | Path, *, runtime: str = "keras") -> Forecaster:
+    def load(cls, directory: str | Path, *, runtime: str = "keras", threads: int | None = None) -> Forecaster:
         """Load a forecast bundle (schema, checksums and features checked).
 
         Args:
             directory: the bundle.
             runtime: ``"keras"`` (TensorFlow, compiled fast path) or ``"tflite"`` (the
                 bundle's ``model.tflite`` export on the LiteRT runtime; no TensorFlow needed).
+            threads: LiteRT interpreter threads (default 2); Keras threads are process-wide,
+                see `forecaster.tf_env.limit_threads`.
 
         Raises:
             ForecasterError: not a bundle, a changed file, a backfill or bidirectional
@@ -332,7 +334,7 @@ class Forecaster:
         if runtime == "tflite":
             from forecaster.edge import TFLitePredictor
 
-            predictor = TFLitePredictor.from_bundle(directory, meta)
+            predictor = TFLitePredictor.from_bundle(directory, meta, threads=threads or 2)
         self = cls(
             spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
             max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],

