@@ -227,3 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # an unexpected failure: keep the traceback for the bug report
         log.exception("unexpected failure")
         return 1
+
+
+from forecaster.cli_evaluate import evaluate  # noqa: E402  (a command in its own module)
+
+cli.add_command(evaluate)

@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import ROOT
 
 FORBIDDEN_IN_PIPELINES = {"forecaster", "keras", "tensorflow"}
-KERAS_MODULES = {"networks.py", "bundle.py", "training.py", "inference.py", "tf_env.py"}
+KERAS_MODULES = {"networks.py", "bundle.py", "training.py", "inference.py", "tf_env.py", "segrnn.py"}
 
 
 def imported_roots(path: Path) -> set[str]:
