@@ -47,7 +47,7 @@ def load_frame(data_dir: Path, dataset: str):
 
 
 def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, lookback: int,
-        time_budget: float | None, verbose: int = 2):
+        time_budget: float | None, verbose: int = 2, steps_per_epoch: int | None = None):
     """Train and test one setting; returns ``(row dict, fitted Forecaster)``."""
     from forecaster.inference import Predictor
     from forecaster.model import Forecaster, build_network
@@ -70,7 +70,7 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     history = fit_network(
         network, train, val, epochs=params.epochs, batch_size=params.batch_size,
         learning_rate=params.learning_rate, patience=params.patience, loss=params.loss, seed=params.seed,
-        verbose=verbose, lr_decay=params.lr_decay, time_budget=time_budget,
+        verbose=verbose, lr_decay=params.lr_decay, time_budget=time_budget, steps_per_epoch=steps_per_epoch,
     )
     train_seconds = time.monotonic() - began
     predictor = Predictor(network)
@@ -85,7 +85,7 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     row = {
         "dataset": dataset, "features": features, "horizon": horizon, "lookback": lookback,
         "mse": se / n, "mae": ae / n, "test_windows": int(len(starts)),
-        "epochs": len(history.get("loss", [])), "best_val_loss": min(history.get("val_loss", [float("nan")])),
+        "epochs": len(history.get("loss", [])), "steps_per_epoch": steps_per_epoch, "best_val_loss": min(history.get("val_loss", [float("nan")])),
         "train_seconds": round(train_seconds, 1), "params": params.to_dict(),
     }
     model = Forecaster.from_parts(
@@ -160,6 +160,8 @@ def markdown(rows: list[dict]) -> str:
 @click.option("--seed", default=BEST.seed, show_default=True, type=click.IntRange(min=0))
 @click.option("--time-budget", default=12.0, show_default=True, type=float,
               help="Minutes of training per run (stops after the epoch that exceeds it; best weights kept).")
+@click.option("--steps-per-epoch", default=None, type=click.IntRange(min=1),
+              help="Batches per epoch (validation and learning-rate decay) [default: one pass over the windows].")
 @click.option("--save-bundle", default=None, type=click.Path(file_okay=False),
               help="Save the trained model of a single run as a normal bundle.")
 @click.option("--check", default=20, show_default=True, type=click.IntRange(min=0),
@@ -167,7 +169,8 @@ def markdown(rows: list[dict]) -> str:
 @click.option("--out", default=str(ROOT / "benchmarks" / "results"), show_default=True,
               type=click.Path(file_okay=False), help="Folder for results.json and results.md (appended).")
 def main(data_dir, datasets, horizons, features, lookback, cell, units, segment, dropout, loss, learning_rate,
-         lr_decay, batch_size, epochs, patience, seed, time_budget, save_bundle, check, out) -> None:
+         lr_decay, batch_size, epochs, patience, seed, time_budget, steps_per_epoch, save_bundle, check,
+         out) -> None:
     """Train and test on ETT under the standard long-horizon protocol; print the table."""
     datasets = list(DATASETS) if "all" in datasets else list(dict.fromkeys(datasets))
     horizons = list(HORIZONS) if "all" in horizons else [int(h) for h in dict.fromkeys(horizons)]
@@ -182,7 +185,8 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     for dataset in datasets:
         frame = load_frame(Path(data_dir), dataset)
         for horizon in horizons:
-            row, model = run(frame, dataset, horizon, features, params, lookback, time_budget * 60)
+            row, model = run(frame, dataset, horizon, features, params, lookback, time_budget * 60,
+                             steps_per_epoch=steps_per_epoch)
             columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
             if save_bundle:
                 import forecaster

@@ -22,7 +22,7 @@ import pandas as pd
 from forecaster.model import Forecaster
 from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive
 from pipelines.errors import DataError, ForecasterError
-from pipelines.metrics import mae, mape, mase, mase_scale, rmse, smape
+from pipelines.metrics import mae, mape, mase, rmse, smape
 from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, split_labels
 from pipelines.windows import WindowSpec, window_starts
@@ -67,12 +67,15 @@ class Evaluation:
     examples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def summary(self, method: str, metric: str) -> np.ndarray:
-        """The metric over all steps, per target (MAE/RMSE/... of all step errors together
-        for MAE, MAPE, sMAPE, MASE; the root of the mean squared error for RMSE)."""
+        """The metric over all horizon steps, per target: the mean of the per-step values
+        (steps where MAPE is undefined left out), the root mean square for RMSE."""
         values = self.scores[method][metric]
         if metric == "rmse":
             return np.sqrt(np.mean(values**2, axis=0))
-        return np.nanmean(values, axis=0) if np.isfinite(values).any() else np.full(values.shape[1], np.nan)
+        finite = np.isfinite(values)
+        count = finite.sum(axis=0)
+        total = np.where(finite, values, 0.0).sum(axis=0)
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (NaN as null)."""
@@ -93,9 +96,9 @@ class Evaluation:
         }
 
 
-def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Windows], dict[str, np.ndarray]]:
-    """Raw windows by split label, as `Forecaster.fit` cut them, and the training rows of the
-    targets per sensor (for MASE and the season)."""
+def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Windows], dict[str, tuple]]:
+    """Raw windows by split label, as `Forecaster.fit` cut them, and per sensor the training
+    ``(slots, target values)`` (for MASE and the season)."""
     spec: WindowSpec = model.spec
     time_col, sensor_col = model._columns_of(frame)
     data = prepare(frame, spec.columns, freq=model.freq_, max_gap=model.max_gap, time_col=time_col,
@@ -107,7 +110,7 @@ def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Win
     train_targets = {}
     for sensor, series in data.series.items():
         labels = split_labels(series.slots, borders)
-        train_targets[sensor] = series.values[labels == TRAIN][:, tidx]
+        train_targets[sensor] = (series.slots[labels == TRAIN], series.values[labels == TRAIN][:, tidx])
         blocks = series.segment * 3 + labels
         starts = window_starts(blocks, spec.window_length, spec.stride)
         x_idx = starts[:, None] + np.arange(L)[None, :]
@@ -123,6 +126,18 @@ def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Win
     for label, items in parts.items():
         out[label] = Windows(*(np.concatenate([it[k] for it in items]) for k in range(4)))
     return out, train_targets
+
+
+def _mase_scale(train_targets: dict[str, tuple], period: int, n_targets: int) -> np.ndarray:
+    """In-sample seasonal naive MAE of the training rows: pairs of slots exactly ``period``
+    apart, pooled over sensors (never across a cut gap or two sensors)."""
+    diffs = []
+    for slots, values in train_targets.values():
+        j = np.searchsorted(slots, slots + period)
+        ok = (j < len(slots)) & (slots[np.minimum(j, len(slots) - 1)] == slots + period) if len(slots) else j > 0
+        diffs.append(np.abs(values[j[ok]] - values[ok]))
+    pooled = np.concatenate(diffs) if diffs else np.zeros((0, n_targets))
+    return pooled.mean(axis=0) if len(pooled) else np.full(n_targets, np.nan)
 
 
 def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray) -> dict[str, np.ndarray]:
@@ -188,12 +203,11 @@ def evaluate(
                         source=frame.attrs.get("source"))
     train = windows.get(TRAIN)
     if period is None:
-        longest = max(train_targets.values(), key=len)
+        longest = max((v for _, v in train_targets.values()), key=len)
         period = detect_period(longest[:, 0] if len(longest) else np.zeros(0), model.freq_, spec.input_steps)
     elif not 1 <= period <= spec.input_steps:
         raise ForecasterError(f"`period` must be in [1, input_steps={spec.input_steps}]. Received: period={period}")
-    history = np.concatenate([v for v in train_targets.values() if len(v) > period] or [np.zeros((0, len(spec.targets)))])
-    scale = mase_scale(history, period) if len(history) > period else np.full(len(spec.targets), np.nan)
+    scale = _mase_scale(train_targets, period, len(spec.targets))
     linear = _fit_linear(model, train, alpha) if train is not None else None
     if linear is None:
         log.warning("no training windows in the data: the linear baseline is left out")

@@ -80,6 +80,7 @@ def fit_network(
     verbose: int,
     lr_decay: float = 1.0,
     time_budget: float | None = None,
+    steps_per_epoch: int | None = None,
 ) -> dict[str, list[float]]:
     """Compile and train ``model`` on scaled windows; returns the per-epoch history.
 
@@ -88,6 +89,8 @@ def fit_network(
     validation set, else on training loss). The learning rate halves on plateaus, or with
     ``lr_decay`` < 1 is multiplied by ``lr_decay`` every epoch after the third.
     ``time_budget`` (seconds) stops training after the epoch that exceeds it.
+    ``steps_per_epoch`` makes an "epoch" (one validation, one learning-rate step) that many
+    batches of the endlessly reshuffled training set instead of one pass.
     """
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["mae"])
@@ -112,8 +115,11 @@ def fit_network(
     ]
     if time_budget is not None:
         callbacks.append(TimeBudget(time_budget))
+    if steps_per_epoch is not None:
+        train = train.repeat()
     history = model.fit(
         train,
+        steps_per_epoch=steps_per_epoch,
         validation_data=validation,
         epochs=epochs,
         callbacks=callbacks,

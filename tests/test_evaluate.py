@@ -94,3 +94,10 @@ def test_older_bundle_without_split_still_evaluates(tiny_bundle, tmp_path, ett_s
     del meta["split"]
     write_meta(copy, meta)
     assert evaluate(forecaster.load(copy), ett_small).windows > 0
+
+
+def test_mase_is_scaled_by_the_in_sample_seasonal_naive(tiny_model, ett_small):
+    result = evaluate(tiny_model, ett_small)  # period 24 detected for hourly data
+    ot = ett_small["OT"].to_numpy()[:840]  # the train split: 70 % of 1,200 hourly rows
+    scale = np.mean(np.abs(ot[24:] - ot[:-24]))
+    np.testing.assert_allclose(result.scores[MODEL]["mase"], result.scores[MODEL]["mae"] / scale)

@@ -66,7 +66,8 @@ def test_benchmark_mse_is_reproduced_by_the_public_library(tmp_path):
     bench = _bench()
     frame = read_csv(DATA / "ETTh1.csv")
     params = bench.BEST.__class__(**{**bench.BEST.to_dict(), "units": 4, "epochs": 1, "segment": 12})
-    row, model = bench.run(frame, "ETTh1", 24, "M", params, lookback=48, time_budget=None, verbose=0)
+    row, model = bench.run(frame, "ETTh1", 24, "M", params, lookback=48, time_budget=None, verbose=0,
+                           steps_per_epoch=20)
     assert row["test_windows"] == 2881 - 24
     model.save(tmp_path / "b")
     loaded = forecaster.load(tmp_path / "b")
