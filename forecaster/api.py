@@ -29,6 +29,11 @@ def train(
     learning_rate: float = 1e-3,
     patience: int = 5,
     seed: int = 0,
+    norm: str = "last",
+    channel_independent: bool = False,
+    segment: int = 0,
+    decoder: str = "dense",
+    lr_decay: float = 1.0,
     freq: str | None = None,
     max_gap: int = 3,
     split: SplitSpec | None = None,
@@ -43,7 +48,8 @@ def train(
         frame: readings, e.g. from `forecaster.read_csv`.
         spec: the window definition.
         model, layers, units, dropout, recurrent_dropout, conv, residual, loss, epochs,
-            batch_size, learning_rate, patience, seed: see `ModelParams`.
+            batch_size, learning_rate, patience, seed, norm, channel_independent, segment,
+            decoder, lr_decay: see `ModelParams` (the last five are the SegRNN-style options).
         freq, max_gap, split, time_col, sensor_col, name: see `Forecaster`.
         verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
 
@@ -54,7 +60,8 @@ def train(
         model=model, layers=layers, units=units, dropout=dropout,
         recurrent_dropout=recurrent_dropout, conv=conv, residual=residual, loss=loss,
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        patience=patience, seed=seed,
+        patience=patience, seed=seed, norm=norm, channel_independent=channel_independent,
+        segment=segment, decoder=decoder, lr_decay=lr_decay,
     )
     forecaster = Forecaster(
         spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,

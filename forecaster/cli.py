@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
 
 # Commands that live in their own modules, registered last so `forecaster --help` lists them all.
 from forecaster.cli_backfill import backfill, train_backfill  # noqa: E402
+from forecaster.cli_evaluate import evaluate  # noqa: E402
 from forecaster.cli_mqtt import parse, replay, serve  # noqa: E402
 
-for _command in (serve, replay, parse, train_backfill, backfill):
+for _command in (serve, replay, parse, evaluate, train_backfill, backfill):
     cli.add_command(_command)

@@ -21,7 +21,7 @@ import tensorflow as tf  # noqa: E402
 
 from forecaster.bundle import read_meta, write_meta  # noqa: E402
 from forecaster.edge import TFLITE_FILE, TFLitePredictor  # noqa: E402
-from forecaster.model import Forecaster  # noqa: E402
+from forecaster.model import Forecaster, build_network  # noqa: E402
 from pipelines.errors import ForecasterError  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -29,7 +29,7 @@ TOLERANCE = 1e-4
 
 def convert_tflite(model: Forecaster) -> bytes:
     """The forecaster's network as TFLite bytes (builtin ops only)."""
-    unrolled = model.build_network(unroll=True)
+    unrolled = build_network(model.spec, model.params, unroll=True)
     unrolled.set_weights(model.model_.get_weights())
     # from_keras_model, not from_concrete_functions: the latter gave wrong numbers here (TF 2.21)
     converter = tf.lite.TFLiteConverter.from_keras_model(unrolled)

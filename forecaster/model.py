@@ -21,6 +21,34 @@ from pipelines.windows import WindowSpec, windows_by_block_label
 log = logging.getLogger(__name__)
 
 
+def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False) -> Any:
+    """The Keras network ``params`` describe for windows of ``spec`` (plain or SegRNN-style);
+    ``unroll`` rebuilds it with unrolled recurrences (same weights fit) for TFLite export."""
+    residual = None
+    if params.residual and all(t in spec.features for t in spec.targets):
+        residual = [spec.features.index(t) for t in spec.targets]
+    if params.segment_model:
+        if residual is None and params.channel_independent:
+            raise ForecasterError("channel independence needs every target among the features")
+        from forecaster.segrnn import build_segment_model
+
+        return build_segment_model(
+            input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
+            target_index=residual or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
+            units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
+            norm=params.norm if residual is not None else "none", channel_independent=params.channel_independent,
+            segment=params.segment, decoder=params.decoder, unroll=unroll,
+        )
+    from forecaster.networks import build_model
+
+    return build_model(
+        input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
+        n_targets=len(spec.targets), cell=params.model, layers=params.layers, units=params.units,
+        dropout=params.dropout, recurrent_dropout=params.recurrent_dropout, conv=params.conv,
+        residual_index=residual, unroll=unroll,
+    )
+
+
 class Forecaster:
     """A recurrent forecaster for one or many sensors (one global model).
 
@@ -106,30 +134,15 @@ class Forecaster:
 
         p = self.params
         set_seed(p.seed)
-        self.model_ = self.build_network()
+        self.model_ = build_network(self.spec, p)
         self.history_ = fit_network(
             self.model_, splits[TRAIN], splits[VALIDATION], epochs=p.epochs,
             batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience,
-            loss=p.loss, seed=p.seed, verbose=verbose,
+            loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay,
         )
         self._predictor = None
         self.metrics_ = self._test_metrics(*splits[TEST])
         return self
-
-    def build_network(self, *, unroll: bool = False):
-        """A fresh (untrained) Keras network for this spec and these parameters."""
-        from forecaster.networks import build_model
-
-        p = self.params
-        residual = None
-        if p.residual and all(t in self.spec.features for t in self.spec.targets):
-            residual = [self.spec.features.index(t) for t in self.spec.targets]
-        return build_model(
-            input_steps=self.spec.input_steps, n_features=len(self.spec.features),
-            horizon=self.spec.horizon, n_targets=len(self.spec.targets), cell=p.model,
-            layers=p.layers, units=p.units, dropout=p.dropout,
-            recurrent_dropout=p.recurrent_dropout, conv=p.conv, residual_index=residual, unroll=unroll,
-        )
 
     def _windows(self, data: Prepared, labels: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Scaled windows of every sensor, by split."""
@@ -281,6 +294,7 @@ class Forecaster:
             "sensor_col": self.sensor_col_,
             "scaler": self.scaler_.to_dict(),
             "params": self.params.to_dict(),
+            "split": self.split.to_dict(),
             "history": getattr(self, "history_", {}),
             "metrics": getattr(self, "metrics_", {}),
         }
@@ -316,7 +330,7 @@ class Forecaster:
             )
         if runtime not in ("keras", "tflite"):
             raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={runtime!r}")
-        model = predictor = None
+        model = None
         if runtime == "keras":
             from forecaster.bundle import load_bundle
             from forecaster.networks import is_bidirectional
@@ -331,21 +345,35 @@ class Forecaster:
         expected = (None, spec.input_steps, len(spec.features))
         if model is not None and tuple(model.input_shape) != expected:
             raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
+        scaler = Scaler.from_dict(meta["scaler"])
+        if scaler.columns != spec.columns:
+            raise ForecasterError(f"{directory}: scaler columns {scaler.columns} do not match {spec.columns}")
+        self = cls.from_parts(
+            spec=spec, params=ModelParams.from_dict(meta["params"]), network=model, scaler=scaler,
+            freq=meta["freq"], max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],
+            split=SplitSpec.from_dict(meta["split"]) if "split" in meta else None,
+            name=meta.get("name", "forecaster"), history=meta.get("history", {}), metrics=meta.get("metrics", {}),
+        )
         if runtime == "tflite":
             from forecaster.edge import TFLitePredictor
 
-            predictor = TFLitePredictor.from_bundle(directory, meta, threads=threads or 2)
-        self = cls(
-            spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
-            max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],
-            name=meta.get("name", "forecaster"),
-        )
-        self.freq_, self.time_col_, self.sensor_col_ = meta["freq"], meta["time_col"], meta["sensor_col"]
-        self.scaler_ = Scaler.from_dict(meta["scaler"])
-        if self.scaler_.columns != spec.columns:
-            raise ForecasterError(f"{directory}: scaler columns {self.scaler_.columns} do not match {spec.columns}")
-        self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
-        if model is not None:
-            self.model_ = model
-        self._predictor = predictor
+            self._predictor = TFLitePredictor.from_bundle(directory, meta, threads=threads or 2)
+        return self
+
+    @classmethod
+    def from_parts(
+        cls, *, spec: WindowSpec, params: ModelParams, network: Any, scaler: Scaler, freq: str,
+        max_gap: int = 3, time_col: str | None = "date", sensor_col: str | None = None,
+        split: SplitSpec | None = None, name: str = "forecaster",
+        history: dict | None = None, metrics: dict | None = None,
+    ) -> Forecaster:
+        """A fitted forecaster from a trained network (None with the tflite runtime) and its
+        scaler (e.g. trained by a benchmark on its own windows), ready to `predict` and `save`."""
+        self = cls(spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
+                   time_col=time_col, sensor_col=sensor_col, name=name)
+        self.freq_, self.time_col_, self.sensor_col_ = freq, time_col, sensor_col
+        self.scaler_, self._predictor = scaler, None
+        if network is not None:
+            self.model_ = network
+        self.history_, self.metrics_ = history or {}, metrics or {}
         return self

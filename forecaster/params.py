@@ -8,6 +8,8 @@ from pipelines.errors import ForecasterError
 
 CELLS = ("lstm", "gru")
 LOSSES = ("mse", "mae")
+NORMS = ("last", "mean")
+DECODERS = ("dense", "parallel")
 
 
 def _require(name: str, value: object, ok: bool, want: str) -> None:
@@ -22,6 +24,13 @@ def _is_int(value: object) -> bool:
 @dataclass(frozen=True)
 class ModelParams:
     """How the network is built and trained.
+
+    The first group builds the network (``residual`` turns instance normalization on,
+    ``norm`` picks the statistic: the window's ``"last"`` value or its ``"mean"``;
+    ``channel_independent``, ``segment`` and ``decoder`` are the SegRNN-style options of
+    `forecaster.segrnn.build_segment_model`, used when any of them differs from its default
+    or ``norm="mean"``). ``lr_decay`` < 1 multiplies the learning rate by that factor every
+    epoch after the third (instead of halving it on plateaus).
 
     Example:
         >>> ModelParams(model="gru", layers=2).units
@@ -45,10 +54,23 @@ class ModelParams:
     learning_rate: float = 1e-3
     patience: int = 5
     seed: int = 0
+    norm: str = "last"
+    channel_independent: bool = False
+    segment: int = 0
+    decoder: str = "dense"
+    lr_decay: float = 1.0
 
     def __post_init__(self) -> None:
         _require("model", self.model, self.model in CELLS, f"one of {CELLS}")
         _require("loss", self.loss, self.loss in LOSSES, f"one of {LOSSES}")
+        _require("norm", self.norm, self.norm in NORMS, f"one of {NORMS}")
+        _require("decoder", self.decoder, self.decoder in DECODERS, f"one of {DECODERS}")
+        _require("segment", self.segment, _is_int(self.segment) and self.segment >= 0, "a non-negative integer")
+        if self.decoder == "parallel":
+            _require("segment", self.segment, self.segment > 0, "positive for decoder='parallel'")
+        lr_decay = self.lr_decay
+        _require("lr_decay", lr_decay, isinstance(lr_decay, (int, float)) and not isinstance(lr_decay, bool)
+                 and 0 < lr_decay <= 1, "a float in (0, 1]")
         for name in ("layers", "units", "epochs", "batch_size", "patience"):
             value = getattr(self, name)
             _require(name, value, _is_int(value) and value >= 1, "a positive integer")
@@ -59,8 +81,13 @@ class ModelParams:
             _require(name, value, ok, "a float in [0, 1)")
         lr = self.learning_rate
         _require("learning_rate", lr, isinstance(lr, (int, float)) and 0 < lr < 1, "a float in (0, 1)")
-        for name in ("conv", "residual"):
+        for name in ("conv", "residual", "channel_independent"):
             _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "True or False")
+
+    @property
+    def segment_model(self) -> bool:
+        """True when the network comes from `forecaster.segrnn` (a SegRNN-style option is set)."""
+        return self.channel_independent or self.segment > 0 or self.decoder != "dense" or self.norm != "last"
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""

@@ -33,3 +33,66 @@ def rmse(actual: np.ndarray, predicted: np.ndarray, axis: int | tuple[int, ...] 
         12.5
     """
     return np.sqrt(mse(actual, predicted, axis=axis))
+
+
+def mape(
+    actual: np.ndarray, predicted: np.ndarray, axis: int | tuple[int, ...] | None = None, eps: float = 1e-8
+) -> np.ndarray:
+    """Mean absolute percentage error (in %), guarded against zeros: points where
+    ``|actual| <= eps`` are left out (NaN where no point is left).
+
+    Example:
+        >>> float(mape(np.array([2.0, 4.0]), np.array([1.0, 5.0])))
+        37.5
+        >>> float(mape(np.array([0.0, 4.0]), np.array([1.0, 5.0])))   # the zero is skipped
+        25.0
+    """
+    actual, predicted = np.broadcast_arrays(np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64"))
+    keep = np.abs(actual) > eps
+    ratio = np.where(keep, np.abs(actual - predicted) / np.where(keep, np.abs(actual), 1.0), 0.0)
+    count = np.sum(keep, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * np.sum(ratio, axis=axis) / np.where(count > 0, count, np.nan)
+
+
+def smape(actual: np.ndarray, predicted: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Symmetric MAPE (in %, from 0 to 200): ``200 * mean(|a - p| / (|a| + |p|))``; a point
+    where both are zero counts as no error.
+
+    Example:
+        >>> float(smape(np.array([1.0, 0.0]), np.array([3.0, 0.0])))
+        50.0
+    """
+    actual, predicted = np.asarray(actual, dtype="float64"), np.asarray(predicted, dtype="float64")
+    denom = np.abs(actual) + np.abs(predicted)
+    ratio = np.where(denom > 0, np.abs(actual - predicted) / np.where(denom > 0, denom, 1.0), 0.0)
+    return 200.0 * np.mean(ratio, axis=axis)
+
+
+def mase_scale(history: np.ndarray, period: int = 1) -> np.ndarray:
+    """The MASE denominator: in-sample MAE of the seasonal naive forecast ``y[t] = y[t - period]``
+    over ``history`` ``(rows, ...)`` (per column).
+
+    Example:
+        >>> mase_scale(np.array([1.0, 3.0, 2.0, 5.0]), period=1).tolist()
+        2.0
+    """
+    history = np.asarray(history, dtype="float64")
+    if period < 1 or len(history) <= period:
+        raise ValueError(f"need more than period={period} rows of history, got {len(history)}")
+    return np.mean(np.abs(history[period:] - history[:-period]), axis=0)
+
+
+def mase(
+    actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray | float, axis: int | tuple[int, ...] | None = None
+) -> np.ndarray:
+    """Mean absolute scaled error: MAE divided by ``scale`` (see `mase_scale`; broadcast on the
+    last axis). Below 1: better than the in-sample seasonal naive forecast.
+
+    Example:
+        >>> float(mase(np.array([1.0, 2.0]), np.array([2.0, 4.0]), scale=3.0))
+        0.5
+    """
+    scale = np.asarray(scale, dtype="float64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return mae(actual, predicted, axis=axis) / np.where(scale > 0, scale, np.nan)

@@ -59,6 +59,21 @@ class SplitSpec:
         """Fraction of the span used for training."""
         return round(1 - self.val - self.test, 10)
 
+    def to_dict(self) -> dict:
+        """Plain JSON-able form (instants as ISO strings).
+
+        Example:
+            >>> SplitSpec.from_dict(SplitSpec(train_end="2017-01-01").to_dict()).train_end
+            Timestamp('2017-01-01 00:00:00+0000', tz='UTC')
+        """
+        iso = {n: None if getattr(self, n) is None else getattr(self, n).isoformat() for n in ("train_end", "val_end")}
+        return {"val": self.val, "test": self.test, **iso}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SplitSpec:
+        """Inverse of `to_dict`."""
+        return cls(**data)
+
     def borders(self, data: Prepared) -> tuple[int, int]:
         """The first slot of validation and of test."""
         all_slots = np.concatenate([s.slots for s in data.series.values()])

@@ -11,7 +11,7 @@ from conftest import ROOT
 
 FORBIDDEN_IN_PIPELINES = {"forecaster", "keras", "tensorflow"}
 KERAS_MODULES = {"networks.py", "bundle.py", "training.py", "inference.py", "tf_env.py", "export.py", "edge.py",
-                 "backfill_net.py"}
+                 "backfill_net.py", "segrnn.py"}
 
 
 def imported_roots(path: Path) -> set[str]:

@@ -1,0 +1,213 @@
+"""ETT long-horizon benchmark: our recurrent forecaster under the literature's protocol.
+
+One command; prints our rows beside the published ones and writes ``results.json`` and
+``results.md`` (see README, "Benchmark"). The defaults are our best recurrent configuration:
+a SegRNN-style GRU (channel independence, last-value normalization, lookback 720 cut into
+segments of 48, d=512, parallel decoding, L1 loss, Adam 1e-3 decayed 0.9 per epoch, batch 256).
+
+Example:
+    python benchmarks/ett.py --dataset ETTh1 --horizon 96 --features M --time-budget 12
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from forecaster.params import ModelParams  # noqa: E402
+from pipelines.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, PUBLISHED_MSE, Protocol, cut_windows  # noqa: E402
+
+BEST = ModelParams(
+    model="gru", layers=1, units=512, dropout=0.5, residual=True, norm="last", channel_independent=True,
+    segment=48, decoder="parallel", loss="mae", epochs=30, batch_size=256, learning_rate=1e-3,
+    patience=5, lr_decay=0.9, seed=2024,
+)
+CHUNK = 512
+
+
+def load_frame(data_dir: Path, dataset: str):
+    """The dataset as a validated frame (``date`` + 7 columns)."""
+    from pipelines.csv_source import read_csv
+
+    path = Path(data_dir) / f"{dataset}.csv"
+    if not path.is_file():
+        from pipelines.errors import ForecasterError
+
+        raise ForecasterError(f"no {path}; pass --data-dir (the folder with ETTh1.csv ...)")
+    return read_csv(path, time_col="date")
+
+
+def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, lookback: int,
+        time_budget: float | None, verbose: int = 2, steps_per_epoch: int | None = None):
+    """Train and test one setting; returns ``(row dict, fitted Forecaster)``."""
+    from forecaster.inference import Predictor
+    from forecaster.model import Forecaster, build_network
+    from forecaster.training import fit_network, series_dataset, set_seed
+    from pipelines.split import SplitSpec
+    from pipelines.windows import WindowSpec
+
+    columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
+    proto = Protocol(dataset, lookback=lookback, horizon=horizon)
+    values = frame[columns].to_numpy("float64")
+    scaler = proto.fit_scaler(values, columns)
+    scaled = scaler.transform(values)
+    spec = WindowSpec(input_steps=lookback, horizon=horizon, features=columns, targets=columns)
+    set_seed(params.seed)
+    network = build_network(spec, params)
+    common = dict(input_steps=lookback, horizon=horizon, target_index=list(range(len(columns))), seed=params.seed)
+    train = series_dataset(scaled, proto.window_starts("train"), batch_size=params.batch_size, shuffle=True, **common)
+    val = series_dataset(scaled, proto.window_starts("val"), batch_size=1024, shuffle=False, **common)
+    began = time.monotonic()
+    history = fit_network(
+        network, train, val, epochs=params.epochs, batch_size=params.batch_size,
+        learning_rate=params.learning_rate, patience=params.patience, loss=params.loss, seed=params.seed,
+        verbose=verbose, lr_decay=params.lr_decay, time_budget=time_budget, steps_per_epoch=steps_per_epoch,
+    )
+    train_seconds = time.monotonic() - began
+    predictor = Predictor(network)
+    se = ae = 0.0
+    starts = proto.window_starts("test")
+    for i in range(0, len(starts), CHUNK):
+        X, y = cut_windows(scaled, starts[i : i + CHUNK], lookback, horizon)
+        err = predictor(X).astype("float64") - y
+        se, ae = se + float(np.sum(err**2)), ae + float(np.sum(np.abs(err)))
+    n = len(starts) * horizon * len(columns)
+    dates = frame["date"]
+    row = {
+        "dataset": dataset, "features": features, "horizon": horizon, "lookback": lookback,
+        "mse": se / n, "mae": ae / n, "test_windows": int(len(starts)),
+        "epochs": len(history.get("loss", [])), "steps_per_epoch": steps_per_epoch, "best_val_loss": min(history.get("val_loss", [float("nan")])),
+        "train_seconds": round(train_seconds, 1), "params": params.to_dict(),
+    }
+    model = Forecaster.from_parts(
+        spec=spec, params=params, network=network, scaler=scaler, freq=proto.freq, max_gap=0,
+        time_col="date", sensor_col=None, name=f"{dataset}-{features}-{horizon}",
+        split=SplitSpec(train_end=dates.iloc[proto.borders["train"][1]], val_end=dates.iloc[proto.borders["val"][1]]),
+        history=history, metrics={"benchmark": {k: row[k] for k in ("mse", "mae", "test_windows", "lookback")}},
+    )
+    return row, model
+
+
+def library_check(model, frame, dataset: str, horizon: int, lookback: int, columns: list[str], count: int) -> float:
+    """Max |difference| between `predict(frame of L rows)` (scaled with train statistics) and the
+    benchmark's scaled forecasts, on ``count`` test windows spread over the test split."""
+    proto = Protocol(dataset, lookback=lookback, horizon=horizon)
+    starts = proto.window_starts("test")
+    pick = starts[np.linspace(0, len(starts) - 1, count).astype(int)]
+    values = model.scaler_.transform(frame[columns].to_numpy("float64"))
+    X, _ = cut_windows(values, pick, lookback, horizon)
+    direct = model._predict_scaled(X)
+    worst = 0.0
+    for k, s in enumerate(pick):
+        window = frame.iloc[s : s + lookback][["date", *columns]]
+        out = model.predict(window)[columns].to_numpy()
+        worst = max(worst, float(np.max(np.abs(model.scaler_.transform(out) - direct[k]))))
+    return worst
+
+
+def published_rows(dataset: str, horizon: int) -> list[tuple[str, float]]:
+    """Published multivariate MSE for one dataset and horizon."""
+    if horizon not in HORIZONS:
+        return []
+    k = HORIZONS.index(horizon)
+    return [(name, v[k]) for name, v in PUBLISHED_MSE.get(dataset, {}).items()]
+
+
+def markdown(rows: list[dict]) -> str:
+    """Our rows and, for multivariate settings, the published rows beside them."""
+    lines = ["| dataset | features | H | L | model | MSE | MAE | epochs | train s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        p = r["params"]
+        name = f"ours: {p['model'].upper()} seg{p['segment']} d{p['units']}"
+        lines.append(f"| {r['dataset']} | {r['features']} | {r['horizon']} | {r['lookback']} | {name} | "
+                     f"{r['mse']:.4f} | {r['mae']:.4f} | {r['epochs']} | {r['train_seconds']:.0f} |")
+        if r["features"] == "M":
+            for pname, mse in published_rows(r["dataset"], r["horizon"]):
+                lines.append(f"| {r['dataset']} | M | {r['horizon']} | | {pname} (published) | {mse:.3f} | | | |")
+    return "\n".join(lines)
+
+
+@click.command(epilog="\b\nExample:\n  python benchmarks/ett.py --dataset ETTh1 --horizon 96 --time-budget 12")
+@click.option("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ett"), show_default=True,
+              type=click.Path(file_okay=False), help="Folder with ETTh1.csv, ETTh2.csv, ETTm1.csv, ETTm2.csv.")
+@click.option("--dataset", "datasets", multiple=True, default=["ETTh1"], show_default=True,
+              type=click.Choice([*DATASETS, "all"]), help="Repeatable; 'all' for the four.")
+@click.option("--horizon", "horizons", multiple=True, default=["96"], show_default=True,
+              type=click.Choice([*map(str, HORIZONS), "all"]), help="Repeatable; 'all' for 96/192/336/720.")
+@click.option("--features", default="M", show_default=True, type=click.Choice(["M", "S"]),
+              help="M: 7 columns in and out; S: OT only.")
+@click.option("--lookback", default=720, show_default=True, type=click.IntRange(min=1), help="Input length L.")
+@click.option("--model", "cell", default=BEST.model, show_default=True, type=click.Choice(["gru", "lstm"]))
+@click.option("--units", default=BEST.units, show_default=True, type=click.IntRange(min=1))
+@click.option("--segment", default=BEST.segment, show_default=True, type=click.IntRange(min=0))
+@click.option("--dropout", default=BEST.dropout, show_default=True, type=float)
+@click.option("--loss", default=BEST.loss, show_default=True, type=click.Choice(["mae", "mse"]))
+@click.option("--learning-rate", default=BEST.learning_rate, show_default=True, type=float)
+@click.option("--lr-decay", default=BEST.lr_decay, show_default=True, type=float)
+@click.option("--batch-size", default=BEST.batch_size, show_default=True, type=click.IntRange(min=1))
+@click.option("--epochs", default=BEST.epochs, show_default=True, type=click.IntRange(min=1))
+@click.option("--patience", default=BEST.patience, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=BEST.seed, show_default=True, type=click.IntRange(min=0))
+@click.option("--time-budget", default=12.0, show_default=True, type=float,
+              help="Minutes of training per run (stops after the epoch that exceeds it; best weights kept).")
+@click.option("--steps-per-epoch", default=None, type=click.IntRange(min=1),
+              help="Batches per epoch (validation and learning-rate decay) [default: one pass over the windows].")
+@click.option("--save-bundle", default=None, type=click.Path(file_okay=False),
+              help="Save the trained model of a single run as a normal bundle.")
+@click.option("--check", default=20, show_default=True, type=click.IntRange(min=0),
+              help="Test windows re-forecast through forecaster.load(bundle).predict(frame) as a check.")
+@click.option("--out", default=str(ROOT / "benchmarks" / "results"), show_default=True,
+              type=click.Path(file_okay=False), help="Folder for results.json and results.md (appended).")
+def main(data_dir, datasets, horizons, features, lookback, cell, units, segment, dropout, loss, learning_rate,
+         lr_decay, batch_size, epochs, patience, seed, time_budget, steps_per_epoch, save_bundle, check,
+         out) -> None:
+    """Train and test on ETT under the standard long-horizon protocol; print the table."""
+    datasets = list(DATASETS) if "all" in datasets else list(dict.fromkeys(datasets))
+    horizons = list(HORIZONS) if "all" in horizons else [int(h) for h in dict.fromkeys(horizons)]
+    if save_bundle and len(datasets) * len(horizons) != 1:
+        raise click.UsageError("--save-bundle needs a single run (one dataset, one horizon)")
+    params = replace(BEST, model=cell, units=units, segment=segment, dropout=dropout, loss=loss,
+                     learning_rate=learning_rate, lr_decay=lr_decay, batch_size=batch_size, epochs=epochs,
+                     patience=patience, seed=seed, decoder="parallel" if segment else "dense")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for dataset in datasets:
+        frame = load_frame(Path(data_dir), dataset)
+        for horizon in horizons:
+            row, model = run(frame, dataset, horizon, features, params, lookback, time_budget * 60,
+                             steps_per_epoch=steps_per_epoch)
+            columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
+            if save_bundle:
+                import forecaster
+
+                model.save(save_bundle)
+                model = forecaster.load(save_bundle)
+                row["bundle"] = str(save_bundle)
+            if check:
+                row["library_max_abs_diff"] = library_check(model, frame, dataset, horizon, lookback, columns, check)
+            rows.append(row)
+            click.echo(f"{dataset} {features} H={horizon} L={lookback}: MSE {row['mse']:.4f} MAE {row['mae']:.4f} "
+                       f"({row['epochs']} epochs, {row['train_seconds']:.0f} s; library check max diff "
+                       f"{row.get('library_max_abs_diff', float('nan')):.2e})", err=True)
+            with (out / "results.jsonl").open("a") as handle:
+                handle.write(json.dumps(row) + "\n")
+    table = markdown(rows)
+    click.echo(table)
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    with (out / "results.md").open("a") as handle:
+        handle.write(f"\n<!-- {' '.join(sys.argv)} -->\n{table}\n")
+
+
+if __name__ == "__main__":
+    main()

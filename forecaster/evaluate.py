@@ -1,0 +1,248 @@
+"""Test-split evaluation of a forecaster beside three baselines, per target and horizon step.
+
+The bundle records its split, so `evaluate` re-derives exactly the test windows training
+held out (same regularization, same split borders, no window crossing a gap or a split).
+On those windows it scores the network and three baselines (naive last value, seasonal
+naive, ridge regression on the window fit on the training windows) with MAE, RMSE, MAPE,
+sMAPE and MASE, in sensor units. ``folds > 1`` is a rolling-origin backtest: the test span is
+cut into ``folds`` consecutive blocks of forecast origins, each scored on its own; the
+network is *not* refit per fold (a refit costs a full training run per fold), while the
+linear baseline is refit per fold on every window that ends before the fold's first origin.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.model import Forecaster
+from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive
+from pipelines.errors import DataError, ForecasterError
+from pipelines.metrics import mae, mape, mase, rmse, smape
+from pipelines.series import prepare
+from pipelines.split import TEST, TRAIN, split_labels
+from pipelines.windows import WindowSpec, window_starts
+
+log = logging.getLogger(__name__)
+
+METRICS = ("mae", "rmse", "mape", "smape", "mase")
+MODEL = "model"
+BASELINES = ("naive", "seasonal_naive", "linear")
+EXAMPLES = 4  # test windows kept for plots
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Raw (sensor-unit) windows of one split with their forecast origins.
+
+    ``X: (n, L, F)`` features, ``y: (n, H, T)`` targets, ``history: (n, L, T)`` the targets'
+    own past (for the naive baselines), ``origin`` the time of each window's last input row.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    history: np.ndarray
+    origin: np.ndarray
+
+
+@dataclass
+class Evaluation:
+    """Scores per method (`MODEL` and `BASELINES`), metric, horizon step and target.
+
+    ``scores[method][metric]`` is an array ``(horizon, n_targets)``; `summary` averages the
+    steps. ``folds`` holds the same summaries per backtest fold; ``examples`` a few test windows
+    (``history``, ``actual`` and each method's forecast) for plots.
+    """
+
+    targets: list[str]
+    horizon: int
+    period: int
+    windows: int
+    scores: dict[str, dict[str, np.ndarray]]
+    folds: list[dict[str, Any]] = field(default_factory=list)
+    examples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def summary(self, method: str, metric: str) -> np.ndarray:
+        """The metric over all horizon steps, per target: the mean of the per-step values
+        (steps where MAPE is undefined left out), the root mean square for RMSE."""
+        values = self.scores[method][metric]
+        if metric == "rmse":
+            return np.sqrt(np.mean(values**2, axis=0))
+        finite = np.isfinite(values)
+        count = finite.sum(axis=0)
+        total = np.where(finite, values, 0.0).sum(axis=0)
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (NaN as null)."""
+
+        def clean(a: np.ndarray) -> Any:
+            return [[None if not np.isfinite(v) else float(v) for v in row] for row in np.atleast_2d(a)]
+
+        return {
+            "targets": self.targets,
+            "horizon": self.horizon,
+            "seasonal_period": self.period,
+            "test_windows": self.windows,
+            "summary": {
+                m: {k: dict(zip(self.targets, clean(self.summary(m, k))[0])) for k in METRICS} for m in self.scores
+            },
+            "per_step": {m: {k: clean(v) for k, v in s.items()} for m, s in self.scores.items()},
+            "folds": self.folds,
+        }
+
+
+def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Windows], dict[str, tuple]]:
+    """Raw windows by split label, as `Forecaster.fit` cut them, and per sensor the training
+    ``(slots, target values)`` (for MASE and the season)."""
+    spec: WindowSpec = model.spec
+    time_col, sensor_col = model._columns_of(frame)
+    data = prepare(frame, spec.columns, freq=model.freq_, max_gap=model.max_gap, time_col=time_col,
+                   sensor_col=sensor_col)
+    borders = model.split.borders(data)
+    tidx, fidx = list(spec.target_index), list(spec.feature_index)
+    L, H = spec.input_steps, spec.horizon
+    parts: dict[int, list[tuple]] = {}
+    train_targets = {}
+    for sensor, series in data.series.items():
+        labels = split_labels(series.slots, borders)
+        train_targets[sensor] = (series.slots[labels == TRAIN], series.values[labels == TRAIN][:, tidx])
+        blocks = series.segment * 3 + labels
+        starts = window_starts(blocks, spec.window_length, spec.stride)
+        x_idx = starts[:, None] + np.arange(L)[None, :]
+        y_idx = starts[:, None] + L + np.arange(H)[None, :]
+        times = data.times(sensor)
+        for label in np.unique(labels[starts]) if len(starts) else []:
+            keep = labels[starts] == label
+            parts.setdefault(int(label), []).append((
+                series.values[x_idx[keep]][:, :, fidx], series.values[y_idx[keep]][:, :, tidx],
+                series.values[x_idx[keep]][:, :, tidx], np.asarray(times[starts[keep] + L - 1]),
+            ))
+    out = {}
+    for label, items in parts.items():
+        out[label] = Windows(*(np.concatenate([it[k] for it in items]) for k in range(4)))
+    return out, train_targets
+
+
+def _mase_scale(train_targets: dict[str, tuple], period: int, n_targets: int) -> np.ndarray:
+    """In-sample seasonal naive MAE of the training rows: pairs of slots exactly ``period``
+    apart, pooled over sensors (never across a cut gap or two sensors)."""
+    diffs = []
+    for slots, values in train_targets.values():
+        j = np.searchsorted(slots, slots + period)
+        ok = (j < len(slots)) & (slots[np.minimum(j, len(slots) - 1)] == slots + period) if len(slots) else j > 0
+        diffs.append(np.abs(values[j[ok]] - values[ok]))
+    pooled = np.concatenate(diffs) if diffs else np.zeros((0, n_targets))
+    return pooled.mean(axis=0) if len(pooled) else np.full(n_targets, np.nan)
+
+
+def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "mae": mae(actual, predicted, axis=0),
+        "rmse": rmse(actual, predicted, axis=0),
+        "mape": mape(actual, predicted, axis=0),
+        "smape": smape(actual, predicted, axis=0),
+        "mase": mase(actual, predicted, scale, axis=0),
+    }
+
+
+def forecasts(model: Forecaster, test: Windows, linear: LinearWindow | None, period: int) -> dict[str, np.ndarray]:
+    """The network's and the baselines' forecasts on the same windows, in sensor units."""
+    H = model.spec.horizon
+    out = {MODEL: model.predict_windows(test.X), "naive": naive_last(test.history, H),
+           "seasonal_naive": seasonal_naive(test.history, H, period)}
+    if linear is not None:
+        out["linear"] = _linear_forecast(model, linear, test.X)
+    return out
+
+
+def _linear_forecast(model: Forecaster, linear: LinearWindow, X: np.ndarray) -> np.ndarray:
+    spec = model.spec
+    return model.scaler_.inverse_transform(linear.predict(model.scaler_.transform(X, spec.feature_index)),
+                                           spec.target_index)
+
+
+def _fit_linear(model: Forecaster, windows: Windows, alpha: float) -> LinearWindow | None:
+    if len(windows.X) == 0:
+        return None
+    spec = model.spec
+    return LinearWindow(alpha=alpha).fit(model.scaler_.transform(windows.X, spec.feature_index),
+                                         model.scaler_.transform(windows.y, spec.target_index))
+
+
+def evaluate(
+    model: Forecaster, frame: pd.DataFrame, *, period: int | None = None, folds: int = 1, alpha: float = 1.0
+) -> Evaluation:
+    """Score ``model`` and the baselines on the test split of ``frame``.
+
+    Args:
+        model: a fitted forecaster (e.g. `forecaster.load(bundle)`).
+        frame: the data it was trained on (or the same series, longer).
+        period: season length in steps for the seasonal naive and MASE; ``None`` detects it
+            (see `pipelines.baselines.detect_period`).
+        folds: rolling-origin backtest folds over the test span (1: none).
+        alpha: ridge penalty of the linear baseline.
+
+    Returns:
+        An `Evaluation`.
+
+    Raises:
+        DataError: no test window in ``frame``.
+    """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
+        raise ForecasterError(f"`folds` must be a positive integer. Received: folds={folds!r}")
+    spec = model.spec
+    windows, train_targets = split_windows(model, frame)
+    test = windows.get(TEST)
+    if test is None or len(test.X) == 0:
+        raise DataError(f"no test window: the test split holds no {spec.window_length} consecutive regular rows",
+                        source=frame.attrs.get("source"))
+    train = windows.get(TRAIN)
+    if period is None:
+        longest = max((v for _, v in train_targets.values()), key=len)
+        period = detect_period(longest[:, 0] if len(longest) else np.zeros(0), model.freq_, spec.input_steps)
+    elif not 1 <= period <= spec.input_steps:
+        raise ForecasterError(f"`period` must be in [1, input_steps={spec.input_steps}]. Received: period={period}")
+    scale = _mase_scale(train_targets, period, len(spec.targets))
+    linear = _fit_linear(model, train, alpha) if train is not None else None
+    if linear is None:
+        log.warning("no training windows in the data: the linear baseline is left out")
+    predicted = forecasts(model, test, linear, period)
+    scores = {name: _scores(test.y, p, scale) for name, p in predicted.items()}
+    picks = np.unique(np.linspace(0, len(test.X) - 1, min(EXAMPLES, len(test.X))).astype(int))
+    examples = {"history": test.history[picks], "actual": test.y[picks], **{k: v[picks] for k, v in predicted.items()}}
+    result = Evaluation(list(spec.targets), spec.horizon, int(period), int(len(test.X)), scores, examples=examples)
+    if folds > 1:
+        result.folds = backtest(model, windows, predicted, scale, folds, alpha)
+    return result
+
+
+def backtest(model: Forecaster, windows: dict[int, Windows], predicted: dict[str, np.ndarray],
+             scale: np.ndarray, folds: int, alpha: float) -> list[dict[str, Any]]:
+    """Rolling-origin folds over the test windows (ordered by origin): per fold, the summary
+    MAE and RMSE per method and target; the linear baseline is refit on every window (of any
+    split) whose target ends before the fold's first origin."""
+    test = windows[TEST]
+    order = np.argsort(test.origin, kind="stable")
+    chunks = [c for c in np.array_split(order, folds) if len(c)]
+    every = [w for w in windows.values() if len(w.X)]
+    pooled = Windows(*(np.concatenate([getattr(w, f) for w in every]) for f in ("X", "y", "history", "origin")))
+    step = pd.Timedelta(model.freq_)
+    out = []
+    for k, idx in enumerate(chunks):
+        first = test.origin[idx].min()
+        fold_preds = {name: p[idx] for name, p in predicted.items()}
+        seen = pooled.origin + model.spec.horizon * step < first
+        if seen.sum() > 0:
+            sub = Windows(pooled.X[seen], pooled.y[seen], pooled.history[seen], pooled.origin[seen])
+            fold_preds["linear"] = _linear_forecast(model, _fit_linear(model, sub, alpha), test.X[idx])
+        fold = {"fold": k + 1, "first_origin": str(pd.Timestamp(first)), "windows": int(len(idx))}
+        for name, p in fold_preds.items():
+            s = _scores(test.y[idx], p, scale)
+            fold[name] = {"mae": np.mean(s["mae"], axis=0).tolist(), "rmse": np.sqrt(np.mean(s["rmse"] ** 2, axis=0)).tolist()}
+        out.append(fold)
+    return out

@@ -1,0 +1,128 @@
+"""Baseline forecasts a model must beat, computed on the same windows as the model.
+
+- `naive_last`: the last observed value, repeated over the horizon.
+- `seasonal_naive`: the value one season earlier (``y[t] = y[t - period]``, repeated).
+- `LinearWindow`: a ridge regression from the flattened input window to the whole horizon
+  (scikit-learn), fit on the training windows.
+
+Plus `detect_period`, the season length from the cadence or the autocorrelation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import Ridge
+
+from pipelines.errors import ForecasterError
+
+# Seasons people expect from a cadence: a day for sub-daily data, a week for daily data.
+_DAY = pd.Timedelta("1D")
+
+
+def naive_last(history: np.ndarray, horizon: int) -> np.ndarray:
+    """``(n, L, T)`` target histories -> ``(n, horizon, T)``: the last value repeated.
+
+    Example:
+        >>> naive_last(np.array([[[1.0], [2.0]]]), 3)[0, :, 0].tolist()
+        [2.0, 2.0, 2.0]
+    """
+    history = np.asarray(history, dtype="float64")
+    return np.repeat(history[:, -1:, :], horizon, axis=1)
+
+
+def seasonal_naive(history: np.ndarray, horizon: int, period: int) -> np.ndarray:
+    """``(n, L, T)`` target histories -> ``(n, horizon, T)``: step ``h`` (0-based) takes the value
+    at ``L - period + (h mod period)``, the same phase one season earlier.
+
+    Example:
+        >>> seasonal_naive(np.array([[[1.0], [2.0], [3.0]]]), 4, period=2)[0, :, 0].tolist()
+        [2.0, 3.0, 2.0, 3.0]
+
+    Raises:
+        ForecasterError: when ``period`` is longer than the window.
+    """
+    history = np.asarray(history, dtype="float64")
+    L = history.shape[1]
+    if not 1 <= period <= L:
+        raise ForecasterError(f"seasonal naive needs 1 <= period <= input_steps={L}. Received: period={period}")
+    idx = L - period + np.arange(horizon) % period
+    return history[:, idx, :]
+
+
+def autocorrelation_period(values: np.ndarray, max_lag: int) -> int | None:
+    """The lag in ``[2, max_lag]`` with the highest autocorrelation that is a local peak
+    (``None`` when there is no positive peak).
+
+    Example:
+        >>> t = np.arange(400)
+        >>> autocorrelation_period(np.sin(2 * np.pi * t / 24), 60)
+        24
+    """
+    x = np.asarray(values, dtype="float64")
+    x = x[np.isfinite(x)]
+    max_lag = min(max_lag, len(x) // 2)
+    if max_lag < 3:
+        return None
+    x = x - x.mean()
+    denom = float(np.dot(x, x))
+    if denom == 0:
+        return None
+    acf = np.array([np.dot(x[:-k], x[k:]) / denom for k in range(1, max_lag + 2)])  # acf[k-1] = lag k
+    peaks = [k for k in range(2, max_lag + 1) if acf[k - 1] > acf[k - 2] and acf[k - 1] >= acf[k] and acf[k - 1] > 0]
+    return max(peaks, key=lambda k: acf[k - 1]) if peaks else None
+
+
+def detect_period(values: np.ndarray, freq: str | None, max_period: int) -> int:
+    """The season length in steps: a day for a sub-daily cadence that divides it (24 for
+    ``1h``, 96 for ``15min``), a week for daily data, else the autocorrelation peak; at most
+    ``max_period`` (the window length), falling back to 1 (naive last value).
+
+    Example:
+        >>> detect_period(np.zeros(10), "1h", max_period=96)
+        24
+        >>> detect_period(np.zeros(10), "1h", max_period=12)
+        1
+    """
+    if freq is not None:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+        if step < _DAY and _DAY % step == pd.Timedelta(0):
+            period = int(_DAY / step)
+            return period if period <= max_period else 1
+        if step == _DAY:
+            return 7 if 7 <= max_period else 1
+    found = autocorrelation_period(values, max_period)
+    return found or 1
+
+
+class LinearWindow:
+    """Ridge regression from the flattened input window to every horizon step and target.
+
+    Args:
+        alpha: the ridge penalty (on scaled inputs it is mild; 0 is ordinary least squares).
+
+    Example:
+        >>> X = np.arange(40.0).reshape(10, 4, 1); y = X[:, -1:, :] + 1
+        >>> model = LinearWindow(alpha=0.0).fit(X, y)
+        >>> round(float(model.predict(X[:1])[0, 0, 0]), 6)
+        4.0
+    """
+
+    def __init__(self, *, alpha: float = 1.0) -> None:
+        self.alpha = alpha
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> LinearWindow:
+        """Learn from windows ``X: (n, L, F)`` and targets ``y: (n, H, T)``; returns self."""
+        X, y = np.asarray(X, dtype="float64"), np.asarray(y, dtype="float64")
+        if len(X) == 0 or len(X) != len(y):
+            raise ForecasterError(f"need matching, non-empty windows to fit. Received: {len(X)} and {len(y)}")
+        self.output_shape_ = y.shape[1:]
+        self.model_ = Ridge(alpha=self.alpha).fit(X.reshape(len(X), -1), y.reshape(len(y), -1))
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """``(n, H, T)`` forecasts for windows ``X: (n, L, F)``."""
+        if not hasattr(self, "model_"):
+            raise ForecasterError("this LinearWindow is not fitted yet; call fit() first")
+        X = np.asarray(X, dtype="float64")
+        return self.model_.predict(X.reshape(len(X), -1)).reshape(len(X), *self.output_shape_)

@@ -1,0 +1,36 @@
+"""Baselines and season detection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipelines.baselines import LinearWindow, autocorrelation_period, detect_period, naive_last, seasonal_naive
+from pipelines.errors import ForecasterError
+
+
+def test_naive_and_seasonal_naive_by_hand():
+    history = np.arange(1.0, 7.0).reshape(1, 6, 1)  # 1..6
+    assert naive_last(history, 3)[0, :, 0].tolist() == [6.0, 6.0, 6.0]
+    assert seasonal_naive(history, 5, 3)[0, :, 0].tolist() == [4.0, 5.0, 6.0, 4.0, 5.0]
+    with pytest.raises(ForecasterError, match="period"):
+        seasonal_naive(history, 2, 7)
+
+
+def test_detect_period_from_cadence_and_autocorrelation():
+    assert detect_period(np.zeros(5), "1h", 168) == 24
+    assert detect_period(np.zeros(5), "15min", 720) == 96
+    assert detect_period(np.zeros(5), "1D", 30) == 7
+    t = np.arange(600)
+    assert detect_period(np.sin(2 * np.pi * t / 17), "7min", 100) == 17
+    assert autocorrelation_period(np.zeros(50), 10) is None
+
+
+def test_linear_window_learns_a_linear_rule():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5, 2))
+    y = (X[:, -1:, :1] * 2 + X[:, :1, 1:]).repeat(3, axis=1)
+    model = LinearWindow(alpha=1e-6).fit(X, y)
+    np.testing.assert_allclose(model.predict(X[:4]), y[:4], atol=1e-4)
+    with pytest.raises(ForecasterError, match="not fitted"):
+        LinearWindow().predict(X)

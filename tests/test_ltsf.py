@@ -1,0 +1,87 @@
+"""The ETT benchmark protocol: borders, scaler rows, window counts, metric on scaled values,
+and the benchmark's numbers reproduced through `forecaster.load(bundle).predict(frame)`."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from conftest import DATA, ETT_COLUMNS, ROOT
+
+from pipelines import read_csv
+from pipelines.errors import ForecasterError
+from pipelines.ltsf import Protocol, cut_windows, scaled_errors
+
+
+@pytest.mark.parametrize("L", [96, 336, 720])
+def test_etth_borders_and_window_counts(L):
+    p = Protocol("ETTh1", lookback=L, horizon=96)
+    assert p.borders == {"train": (0, 8640), "val": (8640 - L, 11520), "test": (11520 - L, 14400)}
+    for H in (96, 192, 336, 720):
+        q = Protocol("ETTh2", lookback=L, horizon=H)
+        assert q.window_count("test") == 2881 - H
+        assert q.window_count("val") == 2881 - H
+        assert q.window_count("train") == 8640 - L - H + 1
+        starts = q.window_starts("test")
+        assert starts[0] == 11520 - L and starts[-1] + L + H == 14400  # the last window ends at the border
+
+
+def test_ettm_borders_are_four_times():
+    p = Protocol("ETTm1", lookback=720, horizon=96)
+    assert p.borders == {"train": (0, 34560), "val": (34560 - 720, 46080), "test": (46080 - 720, 57600)}
+    assert p.window_count("test") == 4 * 2880 + 1 - 96 and p.freq == "15min"
+
+
+def test_scaler_is_fit_on_train_rows_only():
+    frame = read_csv(DATA / "ETTh1.csv")
+    values = frame[ETT_COLUMNS].to_numpy()
+    scaler = Protocol("ETTh1", lookback=336, horizon=96).fit_scaler(values, ETT_COLUMNS)
+    np.testing.assert_allclose(scaler.mean_, values[:8640].mean(axis=0))
+    np.testing.assert_allclose(scaler.scale_, values[:8640].std(axis=0))
+    assert not np.allclose(scaler.mean_, values[:14400].mean(axis=0))
+    with pytest.raises(ForecasterError, match="needs 14400 rows"):
+        Protocol("ETTh1", lookback=336, horizon=96).fit_scaler(values[:9000], ETT_COLUMNS)
+
+
+def test_metric_on_scaled_values():
+    values = np.arange(30.0).reshape(15, 2)
+    X, y = cut_windows(values, np.array([0, 4]), 3, 2)
+    assert X[1, 0].tolist() == [8.0, 9.0] and y[1, 0].tolist() == [14.0, 15.0]
+    mse, mae = scaled_errors(y, y + np.array([1.0, -3.0]))
+    assert (mse, mae) == (5.0, 2.0)  # averaged over windows, steps and channels
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("ett_bench", ROOT / "benchmarks" / "ett.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_benchmark_mse_is_reproduced_by_the_public_library(tmp_path):
+    import forecaster
+
+    bench = _bench()
+    frame = read_csv(DATA / "ETTh1.csv")
+    params = bench.BEST.__class__(**{**bench.BEST.to_dict(), "units": 4, "epochs": 1, "segment": 12})
+    row, model = bench.run(frame, "ETTh1", 24, "M", params, lookback=48, time_budget=None, verbose=0,
+                           steps_per_epoch=20)
+    assert row["test_windows"] == 2881 - 24
+    model.save(tmp_path / "b")
+    loaded = forecaster.load(tmp_path / "b")
+    proto = Protocol("ETTh1", lookback=48, horizon=24)
+    scaled = loaded.scaler_.transform(frame[ETT_COLUMNS].to_numpy())
+    errors = []
+    for s in proto.window_starts("test")[::7]:  # every 7th window: a frame of L rows, date + 7 columns
+        forecast = loaded.predict(frame.iloc[s : s + 48][["date", *ETT_COLUMNS]])
+        errors.append(loaded.scaler_.transform(forecast[ETT_COLUMNS].to_numpy()) - scaled[s + 48 : s + 72])
+    errors = np.stack(errors)
+    _, y = cut_windows(scaled, proto.window_starts("test")[::7], 48, 24)
+    direct = loaded._predict_scaled(cut_windows(scaled, proto.window_starts("test")[::7], 48, 24)[0])
+    assert float(np.mean(errors**2)) == pytest.approx(scaled_errors(y, direct)[0], rel=1e-9)
+    # and the full-split MSE the benchmark reported equals the library's on all windows
+    X_all, y_all = cut_windows(scaled, proto.window_starts("test"), 48, 24)
+    assert scaled_errors(y_all, loaded._predict_scaled(X_all))[0] == pytest.approx(row["mse"], rel=1e-6)
+    assert bench.library_check(loaded, frame, "ETTh1", 24, 48, list(ETT_COLUMNS), 5) < 1e-5

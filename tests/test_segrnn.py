@@ -1,0 +1,86 @@
+"""SegRNN-style options: shapes, save/load under safe_mode for each option, LSTM and GRU."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import ETT_COLUMNS
+
+import forecaster
+from forecaster.params import ModelParams
+from pipelines import WindowSpec
+from pipelines.errors import ForecasterError
+
+OPTIONS = {
+    "channel_independent": dict(channel_independent=True),
+    "segments_dense": dict(segment=6),
+    "segments_parallel": dict(segment=6, decoder="parallel"),
+    "segrnn": dict(channel_independent=True, segment=6, decoder="parallel", loss="mae"),
+    "mean_norm": dict(norm="mean", segment=5, channel_independent=True),
+    "no_norm_parallel": dict(residual=False, segment=4, decoder="parallel"),
+}
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_option_round_trips_under_safe_mode(cell, option, ett_small, tmp_path):
+    from forecaster.model import Forecaster, build_network
+    from pipelines.scaling import Scaler
+
+    spec = WindowSpec(input_steps=24, horizon=10, features=ETT_COLUMNS[-3:], targets=["OT", "LULL"])
+    params = ModelParams(model=cell, units=4, seed=1, **OPTIONS[option])
+    assert params.segment_model
+    values = ett_small[list(spec.columns)].to_numpy()
+    model = Forecaster.from_parts(spec=spec, params=params, network=build_network(spec, params),
+                                  scaler=Scaler(columns=spec.columns).fit(values), freq="1h")
+    loaded = forecaster.load(model.save(tmp_path / "b"))  # loads with safe_mode=True
+    assert loaded.params == model.params
+    windows = np.stack([values[-24:], values[:24]])
+    out = model.predict_windows(windows)
+    assert out.shape == (2, 10, 2) and np.isfinite(out).all()
+    np.testing.assert_allclose(loaded.predict_windows(windows), out, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_segrnn_trains_through_the_library(cell, ett_small, tmp_path):
+    spec = WindowSpec(input_steps=24, horizon=6, features=ETT_COLUMNS, targets=ETT_COLUMNS)
+    model = forecaster.train(ett_small.iloc[:400], spec, model=cell, units=4, epochs=1, batch_size=64,
+                             channel_independent=True, segment=6, decoder="parallel", loss="mae", lr_decay=0.9)
+    assert model.history_["loss"] and np.isfinite(model.metrics_["mae"]["OT"])
+    assert forecaster.load(model.save(tmp_path / "b")).predict(ett_small).shape == (6, 8)
+
+
+def test_stacked_layers_and_crops():
+    from forecaster.segrnn import build_segment_model
+
+    m = build_segment_model(input_steps=25, n_features=3, horizon=7, target_index=[1], cell="lstm", layers=2,
+                            units=4, segment=6, decoder="parallel", dropout=0.1)
+    assert m.output_shape == (None, 7, 1)
+    assert m(np.zeros((3, 25, 3), dtype="float32")).shape == (3, 7, 1)
+
+
+def test_last_value_normalization_is_level_invariant():
+    from forecaster.segrnn import build_segment_model
+
+    m = build_segment_model(input_steps=12, n_features=2, horizon=4, target_index=[0, 1], units=4, segment=4,
+                            decoder="parallel")
+    x = np.random.default_rng(0).normal(size=(2, 12, 2)).astype("float32")
+    np.testing.assert_allclose(np.asarray(m(x + 5.0)), np.asarray(m(x)) + 5.0, atol=1e-4)
+
+
+def test_invalid_options_are_errors():
+    with pytest.raises(ForecasterError, match="decoder='parallel'"):
+        ModelParams(decoder="parallel")
+    with pytest.raises(ForecasterError, match="norm"):
+        ModelParams(norm="median")
+    with pytest.raises(ForecasterError, match="lr_decay"):
+        ModelParams(lr_decay=1.5)
+    assert not ModelParams().segment_model  # defaults keep the plain builder
+
+
+def test_channel_independence_needs_targets_among_features():
+    from forecaster.model import build_network
+
+    spec = WindowSpec(input_steps=8, horizon=2, features=["HUFL"], targets=["OT"])
+    with pytest.raises(ForecasterError, match="channel independence"):
+        build_network(spec, ModelParams(channel_independent=True))
