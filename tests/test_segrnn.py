@@ -75,6 +75,8 @@ def test_invalid_options_are_errors():
         ModelParams(norm="median")
     with pytest.raises(ForecasterError, match="lr_decay"):
         ModelParams(lr_decay=1.5)
+    with pytest.raises(ForecasterError, match="conv"):
+        ModelParams(conv=True, segment=4)
     assert not ModelParams().segment_model  # defaults keep the plain builder
 
 
