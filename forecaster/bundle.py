@@ -111,6 +111,7 @@ def load_bundle(directory: str | Path) -> tuple[keras.Model, dict[str, Any]]:
     meta = read_meta(directory)
     from forecaster import backfill_net  # noqa: F401  (registers the backfill network's layer)
     from forecaster.networks import keras  # quiet TensorFlow first; registers custom layers
+    from forecaster.segrnn import SegmentQueries  # noqa: F401  registers the SegRNN-style layers
 
     try:
         model = keras.saving.load_model(Path(directory) / MODEL_FILE, safe_mode=True, compile=False)

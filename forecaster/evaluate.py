@@ -3,7 +3,8 @@
 The bundle records its split, so `evaluate` re-derives exactly the test windows training
 held out (same regularization, same split borders, no window crossing a gap or a split).
 On those windows it scores the network and three baselines (naive last value, seasonal
-naive, ridge regression on the window fit on the training windows) with MAE, RMSE, MAPE,
+naive, ridge regression on the window fit on the training windows, relative to the window's last
+value when the targets are features) with MAE, RMSE, MAPE,
 sMAPE and MASE, in sensor units. ``folds > 1`` is a rolling-origin backtest: the test span is
 cut into ``folds`` consecutive blocks of forecast origins, each scored on its own; the
 network is *not* refit per fold (a refit costs a full training run per fold), while the
@@ -170,7 +171,8 @@ def _fit_linear(model: Forecaster, windows: Windows, alpha: float) -> LinearWind
     if len(windows.X) == 0:
         return None
     spec = model.spec
-    return LinearWindow(alpha=alpha).fit(model.scaler_.transform(windows.X, spec.feature_index),
+    last = [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
+    return LinearWindow(alpha=alpha, last_index=last).fit(model.scaler_.transform(windows.X, spec.feature_index),
                                          model.scaler_.transform(windows.y, spec.target_index))
 
 

@@ -68,6 +68,9 @@ class ModelParams:
         _require("segment", self.segment, _is_int(self.segment) and self.segment >= 0, "a non-negative integer")
         if self.decoder == "parallel":
             _require("segment", self.segment, self.segment > 0, "positive for decoder='parallel'")
+        if self.conv and self.segment_model:
+            raise ForecasterError("`conv` is an option of the plain recurrent network; it cannot be combined with "
+                                  "channel_independent, segment, decoder='parallel' or norm='mean'")
         lr_decay = self.lr_decay
         _require("lr_decay", lr_decay, isinstance(lr_decay, (int, float)) and not isinstance(lr_decay, bool)
                  and 0 < lr_decay <= 1, "a float in (0, 1]")

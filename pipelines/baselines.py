@@ -100,6 +100,10 @@ class LinearWindow:
 
     Args:
         alpha: the ridge penalty (on scaled inputs it is mild; 0 is ordinary least squares).
+        last_index: positions of the targets among the features; when given, the model works
+            relative to the window's last row (inputs minus their last value, targets minus the
+            target's last value, as NLinear does), which keeps it sound when the level shifts
+            between the training and test periods.
 
     Example:
         >>> X = np.arange(40.0).reshape(10, 4, 1); y = X[:, -1:, :] + 1
@@ -108,8 +112,16 @@ class LinearWindow:
         4.0
     """
 
-    def __init__(self, *, alpha: float = 1.0) -> None:
+    def __init__(self, *, alpha: float = 1.0, last_index: list[int] | None = None) -> None:
         self.alpha = alpha
+        self.last_index = None if last_index is None else [int(i) for i in last_index]
+
+    def _level(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-window offsets of the inputs and of the targets (zero when not relative)."""
+        if self.last_index is None:
+            return np.zeros((len(X), 1, X.shape[2])), 0.0
+        last = X[:, -1:, :]
+        return last, last[:, :, self.last_index]
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LinearWindow:
         """Learn from windows ``X: (n, L, F)`` and targets ``y: (n, H, T)``; returns self."""
@@ -117,7 +129,8 @@ class LinearWindow:
         if len(X) == 0 or len(X) != len(y):
             raise ForecasterError(f"need matching, non-empty windows to fit. Received: {len(X)} and {len(y)}")
         self.output_shape_ = y.shape[1:]
-        self.model_ = Ridge(alpha=self.alpha).fit(X.reshape(len(X), -1), y.reshape(len(y), -1))
+        x_level, y_level = self._level(X)
+        self.model_ = Ridge(alpha=self.alpha).fit((X - x_level).reshape(len(X), -1), (y - y_level).reshape(len(y), -1))
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -125,4 +138,5 @@ class LinearWindow:
         if not hasattr(self, "model_"):
             raise ForecasterError("this LinearWindow is not fitted yet; call fit() first")
         X = np.asarray(X, dtype="float64")
-        return self.model_.predict(X.reshape(len(X), -1)).reshape(len(X), *self.output_shape_)
+        x_level, y_level = self._level(X)
+        return self.model_.predict((X - x_level).reshape(len(X), -1)).reshape(len(X), *self.output_shape_) + y_level

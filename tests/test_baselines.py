@@ -34,3 +34,11 @@ def test_linear_window_learns_a_linear_rule():
     np.testing.assert_allclose(model.predict(X[:4]), y[:4], atol=1e-4)
     with pytest.raises(ForecasterError, match="not fitted"):
         LinearWindow().predict(X)
+
+
+def test_relative_linear_window_follows_a_level_shift():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 6, 1)).cumsum(axis=1)
+    y = X[:, -1:, :] + 0.5 * (X[:, -1:, :] - X[:, -2:-1, :])  # a linear rule in relative terms
+    model = LinearWindow(alpha=1e-6, last_index=[0]).fit(X, y)
+    np.testing.assert_allclose(model.predict(X[:3] + 100.0), y[:3] + 100.0, atol=1e-4)

@@ -75,6 +75,8 @@ def test_invalid_options_are_errors():
         ModelParams(norm="median")
     with pytest.raises(ForecasterError, match="lr_decay"):
         ModelParams(lr_decay=1.5)
+    with pytest.raises(ForecasterError, match="conv"):
+        ModelParams(conv=True, segment=4)
     assert not ModelParams().segment_model  # defaults keep the plain builder
 
 
@@ -84,3 +86,23 @@ def test_channel_independence_needs_targets_among_features():
     spec = WindowSpec(input_steps=8, horizon=2, features=["HUFL"], targets=["OT"])
     with pytest.raises(ForecasterError, match="channel independence"):
         build_network(spec, ModelParams(channel_independent=True))
+
+
+def test_bundle_loads_in_a_fresh_process(ett_small, tmp_path):
+    """The custom layers must be registered by `forecaster.load` itself, not by an earlier import."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    from forecaster.model import Forecaster, build_network
+    from pipelines.scaling import Scaler
+
+    spec = WindowSpec(input_steps=12, horizon=4, features=ETT_COLUMNS, targets=ETT_COLUMNS)
+    params = ModelParams(model="gru", units=4, channel_independent=True, segment=4, decoder="parallel")
+    values = ett_small[list(spec.columns)].to_numpy()
+    Forecaster.from_parts(spec=spec, params=params, network=build_network(spec, params),
+                          scaler=Scaler(columns=spec.columns).fit(values), freq="1h").save(tmp_path / "b")
+    code = f"import forecaster; print(forecaster.load({str(tmp_path / 'b')!r}).spec.horizon)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.stdout.strip() == "4", out.stderr
