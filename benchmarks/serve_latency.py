@@ -16,6 +16,7 @@ the N=1 paced scenario and its own saturation run (it cannot keep up with more).
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import signal
 import subprocess
@@ -195,6 +196,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bundle = reference_bundle(tmp / "bundle", export=args.runtime == "tflite")
+        gc.collect()
+        gc.freeze()  # this process built the model with TensorFlow: keep its full GCs out of the timings
         broker = Broker(tmp / "mosquitto").start()
         try:
             port = free_port()
