@@ -58,12 +58,18 @@ class Probe:
         address = BrokerAddress.parse(url)
         self.collector = MqttClient(MqttSettings(broker=address, client_id=f"bench-collect-{tag}"),
                                     subscriptions=[("forecasts/+", 1)], on_message=self._on_forecast)
+        # the publisher has no network thread: `publish` writes to the socket at once, so a
+        # reading's clock starts when it leaves, not when a generator thread gets the GIL
         self.publisher = MqttClient(MqttSettings(broker=address, client_id=f"bench-publish-{tag}"))
-        for client in (self.collector, self.publisher):
-            client.start()
-            if not client.wait_connected(10):
-                raise SystemExit("benchmark clients could not connect")
-        time.sleep(0.3)
+        self._published = 0
+        self.collector.start()
+        self.publisher.start(background=False)
+        deadline = time.monotonic() + 10
+        while not self.publisher.connected.is_set() and time.monotonic() < deadline:
+            self.publisher.poll(0.05)
+        if not (self.collector.wait_connected(10) and self.publisher.connected.is_set()):
+            raise SystemExit("benchmark clients could not connect")
+        self.wait(0.3)
 
     def _on_forecast(self, _topic: str, payload: bytes) -> None:
         now = time.monotonic()
@@ -79,6 +85,15 @@ class Probe:
         if track:
             self.sent[(sensor, format_timestamp(START + k * STEP))] = time.monotonic()
         self.publisher.publish(f"sensors/{sensor}/readings", payload, qos=1)
+        self._published += 1
+        if self._published % 64 == 0:  # read PUBACKs so that QoS 1 in-flight slots free up
+            self.publisher.poll(0)
+
+    def wait(self, seconds: float) -> None:
+        """Sleep while serving the publisher's connection (PUBACKs, keep-alive)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.publisher.poll(left)
 
     def wait_for(self, keys: list[tuple[str, str]], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -86,7 +101,7 @@ class Probe:
             with self._lock:
                 if all(k in self.latency for k in keys):
                     return True
-            time.sleep(0.02)
+            self.wait(0.02)
         return False
 
     def close(self) -> None:
@@ -126,7 +141,7 @@ def paced(probe: Probe, sensors: list[str], data: list[bytes], first: int, secon
             due = start + r / rate + j * 0.01
             delay = due - time.monotonic()
             if delay > 0:
-                time.sleep(delay)
+                probe.wait(delay)
             for s in sensors[j * per_slice : (j + 1) * per_slice]:
                 probe.publish(s, k, data[k], track=True)
                 keys.append((s, format_timestamp(START + k * STEP)))

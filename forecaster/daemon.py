@@ -190,6 +190,7 @@ def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None 
     service = ForecastService(
         model, rules=rules, publisher=client, template=config.publish, qos=config.qos_out, retain=config.retain,
         metrics=metrics, max_sensors=config.max_sensors, queue_size=config.queue_size,
+        more_pending=client.incoming_pending,
     )
     service_box.append(service)
     if config.state_file:
@@ -234,7 +235,8 @@ def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None 
             log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
                       config.drain_timeout, service.inbox.qsize())
         if config.state_file:
-            save_state(config.state_file, service.windows, model)
+            with service.processing_lock:  # a reading processed in the network thread is complete
+                save_state(config.state_file, service.windows, model)
             log.info("saved the windows of %d sensor(s) to %s", len(service.windows), config.state_file)
         client.flush(2.0)
         client.stop()

@@ -4,6 +4,11 @@
 counts a rejection). `ForecastService.run` is the worker: it drains the queue, pushes each
 reading into its sensor's `RollingWindow` (the batch path's cadence and gap rules), and
 predicts the windows that completed together in ONE call of the forecaster's fast path.
+An idle daemon takes a shortcut: when nothing is queued or being processed and no further
+message is waiting on the socket, the network thread processes the reading itself, which
+saves two thread switches (to the worker and back to the network thread to write the
+forecast). Under load the socket always has more waiting, so readings go through the queue
+and are predicted in batches as before.
 When one batch holds several new windows of the same sensor, only the newest is
 predicted and published (the older ones are already out of date; they are counted as
 superseded). Bad input is counted by cause and logged at a limited rate; it never stops
@@ -16,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -125,6 +130,8 @@ class ForecastService:
         max_sensors: windows kept in memory (least recently updated evicted).
         queue_size: readings waiting for the worker before new ones are dropped.
         log_interval: seconds between log lines of one kind of rejection.
+        more_pending: True when another message already waits to be read (the MQTT
+            client's `incoming_pending`); enables the idle shortcut. None: always queue.
     """
 
     def __init__(
@@ -140,6 +147,7 @@ class ForecastService:
         max_sensors: int = 10_000,
         queue_size: int = 100_000,
         log_interval: float = 10.0,
+        more_pending: Callable[[], bool] | None = None,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
@@ -158,7 +166,11 @@ class ForecastService:
         self.inbox: queue.Queue[Reading] = queue.Queue(maxsize=queue_size)
         self.accepting = True
         self.alive = False
+        self.more_pending = more_pending
         self._log = RateLimitedLog(log.warning, interval=log_interval)
+        self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
+        self._enqueued = 0  # written by the network thread only
+        self._done = 0  # written by the worker only; equal counts: nothing queued or running
 
     # ----------------------------------------------------- network thread side
     def receive(self, topic: str, payload: bytes) -> None:
@@ -170,11 +182,39 @@ class ForecastService:
         if isinstance(item, Rejection):
             self.reject(item, topic)
             return
+        if self._process_if_idle(item):
+            return
         try:
             self.inbox.put_nowait(item)
+            self._enqueued += 1
         except queue.Full:
             self.reject(Rejection("queue_full", f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
         self.metrics.queue.set(self.inbox.qsize())
+
+    def _process_if_idle(self, item: Reading) -> bool:
+        """Process ``item`` in the calling (network) thread when nothing is queued or being
+        processed and no further message waits; True when it did.
+
+        Readings of one sensor stay in order: a reading is only taken here when every
+        earlier one has been processed.
+        """
+        if self.more_pending is None or self._enqueued != self._done or self.more_pending():
+            return False
+        if not self.processing_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._enqueued != self._done:  # the worker took a batch meanwhile
+                return False
+            self._process_logged([item])
+            return True
+        finally:
+            self.processing_lock.release()
+
+    def _process_logged(self, items: Sequence[Reading | Rejection]) -> None:
+        try:
+            self.process(items)
+        except Exception:  # a bug must not silently kill a thread: log, keep serving
+            log.exception("failed to process a batch of %d readings", len(items))
 
     def reject(self, rejection: Rejection, topic: str | None = None) -> None:
         """Count and (rate-limited) log one refused message."""
@@ -260,9 +300,8 @@ class ForecastService:
                     except queue.Empty:
                         break
                 self.metrics.queue.set(self.inbox.qsize())
-                try:
-                    self.process(items)
-                except Exception:  # a bug must not silently kill the worker: log, keep serving
-                    log.exception("failed to process a batch of %d readings", len(items))
+                with self.processing_lock:
+                    self._process_logged(items)
+                self._done += len(items)
         finally:
             self.alive = False

@@ -10,6 +10,7 @@ network thread.
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -167,6 +168,7 @@ class MqttClient:
         self.connected = threading.Event()
         self.connects = 0
         self._stopping = False
+        self._background = True
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._pending_lock = threading.Lock()
         v5 = settings.protocol == "5"
@@ -197,8 +199,15 @@ class MqttClient:
         self._client.on_message = self._handle_message
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> None:
-        """Connect in the background (retrying until the broker answers)."""
+    def start(self, *, background: bool = True) -> None:
+        """Connect in the background (retrying until the broker answers).
+
+        Args:
+            background: False: no network thread; the caller drives the client with
+                `poll` from ONE thread, and `publish` writes to the socket at once instead
+                of waking a network thread (a load generator's publish then costs no thread
+                switch). No automatic reconnect in this mode.
+        """
         s = self.settings
         properties = None
         clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY
@@ -211,7 +220,21 @@ class MqttClient:
             self._client.connect_async(s.broker.host, s.broker.port, s.keepalive, clean_start=clean_start, properties=properties)
         except (OSError, ValueError) as exc:
             raise ForecasterError(f"cannot connect to {s.broker}: {exc}") from None
-        self._client.loop_start()
+        self._background = background
+        if background:
+            self._client.loop_start()
+            return
+        try:
+            self._client.reconnect()
+        except OSError as exc:
+            raise ForecasterError(f"cannot connect to {s.broker}: {exc}") from None
+
+    def poll(self, timeout: float) -> None:
+        """Read, write and keep alive for up to ``timeout`` seconds in the caller's thread
+        (only for a client started with ``background=False``)."""
+        rc = self._client.loop(timeout)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS and not self._stopping:
+            raise ForecasterError(f"connection to {self.settings.broker} lost: {mqtt.error_string(rc)}")
 
     def wait_connected(self, timeout: float) -> bool:
         """Block until connected (True) or ``timeout`` seconds pass (False)."""
@@ -230,6 +253,20 @@ class MqttClient:
                     self._pending = [i for i in self._pending if not i.is_published()]
                 self._pending.append(info)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN)
+
+    def incoming_pending(self) -> bool:
+        """True when another message already waits to be read (checked without blocking)."""
+        sock = self._client.socket()
+        if sock is None:
+            return False
+        pending = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+        if pending is not None and pending():
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):  # closed meanwhile
+            return False
+        return bool(readable)
 
     def flush(self, timeout: float) -> bool:
         """Wait until every QoS > 0 message published so far is acknowledged; False on timeout."""
@@ -251,13 +288,17 @@ class MqttClient:
         self._stopping = True
         if self.status_topic and self.connected.is_set():
             info = self._client.publish(self.status_topic, b"offline", qos=1, retain=True)
+            deadline = time.monotonic() + timeout
+            while not self._background and not info.is_published() and time.monotonic() < deadline:
+                self._client.loop(0.05)
             try:
-                info.wait_for_publish(timeout)
+                info.wait_for_publish(max(deadline - time.monotonic(), 0.001))
             except RuntimeError as exc:  # the connection dropped meanwhile: the will covers it
                 log.warning("could not publish offline status: %s", exc)
         self._client.disable_logger()  # paho 2.2 logs a spurious "not connected" error after a clean disconnect
         self._client.disconnect()
-        self._client.loop_stop()
+        if self._background:
+            self._client.loop_stop()
         self.connected.clear()
 
     # ----------------------------------------------------------------- callbacks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from mqtt_broker import Collector
 
@@ -20,6 +22,51 @@ def test_publish_subscribe_and_status(broker, protocol):
     client.stop()
     assert got.wait_for(lambda m: [(t, p) for t, p, _ in m][-2:] == [("t/x", b"1.5"), ("t/status", b"offline")], 10)
     got.close()
+
+
+def test_a_client_without_network_thread_publishes_from_the_calling_thread(broker):
+    got = Collector(broker.url, "t/#", client_id="inline-watch")
+    client = MqttClient(MqttSettings(broker=BrokerAddress.parse(broker.url), client_id="inline"))
+    client.start(background=False)
+    for _ in range(100):
+        if client.connected.is_set():
+            break
+        client.poll(0.05)
+    assert client.connected.is_set() and client._client._thread is None
+    for k in range(300):  # more than the 256 QoS 1 messages in flight: poll frees the slots
+        assert client.publish("t/n", str(k).encode(), qos=1)
+        if k % 64 == 0:
+            client.poll(0)
+    for _ in range(100):
+        client.poll(0.02)
+        if len(got.messages) == 300:
+            break
+    assert [int(p) for _, p, _ in got.messages] == list(range(300))
+    client.stop()
+    got.close()
+
+
+def test_incoming_pending_sees_a_waiting_message(broker):
+    client = MqttClient(MqttSettings(broker=BrokerAddress.parse(broker.url), client_id="pending"),
+                        subscriptions=[("p/x", 0)])
+    client.start(background=False)
+    for _ in range(100):
+        if client.connected.is_set():
+            break
+        client.poll(0.05)
+    for _ in range(10):  # SUBACK (paho reads one packet per poll)
+        client.poll(0.05)
+    assert not client.incoming_pending()
+    sender = MqttClient(MqttSettings(broker=BrokerAddress.parse(broker.url), client_id="pending-sender"))
+    sender.start()
+    assert sender.wait_connected(10) and sender.publish("p/x", b"1", qos=1) and sender.flush(10)
+    deadline = 50
+    while not client.incoming_pending() and deadline:
+        deadline -= 1
+        time.sleep(0.02)
+    assert client.incoming_pending()
+    sender.stop()
+    client.stop()
 
 
 def test_last_will_says_offline_when_the_daemon_dies(broker):

@@ -101,6 +101,35 @@ def test_receive_parses_counts_and_enqueues(tiny_model, ett_small):
     assert m.value("forecaster_messages_total", result="rejected", cause="shutdown") == 1
 
 
+def test_idle_shortcut_processes_in_the_receiving_thread_only_when_nothing_waits(tiny_model, ett_small):
+    waiting = {"more": False}
+    service, publisher = make_service(tiny_model, more_pending=lambda: waiting["more"])
+    encoded = [encode_reading(r.ts, ETT_COLUMNS, r.values) for r in readings(ett_small, "t1", slice(0, 30))]
+    for payload in encoded[:24]:  # idle: each reading goes straight into its window, no worker runs
+        service.receive("sensors/t1/readings", payload)
+    assert service.inbox.empty() and len(publisher.sent) == 1
+    waiting["more"] = True  # another message waits on the socket: queue, so that the worker batches
+    service.receive("sensors/t1/readings", encoded[24])
+    waiting["more"] = False  # nothing waits, but a reading is queued: queue too (never overtake it)
+    service.receive("sensors/t1/readings", encoded[25])
+    assert service.inbox.qsize() == 2 and len(publisher.sent) == 1
+    stop = threading.Event()
+    stop.set()
+    service.run(stop)
+    assert len(publisher.sent) == 2  # the batch of two readings: only the newest window is published
+    service.receive("sensors/t1/readings", encoded[26])  # idle again: processed at once, in order
+    assert service.inbox.empty() and len(publisher.sent) == 3
+    assert publisher.sent[-1][1]["issued_at"] == "2016-07-02T02:00:00Z"
+    assert service.metrics.value("forecaster_messages_total", result="rejected", cause="out_of_order") in (None, 0)
+
+
+def test_without_more_pending_every_reading_is_queued(tiny_model, ett_small):
+    service, publisher = make_service(tiny_model)
+    for r in readings(ett_small, "t1", slice(0, 24)):
+        service.receive("sensors/t1/readings", encode_reading(r.ts, ETT_COLUMNS, r.values))
+    assert service.inbox.qsize() == 24 and not publisher.sent
+
+
 def test_worker_finishes_the_queue_after_stop(tiny_model, ett_small):
     service, publisher = make_service(tiny_model)
     for r in readings(ett_small, "t1", slice(0, 30)):
