@@ -70,6 +70,12 @@ def train(
     return forecaster.fit(frame, verbose=verbose)
 
 
-def load(directory: str | Path) -> Forecaster:
-    """Load a forecast bundle written by `Forecaster.save` (schema and checksums checked)."""
-    return Forecaster.load(directory)
+def load(directory: str | Path, *, runtime: str = "keras", threads: int | None = None) -> Forecaster:
+    """Load a forecast bundle written by `Forecaster.save` (schema and checksums checked).
+
+    Args:
+        runtime: ``"keras"`` (TensorFlow, compiled fast path) or ``"tflite"`` (the bundle's
+            ``model.tflite`` from `forecaster export` on LiteRT; TensorFlow is not imported).
+        threads: LiteRT interpreter threads (default 2).
+    """
+    return Forecaster.load(directory, runtime=runtime, threads=threads)

@@ -47,11 +47,19 @@ def test_tflite_export_matches_keras_and_runs_without_keras(tiny_bundle, ett_sma
     assert result.returncode == 0, result.stderr
     assert result.stderr == "" and "model.tflite" in result.stdout
     keras_model = forecaster.load(bundle)  # checksums still valid after the export
-    edge = forecaster.Forecaster.load(bundle, runtime="tflite")
+    edge = forecaster.load(bundle, runtime="tflite")  # the library's entry point takes the runtime too
     assert not hasattr(edge, "model_")
     np.testing.assert_allclose(edge.predict(ett_small)["OT"], keras_model.predict(ett_small)["OT"], atol=1e-4)
+    csv = tmp_path / "rows.csv"
+    ett_small.to_csv(csv, index=False)
+    code = ("import sys, forecaster, pandas as pd; m = forecaster.load(sys.argv[1], runtime='tflite'); "
+            "f = m.predict(pd.read_csv(sys.argv[2])); print(len(f), 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code, str(bundle), str(csv)], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(len(edge.predict(ett_small))), "False"]  # forecasts, TensorFlow never loaded
 
 
 def test_tflite_runtime_needs_an_export(tiny_bundle):
     with pytest.raises(forecaster.ForecasterError, match="forecaster export"):
-        forecaster.Forecaster.load(tiny_bundle, runtime="tflite")
+        forecaster.load(tiny_bundle, runtime="tflite")
