@@ -118,8 +118,11 @@ class SegmentQueries(keras.layers.Layer):
 
     def build(self, input_shape):
         pos_dim = self.units - self.units // 2
-        self.pos = self.add_weight(shape=(self.segments, pos_dim), initializer="random_normal", name="pos")
-        self.ch = self.add_weight(shape=(self.streams, self.units // 2), initializer="random_normal", name="ch")
+        # unit variance, as SegRNN initializes them (Keras' "random_normal" has stddev 0.05,
+        # which leaves the decoder nearly blind to the position at the start of training)
+        init = keras.initializers.RandomNormal(stddev=1.0)
+        self.pos = self.add_weight(shape=(self.segments, pos_dim), initializer=init, name="pos")
+        self.ch = self.add_weight(shape=(self.streams, self.units // 2), initializer=init, name="ch")
 
     def call(self, state):
         ops = keras.ops
