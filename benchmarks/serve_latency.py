@@ -1,13 +1,13 @@
 """`forecaster serve` under load: publish-to-forecast latency, losses, saturation throughput,
 beside a naive daemon that calls Keras `model.predict` per message, in the same run.
 
-    .venv/bin/python benchmarks/serve_latency.py [--sensors 1 100 1000] [--seconds 15] [--rate 1]
+    .venv/bin/python benchmarks/serve_latency.py [--sensors 1 100 1000] [--seconds 30] [--rate 1]
 
 Starts its own Mosquitto on a free port (tests/mqtt_broker.py: `set_tcp_nodelay true`,
 `max_queued_messages 100000`, like deploy/mosquitto.conf), a 2x64 LSTM bundle (96 x 7 in,
 24 x 7 out), and each daemon as a real process. For each N: fill every sensor's window, then
 N sensors each publish `--rate` readings per second for `--seconds` (paced in 10 ms slices,
-payloads made in advance, QoS 1); each reading's latency runs from its own publish to the
+payloads made in advance, QoS 1, written to the socket by the publishing thread itself); each reading's latency runs from its own publish to the
 receipt of the forecast it triggers (matched by sensor and `issued_at`). Then a saturation
 run: the sensors publish flat out and we count forecasts per second. The naive daemon runs
 the N=1 paced scenario and its own saturation run (it cannot keep up with more).
@@ -197,7 +197,7 @@ def stop_daemon(process: subprocess.Popen) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sensors", type=int, nargs="+", default=[1, 100, 1000])
-    parser.add_argument("--seconds", type=float, default=15.0, help="length of each paced run")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each paced run")
     parser.add_argument("--rate", type=float, default=1.0, help="readings per second per sensor")
     parser.add_argument("--saturation-rounds", type=int, default=20, help="readings per sensor in the saturation run")
     parser.add_argument("--naive-readings", type=int, default=150, help="readings in the naive saturation run")
