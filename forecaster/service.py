@@ -4,8 +4,9 @@
 counts a rejection). `ForecastService.run` is the worker: it drains the queue, pushes each
 reading into its sensor's `RollingWindow` (the batch path's cadence and gap rules), and
 predicts the windows that completed together in ONE call of the forecaster's fast path.
-An idle daemon takes a shortcut: when nothing is queued or being processed and no further
-message is waiting on the socket, the network thread processes the reading itself, which
+An idle daemon takes a shortcut: when no message came in the last few milliseconds, nothing
+is queued or being processed and no further message is waiting on the socket, the network
+thread processes the reading itself, which
 saves two thread switches (to the worker and back to the network thread to write the
 forecast). Under load the socket always has more waiting, so readings go through the queue
 and are predicted in batches as before.
@@ -132,6 +133,8 @@ class ForecastService:
         log_interval: seconds between log lines of one kind of rejection.
         more_pending: True when another message already waits to be read (the MQTT
             client's `incoming_pending`); enables the idle shortcut. None: always queue.
+        idle_gap: seconds without a message after which the daemon counts as idle (the
+            shortcut is only taken then, so that a busy daemon always batches).
     """
 
     def __init__(
@@ -148,6 +151,7 @@ class ForecastService:
         queue_size: int = 100_000,
         log_interval: float = 10.0,
         more_pending: Callable[[], bool] | None = None,
+        idle_gap: float = 0.005,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
@@ -167,6 +171,8 @@ class ForecastService:
         self.accepting = True
         self.alive = False
         self.more_pending = more_pending
+        self.idle_gap = idle_gap
+        self._last_arrival = float("-inf")
         self._log = RateLimitedLog(log.warning, interval=log_interval)
         self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
         self._enqueued = 0  # written by the network thread only
@@ -182,7 +188,9 @@ class ForecastService:
         if isinstance(item, Rejection):
             self.reject(item, topic)
             return
-        if self._process_if_idle(item):
+        now = time.monotonic()
+        quiet, self._last_arrival = now - self._last_arrival >= self.idle_gap, now
+        if quiet and self._process_if_idle(item):
             return
         try:
             self.inbox.put_nowait(item)

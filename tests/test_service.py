@@ -103,7 +103,7 @@ def test_receive_parses_counts_and_enqueues(tiny_model, ett_small):
 
 def test_idle_shortcut_processes_in_the_receiving_thread_only_when_nothing_waits(tiny_model, ett_small):
     waiting = {"more": False}
-    service, publisher = make_service(tiny_model, more_pending=lambda: waiting["more"])
+    service, publisher = make_service(tiny_model, more_pending=lambda: waiting["more"], idle_gap=0.0)
     encoded = [encode_reading(r.ts, ETT_COLUMNS, r.values) for r in readings(ett_small, "t1", slice(0, 30))]
     for payload in encoded[:24]:  # idle: each reading goes straight into its window, no worker runs
         service.receive("sensors/t1/readings", payload)
@@ -121,6 +121,15 @@ def test_idle_shortcut_processes_in_the_receiving_thread_only_when_nothing_waits
     assert service.inbox.empty() and len(publisher.sent) == 3
     assert publisher.sent[-1][1]["issued_at"] == "2016-07-02T02:00:00Z"
     assert service.metrics.value("forecaster_messages_total", result="rejected", cause="out_of_order") in (None, 0)
+
+
+def test_a_busy_daemon_never_takes_the_shortcut(tiny_model, ett_small):
+    service, publisher = make_service(tiny_model, more_pending=lambda: False, idle_gap=60.0)
+    rows = readings(ett_small, "t1", slice(0, 3))
+    for r in rows:  # the first arrives after a long silence (processed at once), the others right after it
+        service.receive("sensors/t1/readings", encode_reading(r.ts, ETT_COLUMNS, r.values))
+    assert service.inbox.qsize() == 2
+    assert service.windows.get("t1").last_slot == rows[0].ts.value // service.step_ns
 
 
 def test_without_more_pending_every_reading_is_queued(tiny_model, ett_small):
