@@ -36,21 +36,11 @@ class SubtractMean(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="forecaster")
-class MeanValues(keras.layers.Layer):
+class MeanValues(LastValues):
     """The window mean of chosen input channels, shape ``(batch, 1, len(indices))``."""
-
-    def __init__(self, indices: Sequence[int], **kwargs) -> None:  # kwargs: Keras' name/dtype
-        super().__init__(**kwargs)
-        self.indices = [int(i) for i in indices]
 
     def call(self, inputs):
         return keras.ops.take(keras.ops.mean(inputs, axis=1, keepdims=True), self.indices, axis=2)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], 1, len(self.indices))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "indices": self.indices}
 
 
 @keras.saving.register_keras_serializable(package="forecaster")

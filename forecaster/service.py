@@ -180,7 +180,8 @@ class ForecastService:
 
     # ----------------------------------------------------- network thread side
     def receive(self, topic: str, payload: bytes) -> None:
-        """Parse one message and enqueue the reading (or count the rejection). Never raises."""
+        """Parse one message and enqueue the reading (or count the rejection); on an idle
+        daemon, process it at once (`_process_if_idle`). Never raises."""
         if not self.accepting:
             self.reject(Rejection("shutdown", "message arrived while shutting down"))
             return

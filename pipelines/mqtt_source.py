@@ -3,8 +3,8 @@
 `MqttClient` connects (MQTT 5 by default, 3.1.1 on request; plain TCP or TLS), reconnects
 on its own with backoff, subscribes in ``on_connect`` (so a reconnect resubscribes), keeps
 a retained ``online``/``offline`` status topic (``offline`` is also the last will), and
-hands each message to a callback that must only parse and enqueue: it runs in paho's
-network thread.
+hands each message to a callback that runs in paho's network thread: it must be quick
+(parse and enqueue; the daemon forecasts there only when it is otherwise idle).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class MqttClient:
         settings: connection settings.
         subscriptions: ``(topic filter, qos)`` pairs, (re)subscribed on every connect.
         on_message: ``(topic, payload)`` callback; runs in paho's network thread, so it must
-            only parse and enqueue.
+            be quick (no other message is read meanwhile).
         status_topic: retained ``online`` after each connect; ``offline`` as last will and
             on `stop`. None: no status.
         on_state: called with True/False when the connection comes up or goes down.
