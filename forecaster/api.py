@@ -34,6 +34,7 @@ def train(
     segment: int = 0,
     decoder: str = "dense",
     lr_decay: float = 1.0,
+    ensemble: int = 1,
     freq: str | None = None,
     max_gap: int = 3,
     split: SplitSpec | None = None,
@@ -49,7 +50,8 @@ def train(
         spec: the window definition.
         model, layers, units, dropout, recurrent_dropout, conv, residual, loss, epochs,
             batch_size, learning_rate, patience, seed, norm, channel_independent, segment,
-            decoder, lr_decay: see `ModelParams` (the last five are the SegRNN-style options).
+            decoder, lr_decay, ensemble: see `ModelParams` (norm to lr_decay are the SegRNN-style
+            options; ``ensemble`` > 1 averages that many networks trained with successive seeds).
         freq, max_gap, split, time_col, sensor_col, name: see `Forecaster`.
         verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
 
@@ -61,7 +63,7 @@ def train(
         recurrent_dropout=recurrent_dropout, conv=conv, residual=residual, loss=loss,
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         patience=patience, seed=seed, norm=norm, channel_independent=channel_independent,
-        segment=segment, decoder=decoder, lr_decay=lr_decay,
+        segment=segment, decoder=decoder, lr_decay=lr_decay, ensemble=ensemble,
     )
     forecaster = Forecaster(
         spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,

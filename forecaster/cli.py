@@ -83,6 +83,8 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--learning-rate", default=1e-3, show_default=True, type=float)
 @click.option("--patience", default=5, show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Train this many networks (seeds seed, seed+1, ...) and forecast their average.")
 @click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
 @click.option("--max-gap", default=3, show_default=True, type=click.IntRange(min=0),
               help="Longest run of missing steps to interpolate; longer gaps cut the series.")
@@ -112,7 +114,7 @@ def train(**o) -> None:
         model=o["cell"], layers=o["layers"], units=o["units"], dropout=o["dropout"],
         recurrent_dropout=o["recurrent_dropout"], conv=o["conv"], residual=o["residual"], loss=o["loss"],
         epochs=o["epochs"], batch_size=o["batch_size"], learning_rate=o["learning_rate"],
-        patience=o["patience"], seed=o["seed"],
+        patience=o["patience"], seed=o["seed"], ensemble=o["ensemble"],
     )
     split = SplitSpec(val=o["val"], test=o["test"], train_end=o["train_end"], val_end=o["val_end"])
     model = Forecaster(

@@ -21,9 +21,16 @@ from pipelines.windows import WindowSpec, windows_by_block_label
 log = logging.getLogger(__name__)
 
 
-def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False) -> Any:
-    """The Keras network ``params`` describe for windows of ``spec`` (plain or SegRNN-style);
-    ``unroll`` rebuilds it with unrolled recurrences (same weights fit) for TFLite export."""
+def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False, name: str | None = None) -> Any:
+    """The Keras network ``params`` describe for windows of ``spec`` (plain or SegRNN-style,
+    or a seed ensemble of them); ``unroll`` rebuilds it with unrolled recurrences (same
+    weights fit) for TFLite export."""
+    if params.ensemble > 1:
+        from forecaster.ensemble import build_ensemble
+
+        return build_ensemble(lambda member, member_name: build_network(spec, member, unroll=unroll, name=member_name),
+                              params)
+    name = name or "forecaster"
     residual = None
     if params.residual and all(t in spec.features for t in spec.targets):
         residual = [spec.features.index(t) for t in spec.targets]
@@ -37,7 +44,7 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
             target_index=residual or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
             units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
             norm=params.norm if residual is not None else "none", channel_independent=params.channel_independent,
-            segment=params.segment, decoder=params.decoder, unroll=unroll,
+            segment=params.segment, decoder=params.decoder, unroll=unroll, name=name,
         )
     from forecaster.networks import build_model
 
@@ -45,7 +52,7 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
         input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
         n_targets=len(spec.targets), cell=params.model, layers=params.layers, units=params.units,
         dropout=params.dropout, recurrent_dropout=params.recurrent_dropout, conv=params.conv,
-        residual_index=residual, unroll=unroll,
+        residual_index=residual, unroll=unroll, name=name,
     )
 
 
@@ -130,16 +137,17 @@ class Forecaster:
             len(splits[TRAIN][0]), len(splits[VALIDATION][0]), len(splits[TEST][0]),
             len(data.series), data.freq,
         )
-        from forecaster.training import fit_network, set_seed
+        from forecaster.ensemble import train_ensemble
+        from forecaster.training import fit_network
 
-        p = self.params
-        set_seed(p.seed)
-        self.model_ = build_network(self.spec, p)
-        self.history_ = fit_network(
-            self.model_, splits[TRAIN], splits[VALIDATION], epochs=p.epochs,
-            batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience,
-            loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay,
-        )
+        def fit_member(network: Any, p: ModelParams) -> dict[str, list[float]]:
+            return fit_network(
+                network, splits[TRAIN], splits[VALIDATION], epochs=p.epochs,
+                batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience,
+                loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay,
+            )
+
+        self.model_, self.history_ = train_ensemble(self.spec, self.params, fit_member)
         self._predictor = None
         self.metrics_ = self._test_metrics(*splits[TEST])
         return self

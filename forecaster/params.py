@@ -30,7 +30,9 @@ class ModelParams:
     ``channel_independent``, ``segment`` and ``decoder`` are the SegRNN-style options of
     `forecaster.segrnn.build_segment_model`, used when any of them differs from its default
     or ``norm="mean"``). ``lr_decay`` < 1 multiplies the learning rate by that factor every
-    epoch after the third (instead of halving it on plateaus).
+    epoch after the third (instead of halving it on plateaus). ``ensemble`` > 1 trains that
+    many networks of this design, with seeds ``seed``, ``seed + 1``, ..., each with its own
+    early stopping, and forecasts their average (one saved network; `forecaster.ensemble`).
 
     Example:
         >>> ModelParams(model="gru", layers=2).units
@@ -59,6 +61,7 @@ class ModelParams:
     segment: int = 0
     decoder: str = "dense"
     lr_decay: float = 1.0
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         _require("model", self.model, self.model in CELLS, f"one of {CELLS}")
@@ -74,7 +77,7 @@ class ModelParams:
         lr_decay = self.lr_decay
         _require("lr_decay", lr_decay, isinstance(lr_decay, (int, float)) and not isinstance(lr_decay, bool)
                  and 0 < lr_decay <= 1, "a float in (0, 1]")
-        for name in ("layers", "units", "epochs", "batch_size", "patience"):
+        for name in ("layers", "units", "epochs", "batch_size", "patience", "ensemble"):
             value = getattr(self, name)
             _require(name, value, _is_int(value) and value >= 1, "a positive integer")
         _require("seed", self.seed, _is_int(self.seed) and self.seed >= 0, "a non-negative integer")
