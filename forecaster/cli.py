@@ -129,7 +129,10 @@ def train(**o) -> None:
     click.echo(f"{len(model.gap_reports_)} sensor(s), cadence {model.freq_}: {counts['train']} training, "
                f"{counts['validation']} validation and {counts['test']} test windows")
     click.echo(_gap_summary(model.gap_reports_))
-    click.echo(f"saved {out} ({len(model.history_.get('loss', []))} epochs)")
+    members = model.history_.get("member_epochs")
+    trained = (f"ensemble of {len(members)}: {' + '.join(str(int(e)) for e in members)} epochs" if members
+               else f"{len(model.history_.get('loss', []))} epochs")
+    click.echo(f"saved {out} ({trained})")
     for target in spec.targets:
         if "mae" in m:
             naive = m.get("naive_mae", {}).get(target)

@@ -44,6 +44,18 @@ def trained_bundle(small_csv, tmp_path_factory) -> Path:
     return out
 
 
+def test_train_ensemble_saves_one_averaged_network(small_csv, tmp_path):
+    import forecaster
+
+    out = tmp_path / "ens"
+    assert main(["train", "--data", str(small_csv), "--out", str(out), "--targets", "OT", "--input-steps", "24",
+                 "--horizon", "6", "--units", "4", "--epochs", "1", "--ensemble", "2", "--seed", "3",
+                 "--no-progress"]) == 0
+    model = forecaster.load(out)
+    assert model.params.ensemble == 2 and model.params.seed == 3
+    assert [layer.name for layer in model.model_.layers][1:3] == ["member_1", "member_2"]
+
+
 def test_train_then_predict_many_sensors(trained_bundle, small_csv, tmp_path):
     out, plot = tmp_path / "f.csv", tmp_path / "f.png"
     result = run("predict", "--model", str(trained_bundle), "--data", str(small_csv), "--out", str(out), "--plot", str(plot))
