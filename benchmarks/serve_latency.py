@@ -10,7 +10,9 @@ N sensors each publish `--rate` readings per second for `--seconds` (paced in 10
 payloads made in advance, QoS 1, written to the socket by the publishing thread itself); each reading's latency runs from its own publish to the
 receipt of the forecast it triggers (matched by sensor and `issued_at`). Then a saturation
 run: the sensors publish flat out and we count forecasts per second. The naive daemon runs
-the N=1 paced scenario and its own saturation run (it cannot keep up with more).
+the N=1 paced scenario and its own saturation run (it cannot keep up with more). A floor
+row comes first among the comparisons: `echo_daemon.py` answers each reading at once without
+a model, so its latency is the broker and MQTT-client part that no daemon here can avoid.
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ def saturation(probe: Probe, sensors: list[str], data: list[bytes], first: int, 
             "forecasts_per_s": len(times) / span if times else 0.0}
 
 
-def start_daemon(command: list[str], metrics_port: int | None) -> subprocess.Popen:
+def start_daemon(command: list[str], metrics_port: int | None, settle: float = 15) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     if metrics_port is not None:
         deadline = time.monotonic() + 180
@@ -182,7 +184,7 @@ def start_daemon(command: list[str], metrics_port: int | None) -> subprocess.Pop
             except OSError:
                 time.sleep(0.2)
         raise SystemExit("serve did not become ready")
-    time.sleep(15)  # the naive daemon has no readiness endpoint: give TensorFlow time to load
+    time.sleep(settle)  # no readiness endpoint: give the process time to load (TensorFlow: 15 s)
     return process
 
 
@@ -232,6 +234,16 @@ def main() -> int:
                     probe.close()
             finally:
                 stop_daemon(ours)
+            echo = start_daemon([sys.executable, str(HERE / "echo_daemon.py"), broker.url, ",".join(FEATURES)],
+                                None, settle=3)
+            try:
+                probe = Probe(broker.url, "echo")
+                first = fill(probe, ["echo-0"], data)
+                results["floor: echo, no model, paced N=1"] = paced(probe, ["echo-0"], data, first, args.seconds,
+                                                                     args.rate)
+                probe.close()
+            finally:
+                stop_daemon(echo)
             if not args.skip_naive:
                 naive = start_daemon([sys.executable, str(HERE / "naive_daemon.py"), str(bundle), broker.url], None)
                 try:

@@ -224,12 +224,13 @@ def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None 
         f", metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
     )
     try:
-        while not stop.wait(0.2):
+        while not stop.wait(5.0):  # a signal handler sets `stop`, which ends the wait at once
             pass
     finally:
         log.info("shutting down: finishing %d queued reading(s)", service.inbox.qsize())
         service.accepting = False
         worker_stop.set()
+        service.wake()
         worker.join(config.drain_timeout)
         if worker.is_alive():
             log.error("the worker did not finish within %.1f s; %d reading(s) dropped",

@@ -36,6 +36,7 @@ from pipelines.stream import WindowRegistry
 from pipelines.timeutil import NS_PER_SECOND, step_of
 
 log = logging.getLogger(__name__)
+_WAKE = object()  # put into the queue to wake the worker; not a reading
 
 
 class Publisher(Protocol):
@@ -292,22 +293,37 @@ class ForecastService:
         self.metrics.forecasts.inc(published)
         return published
 
-    def run(self, stop: threading.Event, *, max_batch: int = 1024, poll: float = 0.05) -> None:
-        """The worker loop: until ``stop`` is set AND the queue is empty."""
+    def wake(self) -> None:
+        """Wake the worker at once (after setting its stop event) instead of at its next poll."""
+        try:
+            self.inbox.put_nowait(_WAKE)
+        except queue.Full:  # a full queue keeps the worker busy; it sees the stop event when drained
+            pass
+
+    def run(self, stop: threading.Event, *, max_batch: int = 1024, poll: float = 1.0) -> None:
+        """The worker loop: until ``stop`` is set AND the queue is empty.
+
+        It sleeps on the queue, not on a timer: an idle daemon wakes once per ``poll`` seconds
+        (`wake` ends the wait early), which keeps idle cores idle on battery-powered gateways
+        and virtual machines.
+        """
         self.alive = True
         try:
-            while True:
+            while not (stop.is_set() and self.inbox.empty()):
                 try:
-                    items: list[Reading | Rejection] = [self.inbox.get(timeout=poll)]
+                    first = self.inbox.get(timeout=poll)
                 except queue.Empty:
-                    if stop.is_set():
-                        return
                     continue
+                items: list[Reading | Rejection] = [] if first is _WAKE else [first]
                 while len(items) < max_batch:
                     try:
-                        items.append(self.inbox.get_nowait())
+                        item = self.inbox.get_nowait()
                     except queue.Empty:
                         break
+                    if item is not _WAKE:
+                        items.append(item)
+                if not items:
+                    continue
                 self.metrics.queue.set(self.inbox.qsize())
                 with self.processing_lock:
                     self._process_logged(items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,26 @@ def test_worker_finishes_the_queue_after_stop(tiny_model, ett_small):
     stop.set()
     service.run(stop, max_batch=4)
     assert service.inbox.empty() and len(publisher.sent) >= 2 and not service.alive
+
+
+def test_an_idle_worker_sleeps_until_woken(tiny_model, ett_small):
+    service, publisher = make_service(tiny_model)
+    stop = threading.Event()
+    worker = threading.Thread(target=service.run, args=(stop,), kwargs={"poll": 60.0})
+    worker.start()
+    service.wake()  # a wake-up without stop is not a reading
+    rows = readings(ett_small, "t1", slice(0, 24))
+    for r in rows:
+        service.inbox.put(r)
+        service._enqueued += 1
+    deadline = time.monotonic() + 30
+    while service._done < 24 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert service._done == 24 and len(publisher.sent) == 1
+    stop.set()
+    service.wake()
+    worker.join(5)  # without the wake-up it would sleep out its 60 s poll
+    assert not worker.is_alive()
 
 
 def test_state_file_round_trip(tiny_model, ett_small, tmp_path):
