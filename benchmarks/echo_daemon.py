@@ -38,6 +38,9 @@ def main(url: str, features: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     client.start()
+    if not client.wait_connected(60):
+        return 1
+    print("ready", flush=True)  # connected, subscription sent (serve_latency.py waits for this line)
     stop.wait()
     client.stop()
     return 0

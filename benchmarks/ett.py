@@ -93,8 +93,9 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
         "dataset": dataset, "features": features, "horizon": horizon, "lookback": lookback,
         "mse": float(window_se.mean()), "mae": float(window_ae.mean()), "test_windows": int(len(starts)),
         "mse_without_last_partial_batch": float(window_se[:full].mean()),
-        "epochs": len(history.get("loss", [])), "member_epochs": history.get("member_epochs"), "member_mse": member_mse,
+        "epochs": epochs_text(history), "member_epochs": history.get("member_epochs"), "member_mse": member_mse,
         "steps_per_epoch": steps_per_epoch, "best_val_loss": min(history.get("val_loss", [float("nan")])),
+        "val_loss": val_loss(network, scaled, proto.window_starts("val"), lookback, horizon, params.loss),
         "train_seconds": round(train_seconds, 1), "params": params.to_dict(),
     }
     model = Forecaster.from_parts(
@@ -106,6 +107,12 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     return row, model
 
 
+def epochs_text(history: dict) -> int | str:
+    """Epochs trained: a number, or each member's joined by ``+`` for an ensemble."""
+    members = history.get("member_epochs")
+    return "+".join(str(int(e)) for e in members) if members else len(history.get("loss", []))
+
+
 def test_errors(predictor, scaled: np.ndarray, starts: np.ndarray, lookback: int, horizon: int):
     """Per test window: mean squared and mean absolute error on the scaled values."""
     window_se, window_ae = [], []
@@ -115,6 +122,14 @@ def test_errors(predictor, scaled: np.ndarray, starts: np.ndarray, lookback: int
         window_se.append(np.mean(err**2, axis=(1, 2)))
         window_ae.append(np.mean(np.abs(err), axis=(1, 2)))
     return np.concatenate(window_se), np.concatenate(window_ae)
+
+
+def val_loss(network, scaled: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, loss: str) -> float:
+    """The trained network's (for an ensemble: the average's) loss on the validation windows."""
+    from forecaster.inference import Predictor
+
+    se, ae = test_errors(Predictor(network), scaled, starts, lookback, horizon)
+    return float((ae if loss == "mae" else se).mean())
 
 
 def library_check(model, frame, dataset: str, horizon: int, lookback: int, columns: list[str], count: int) -> float:
@@ -183,7 +198,7 @@ def markdown(rows: list[dict]) -> str:
 @click.option("--ensemble", default=BEST.ensemble, show_default=True, type=click.IntRange(min=1),
               help="Networks trained with seeds seed, seed+1, ... and averaged (time budget per network).")
 @click.option("--time-budget", default=12.0, show_default=True, type=float,
-              help="Minutes of training per run (stops after the epoch that exceeds it; best weights kept).")
+              help="Minutes of training per network (stops after the epoch that exceeds it; best weights kept).")
 @click.option("--steps-per-epoch", default=None, type=click.IntRange(min=1),
               help="Batches per epoch (validation and learning-rate decay) [default: one pass over the windows].")
 @click.option("--save-bundle", default=None, type=click.Path(file_okay=False),

@@ -172,7 +172,7 @@ def saturation(probe: Probe, sensors: list[str], data: list[bytes], first: int, 
             "forecasts_per_s": len(times) / span if times else 0.0}
 
 
-def start_daemon(command: list[str], metrics_port: int | None, settle: float = 15) -> subprocess.Popen:
+def start_daemon(command: list[str], metrics_port: int | None) -> subprocess.Popen:
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     if metrics_port is not None:
         deadline = time.monotonic() + 180
@@ -184,7 +184,7 @@ def start_daemon(command: list[str], metrics_port: int | None, settle: float = 1
             except OSError:
                 time.sleep(0.2)
         raise SystemExit("serve did not become ready")
-    time.sleep(settle)  # no readiness endpoint: give the process time to load (TensorFlow: 15 s)
+    time.sleep(15)  # the naive daemon has no readiness endpoint: give TensorFlow time to load
     return process
 
 
@@ -234,8 +234,10 @@ def main() -> int:
                     probe.close()
             finally:
                 stop_daemon(ours)
-            echo = start_daemon([sys.executable, str(HERE / "echo_daemon.py"), broker.url, ",".join(FEATURES)],
-                                None, settle=3)
+            echo = subprocess.Popen([sys.executable, str(HERE / "echo_daemon.py"), broker.url, ",".join(FEATURES)],
+                                    cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            if echo.stdout.readline().strip() != "ready":
+                raise SystemExit("the echo daemon did not connect")
             try:
                 probe = Probe(broker.url, "echo")
                 first = fill(probe, ["echo-0"], data)

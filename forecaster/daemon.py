@@ -216,6 +216,7 @@ def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None 
             )
         except OSError as exc:
             worker_stop.set()
+            service.wake()
             raise ForecasterError(f"cannot listen on {config.metrics_host}:{config.metrics_port}: {exc}") from None
     client.start()
     log.info(

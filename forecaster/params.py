@@ -96,8 +96,12 @@ class ModelParams:
         return self.channel_independent or self.segment > 0 or self.decoder != "dense" or self.norm != "last"
 
     def to_dict(self) -> dict:
-        """Plain JSON-able form."""
-        return asdict(self)
+        """Plain JSON-able form (``ensemble`` only when > 1, so that single-network bundles
+        stay readable by releases from before the option)."""
+        data = asdict(self)
+        if data["ensemble"] == 1:
+            del data["ensemble"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelParams:

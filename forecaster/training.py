@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from forecaster.tf_env import quiet_tensorflow
@@ -10,6 +12,8 @@ quiet_tensorflow()
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 
 def set_seed(seed: int) -> None:
@@ -71,8 +75,9 @@ class TimeBudget(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import time
 
-        if time.monotonic() - self._start >= self.seconds:
+        if time.monotonic() - self._start >= self.seconds and not self.model.stop_training:
             self.model.stop_training = True
+            log.warning("training stopped by the time budget (%.0f s) after %d epoch(s)", self.seconds, epoch + 1)
 
 
 def fit_network(
