@@ -78,3 +78,29 @@ def reference_bundle(directory: Path, *, export: bool = False) -> Path:
 
         export_tflite(directory)
     return directory
+
+
+def serve_readings(url: str, client_id: str, handle: Callable, *, status_topic: str | None = None) -> int:
+    """Run a comparison daemon: subscribe to ``sensors/+/readings`` (QoS 1), call
+    ``handle(client, topic, payload)`` for each message in paho's network thread, print
+    ``ready`` once connected (``serve_latency.py`` waits for that line), stop on SIGTERM/SIGINT."""
+    import signal
+    import threading
+
+    from pipelines.mqtt_source import BrokerAddress, MqttClient, MqttSettings
+
+    box: list[MqttClient] = []
+    client = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id),
+                        subscriptions=[("sensors/+/readings", 1)],
+                        on_message=lambda topic, payload: handle(box[0], topic, payload), status_topic=status_topic)
+    box.append(client)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    client.start()
+    if not client.wait_connected(60):
+        return 1
+    print("ready", flush=True)
+    stop.wait()
+    client.stop()
+    return 0

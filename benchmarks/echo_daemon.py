@@ -10,40 +10,26 @@ forecasting daemon on this machine can go below.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import serve_readings  # noqa: E402
+
 
 def main(url: str, features: list[str]) -> int:
-    from pipelines.mqtt_source import BrokerAddress, MqttClient, MqttSettings
     from pipelines.payloads import ParseRules, Rejection, format_timestamp, parse_message
 
     rules = ParseRules(subscription="sensors/+/readings", features=features)
-    box: list[MqttClient] = []
 
-    def on_message(topic: str, payload: bytes) -> None:
+    def on_message(client, topic: str, payload: bytes) -> None:
         item = parse_message(topic, payload, rules)
         if not isinstance(item, Rejection):
             body = b'{"sensor":"%s","issued_at":"%s"}' % (item.sensor.encode(), format_timestamp(item.ts).encode())
-            box[0].publish(f"forecasts/{item.sensor}", body, 1)
+            client.publish(f"forecasts/{item.sensor}", body, 1)
 
-    client = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id="echo-daemon"),
-                        subscriptions=[("sensors/+/readings", 1)], on_message=on_message)
-    box.append(client)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    client.start()
-    if not client.wait_connected(60):
-        return 1
-    print("ready", flush=True)  # connected, subscription sent (serve_latency.py waits for this line)
-    stop.wait()
-    client.stop()
-    return 0
+    return serve_readings(url, "echo-daemon", on_message)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,12 @@ payloads as `forecaster serve`; only the inference call and its placement differ
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import serve_readings  # noqa: E402
 
 
 def main(bundle: str, url: str) -> int:
@@ -23,7 +23,6 @@ def main(bundle: str, url: str) -> int:
 
     from forecaster.model import Forecaster
     from forecaster.service import forecast_payload
-    from pipelines.mqtt_source import BrokerAddress, MqttClient, MqttSettings
     from pipelines.payloads import ParseRules, Rejection, parse_message
     from pipelines.stream import WindowRegistry
     from pipelines.timeutil import step_of
@@ -33,9 +32,8 @@ def main(bundle: str, url: str) -> int:
     step_ns = step_of(model.freq_).value
     rules = ParseRules(subscription="sensors/+/readings", features=spec.features)
     windows = WindowRegistry(length=spec.input_steps, n_columns=len(spec.features), step_ns=step_ns, max_gap=model.max_gap)
-    box: list[MqttClient] = []
 
-    def on_message(topic: str, payload: bytes) -> None:
+    def on_message(client, topic: str, payload: bytes) -> None:
         item = parse_message(topic, payload, rules)
         if isinstance(item, Rejection):
             return
@@ -50,20 +48,9 @@ def main(bundle: str, url: str) -> int:
             forecast = model.scaler_.inverse_transform(raw, spec.target_index)[0]
             body = forecast_payload(item.sensor, int(window.last_slot), np.asarray(forecast), step_ns=step_ns,
                                     freq=model.freq_, model=model.name, targets=list(spec.targets))
-            box[0].publish(f"forecasts/{item.sensor}", body, 1)
+            client.publish(f"forecasts/{item.sensor}", body, 1)
 
-    settings = MqttSettings(broker=BrokerAddress.parse(url), client_id="naive-daemon")
-    client = MqttClient(settings, subscriptions=[("sensors/+/readings", 1)], on_message=on_message,
-                        status_topic="forecaster/naive-daemon/status")
-    box.append(client)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    client.start()
-    while not stop.wait(0.2):
-        pass
-    client.stop()
-    return 0
+    return serve_readings(url, "naive-daemon", on_message, status_topic="forecaster/naive-daemon/status")
 
 
 if __name__ == "__main__":

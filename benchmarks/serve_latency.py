@@ -172,20 +172,24 @@ def saturation(probe: Probe, sensors: list[str], data: list[bytes], first: int, 
             "forecasts_per_s": len(times) / span if times else 0.0}
 
 
-def start_daemon(command: list[str], metrics_port: int | None) -> subprocess.Popen:
+def start_daemon(command: list[str], metrics_port: int | None = None) -> subprocess.Popen:
+    """Start a daemon process and wait until it serves: `forecaster serve` answers ``/readyz``
+    on ``metrics_port``; the comparison daemons print ``ready`` (`common.serve_readings`)."""
+    if metrics_port is None:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        if process.stdout.readline().strip() != "ready":
+            raise SystemExit(f"{Path(command[1]).name} did not connect to the broker")
+        return process
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
-    if metrics_port is not None:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        return process
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit("serve did not become ready")
-    time.sleep(15)  # the naive daemon has no readiness endpoint: give TensorFlow time to load
-    return process
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("serve did not become ready")
 
 
 def stop_daemon(process: subprocess.Popen) -> None:
@@ -234,10 +238,7 @@ def main() -> int:
                     probe.close()
             finally:
                 stop_daemon(ours)
-            echo = subprocess.Popen([sys.executable, str(HERE / "echo_daemon.py"), broker.url, ",".join(FEATURES)],
-                                    cwd=ROOT, stdout=subprocess.PIPE, text=True)
-            if echo.stdout.readline().strip() != "ready":
-                raise SystemExit("the echo daemon did not connect")
+            echo = start_daemon([sys.executable, str(HERE / "echo_daemon.py"), broker.url, ",".join(FEATURES)])
             try:
                 probe = Probe(broker.url, "echo")
                 first = fill(probe, ["echo-0"], data)
@@ -247,7 +248,7 @@ def main() -> int:
             finally:
                 stop_daemon(echo)
             if not args.skip_naive:
-                naive = start_daemon([sys.executable, str(HERE / "naive_daemon.py"), str(bundle), broker.url], None)
+                naive = start_daemon([sys.executable, str(HERE / "naive_daemon.py"), str(bundle), broker.url])
                 try:
                     probe = Probe(broker.url, "naive")
                     first = fill(probe, ["naive-0"], data)
