@@ -77,10 +77,21 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--conv/--no-conv", default=False, show_default=True, help="Conv1D + MaxPooling front.")
 @click.option("--residual/--no-residual", default=True, show_default=True,
               help="Predict the change from each target's last value.")
+@click.option("--norm", default="last", show_default=True, type=click.Choice(["last", "mean"]),
+              help="Instance normalization (with --residual): subtract the window's last value or its mean.")
+@click.option("--channel-independent/--no-channel-independent", default=False, show_default=True,
+              help="One shared network runs over each input channel (every target must be a feature).")
+@click.option("--segment", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Cut the window into segments of this many rows, each embedded; the RNN runs over segments "
+                   "(SegRNN). 0: row by row.")
+@click.option("--decoder", default="dense", show_default=True, type=click.Choice(["dense", "parallel"]),
+              help="One dense head for the whole horizon, or SegRNN's parallel decoding (needs --segment).")
 @click.option("--loss", default="mse", show_default=True, type=click.Choice(["mse", "mae"]))
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+@click.option("--lr-decay", default=1.0, show_default=True, type=float,
+              help="Multiply the learning rate by this every epoch after the third (1: halve it on plateaus).")
 @click.option("--patience", default=5, show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
@@ -114,7 +125,9 @@ def train(**o) -> None:
         model=o["cell"], layers=o["layers"], units=o["units"], dropout=o["dropout"],
         recurrent_dropout=o["recurrent_dropout"], conv=o["conv"], residual=o["residual"], loss=o["loss"],
         epochs=o["epochs"], batch_size=o["batch_size"], learning_rate=o["learning_rate"],
-        patience=o["patience"], seed=o["seed"], ensemble=o["ensemble"],
+        patience=o["patience"], seed=o["seed"], ensemble=o["ensemble"], norm=o["norm"],
+        channel_independent=o["channel_independent"], segment=o["segment"], decoder=o["decoder"],
+        lr_decay=o["lr_decay"],
     )
     split = SplitSpec(val=o["val"], test=o["test"], train_end=o["train_end"], val_end=o["val_end"])
     model = Forecaster(

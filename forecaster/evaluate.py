@@ -23,7 +23,7 @@ import pandas as pd
 from forecaster.model import Forecaster
 from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive
 from pipelines.errors import DataError, ForecasterError
-from pipelines.metrics import mae, mape, mase, rmse, smape
+from pipelines.metrics import mae, mape, mase, near_zero, rmse, smape
 from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, split_labels
 from pipelines.windows import WindowSpec, window_starts
@@ -104,7 +104,11 @@ def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Win
     time_col, sensor_col = model._columns_of(frame)
     data = prepare(frame, spec.columns, freq=model.freq_, max_gap=model.max_gap, time_col=time_col,
                    sensor_col=sensor_col)
-    borders = model.split.borders(data)
+    split = model.split_
+    if not split.explicit:
+        log.warning("the bundle records split fractions only: the test split "
+                    "is re-derived from this file's time span, so it may overlap the rows the model trained on")
+    borders = split.borders(data)
     tidx, fidx = list(spec.target_index), list(spec.feature_index)
     L, H = spec.input_steps, spec.horizon
     parts: dict[int, list[tuple]] = {}
@@ -145,7 +149,8 @@ def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray) -> dic
     return {
         "mae": mae(actual, predicted, axis=0),
         "rmse": rmse(actual, predicted, axis=0),
-        "mape": mape(actual, predicted, axis=0),
+        # readings within 5 % of the target's mean absolute value of zero are left out
+        "mape": mape(actual, predicted, axis=0, eps=near_zero(actual, axis=(0, 1))),
         "smape": smape(actual, predicted, axis=0),
         "mase": mase(actual, predicted, scale, axis=0),
     }
@@ -201,8 +206,9 @@ def evaluate(
     windows, train_targets = split_windows(model, frame)
     test = windows.get(TEST)
     if test is None or len(test.X) == 0:
-        raise DataError(f"no test window: the test split holds no {spec.window_length} consecutive regular rows",
-                        source=frame.attrs.get("source"))
+        since = f" (the test split starts at {model.split_.val_end})" if model.split_.val_end is not None else ""
+        raise DataError(f"no test window: the test split{since} holds no {spec.window_length} consecutive "
+                        "regular rows", source=frame.attrs.get("source"))
     train = windows.get(TRAIN)
     if period is None:
         longest = max((v for _, v in train_targets.values()), key=len)

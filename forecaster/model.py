@@ -31,17 +31,18 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
         return build_ensemble(lambda member, member_name: build_network(spec, member, unroll=unroll, name=member_name),
                               params)
     name = name or "forecaster"
-    residual = None
-    if params.residual and all(t in spec.features for t in spec.targets):
-        residual = [spec.features.index(t) for t in spec.targets]
+    in_features = [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
+    residual = in_features if params.residual else None
     if params.segment_model:
-        if residual is None and params.channel_independent:
-            raise ForecasterError("channel independence needs every target among the features")
+        if in_features is None and params.channel_independent:
+            missing = [t for t in spec.targets if t not in spec.features]
+            raise ForecasterError(f"channel independence forecasts each input channel, so every target must be a "
+                                  f"feature; {missing} are not (add them to `features` or drop channel_independent)")
         from forecaster.segrnn import build_segment_model
 
         return build_segment_model(
             input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
-            target_index=residual or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
+            target_index=in_features or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
             units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
             norm=params.norm if residual is not None else "none", channel_independent=params.channel_independent,
             segment=params.segment, decoder=params.decoder, unroll=unroll, name=name,
@@ -64,7 +65,9 @@ class Forecaster:
         params: network and training settings.
         freq: the cadence (e.g. ``"1h"``); inferred from the data when ``None``.
         max_gap: the longest run of missing slots that is interpolated; longer gaps cut.
-        split: the chronological train/validation/test split.
+        split: the chronological train/validation/test split; after `fit`, ``split_`` holds
+            it with its borders as instants (what the bundle records, so that `evaluate`
+            cuts a longer file at the same times).
         time_col, sensor_col: the data's time and sensor columns; found by name when ``None``.
         name: a label written into published forecasts.
 
@@ -115,7 +118,8 @@ class Forecaster:
         )
         self.freq_ = data.freq
         self.gap_reports_ = {sensor: series.report for sensor, series in data.series.items()}
-        borders = self.split.borders(data)
+        self.split_ = self.split.resolved(data)
+        borders = self.split_.borders(data)
         labels = {s: split_labels(r.slots, borders) for s, r in data.series.items()}
         train_rows = np.concatenate(
             [r.values[labels[s] == TRAIN] for s, r in data.series.items()]
@@ -302,7 +306,7 @@ class Forecaster:
             "sensor_col": self.sensor_col_,
             "scaler": self.scaler_.to_dict(),
             "params": self.params.to_dict(),
-            "split": self.split.to_dict(),
+            "split": self.split_.to_dict(),
             "history": getattr(self, "history_", {}),
             "metrics": getattr(self, "metrics_", {}),
         }
@@ -381,6 +385,7 @@ class Forecaster:
                    time_col=time_col, sensor_col=sensor_col, name=name)
         self.freq_, self.time_col_, self.sensor_col_ = freq, time_col, sensor_col
         self.scaler_, self._predictor = scaler, None
+        self.split_ = self.split
         if network is not None:
             self.model_ = network
         self.history_, self.metrics_ = history or {}, metrics or {}

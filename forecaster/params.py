@@ -71,6 +71,9 @@ class ModelParams:
         _require("segment", self.segment, _is_int(self.segment) and self.segment >= 0, "a non-negative integer")
         if self.decoder == "parallel":
             _require("segment", self.segment, self.segment > 0, "positive for decoder='parallel'")
+        if self.norm == "mean" and not self.residual:
+            raise ForecasterError("norm='mean' picks the statistic of instance normalization, which residual=False "
+                                  "turns off; set residual=True or leave norm at 'last'")
         if self.conv and self.segment_model:
             raise ForecasterError("`conv` is an option of the plain recurrent network; it cannot be combined with "
                                   "channel_independent, segment, decoder='parallel' or norm='mean'")

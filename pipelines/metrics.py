@@ -55,6 +55,18 @@ def mape(
         return 100.0 * np.sum(ratio, axis=axis) / np.where(count > 0, count, np.nan)
 
 
+def near_zero(actual: np.ndarray, fraction: float = 0.05, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """A MAPE guard: ``fraction`` of the mean absolute actual value (per column when ``axis``
+    reduces the others). A reading this close to zero makes its percentage error meaningless
+    (0.07 A on a line that carries 2 A on average, missed by 1 A, would count 1,400 %).
+
+    Example:
+        >>> float(near_zero(np.array([1.0, -3.0]), fraction=0.1))
+        0.2
+    """
+    return fraction * np.mean(np.abs(np.asarray(actual, dtype="float64")), axis=axis)
+
+
 def smape(actual: np.ndarray, predicted: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
     """Symmetric MAPE (in %, from 0 to 200): ``200 * mean(|a - p| / (|a| + |p|))``; a point
     where both are zero counts as no error.

@@ -13,6 +13,7 @@ import pandas as pd
 
 from pipelines.errors import ForecasterError
 from pipelines.series import Prepared
+from pipelines.timeutil import time_of_slot
 
 TRAIN, VALIDATION, TEST = 0, 1, 2
 
@@ -90,6 +91,19 @@ class SplitSpec:
         val_start = at(self.train_end, self.train)
         test_start = at(self.val_end, self.train + self.val)
         return val_start, max(val_start, test_start)
+
+    @property
+    def explicit(self) -> bool:
+        """True when both borders are instants (the split no longer depends on the data)."""
+        return self.train_end is not None and self.val_end is not None
+
+    def resolved(self, data: Prepared) -> SplitSpec:
+        """The same split with its borders on ``data`` as explicit instants, so that a later
+        call on a longer or shorter file cuts at the same times (what a bundle records)."""
+        val_start, test_start = self.borders(data)
+        step = data.step.value
+        return SplitSpec(val=self.val, test=self.test, train_end=time_of_slot(val_start, step),
+                         val_end=time_of_slot(test_start, step))
 
 
 def split_labels(slots: np.ndarray, borders: tuple[int, int]) -> np.ndarray:

@@ -56,6 +56,28 @@ def test_train_ensemble_saves_one_averaged_network(small_csv, tmp_path):
     assert [layer.name for layer in model.model_.layers][1:3] == ["member_1", "member_2"]
 
 
+def test_train_segrnn_options(small_csv, tmp_path):
+    """The SegRNN-style options of the library are options of `forecaster train` too."""
+    import forecaster
+
+    out = tmp_path / "seg"
+    assert main(["train", "--data", str(small_csv), "--out", str(out), "--targets", "OT,HUFL",
+                 "--features", "HUFL,HULL,OT", "--input-steps", "24", "--horizon", "6", "--units", "4",
+                 "--epochs", "1", "--model", "gru", "--channel-independent", "--segment", "6",
+                 "--decoder", "parallel", "--norm", "mean", "--loss", "mae", "--lr-decay", "0.9",
+                 "--no-progress"]) == 0
+    p = forecaster.load(out).params
+    assert (p.model, p.channel_independent, p.segment, p.decoder, p.norm, p.loss, p.lr_decay) == (
+        "gru", True, 6, "parallel", "mean", "mae", 0.9)
+    assert "segment_embedding" in [layer.name for layer in forecaster.load(out).model_.layers]
+
+
+def test_train_parallel_decoder_without_segments_is_exit_2(small_csv, tmp_path, capsys):
+    assert main(["train", "--data", str(small_csv), "--out", str(tmp_path / "x"), "--targets", "OT",
+                 "--decoder", "parallel", "--no-progress"]) == 2
+    assert "positive for decoder='parallel'" in capsys.readouterr().err
+
+
 def test_train_then_predict_many_sensors(trained_bundle, small_csv, tmp_path):
     out, plot = tmp_path / "f.csv", tmp_path / "f.png"
     result = run("predict", "--model", str(trained_bundle), "--data", str(small_csv), "--out", str(out), "--plot", str(plot))

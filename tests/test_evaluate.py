@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import DATA
 
@@ -23,9 +24,32 @@ def sample_csv(tmp_path_factory):
     return path
 
 
-def test_bundle_records_its_split(tiny_bundle):
+def test_bundle_records_its_split_as_instants(tiny_bundle, ett_small):
+    """The fractions are resolved on the training data: 70 % of 1,200 hourly rows train."""
     meta = json.loads((tiny_bundle / "bundle.json").read_text())
-    assert meta["split"] == {"val": 0.1, "test": 0.2, "train_end": None, "val_end": None}
+    dates = pd.to_datetime(ett_small["date"], utc=True)
+    assert meta["split"] == {"val": 0.1, "test": 0.2, "train_end": dates.iloc[840].isoformat(),
+                             "val_end": dates.iloc[960].isoformat()}
+
+
+def test_a_longer_file_is_cut_at_the_training_borders(tiny_model, ett_small):
+    """Evaluating on the same series with more rows appended never moves the test split back
+    into rows the model trained or validated on: it only adds later test windows."""
+    from pipelines import read_csv
+
+    longer = read_csv(DATA / "ETTh1.csv").iloc[:1500]
+    short, _ = split_windows(tiny_model, ett_small)
+    long, _ = split_windows(tiny_model, longer)
+    assert len(long[TEST].X) == len(short[TEST].X) + 300
+    np.testing.assert_array_equal(long[TEST].origin[: len(short[TEST].X)], short[TEST].origin)
+    assert long[TEST].origin.min() >= tiny_model.split_.val_end
+
+
+def test_a_file_ending_before_the_test_split_is_a_clear_error(tiny_model, ett_small):
+    from pipelines.errors import DataError
+
+    with pytest.raises(DataError, match="test split starts at 2016-08-10"):
+        evaluate(tiny_model, ett_small.iloc[:900])
 
 
 def test_evaluate_uses_the_training_test_windows(tiny_model, ett_small):
@@ -94,6 +118,20 @@ def test_older_bundle_without_split_still_evaluates(tiny_bundle, tmp_path, ett_s
     del meta["split"]
     write_meta(copy, meta)
     assert evaluate(forecaster.load(copy), ett_small).windows > 0
+
+
+def test_bundle_with_split_fractions_only_warns(tiny_bundle, tiny_model, tmp_path, ett_small, caplog):
+    import shutil
+
+    from forecaster.bundle import write_meta
+
+    copy = shutil.copytree(tiny_bundle, tmp_path / "fractions")
+    meta = json.loads((copy / "bundle.json").read_text())
+    meta["split"] = {"val": 0.1, "test": 0.2, "train_end": None, "val_end": None}
+    write_meta(copy, meta)
+    with caplog.at_level("WARNING"):
+        assert evaluate(forecaster.load(copy), ett_small).windows == tiny_model.window_counts_["test"]
+    assert "split fractions only" in caplog.text
 
 
 def test_mase_is_scaled_by_the_in_sample_seasonal_naive(tiny_model, ett_small):

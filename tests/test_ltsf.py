@@ -84,4 +84,41 @@ def test_benchmark_mse_is_reproduced_by_the_public_library(tmp_path):
     # and the full-split MSE the benchmark reported equals the library's on all windows
     X_all, y_all = cut_windows(scaled, proto.window_starts("test"), 48, 24)
     assert scaled_errors(y_all, loaded._predict_scaled(X_all))[0] == pytest.approx(row["mse"], rel=1e-6)
-    assert bench.library_check(loaded, frame, "ETTh1", 24, 48, list(ETT_COLUMNS), 5) < 1e-5
+    check = bench.library_check(loaded, model, frame, "ETTh1", 24, 48, list(ETT_COLUMNS), 5)
+    assert check["max_abs_diff"] < 1e-5
+    assert check["library_mse"] == pytest.approx(check["benchmark_mse"], rel=1e-6)
+    # the bundle's scaler is the one fit on the 8,640 training rows, not on all rows
+    train_rows = frame[ETT_COLUMNS].to_numpy("float64")[:8640]
+    np.testing.assert_allclose(loaded.scaler_.mean_, train_rows.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(loaded.scaler_.scale_, train_rows.std(axis=0), rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_benchmark_command_line(tmp_path):
+    """One tiny run through the command line: the row, the published rows beside it, the results
+    files, the saved bundle (loadable, cut at the protocol's borders) and the library check."""
+    import json
+
+    from click.testing import CliRunner
+
+    import forecaster
+
+    bench = _bench()
+    args = ["--data-dir", str(DATA), "--dataset", "ETTh1", "--horizon", "96", "--lookback", "48", "--units", "4",
+            "--segment", "12", "--epochs", "1", "--ensemble", "1", "--steps-per-epoch", "3", "--check", "3",
+            "--save-bundle", str(tmp_path / "b"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(bench.main, args)
+    assert result.exit_code == 0, result.output
+    assert "| ETTh1 | M | 96 | | DLinear (L=336) (published) | 0.375 |" in result.output
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert [(r["dataset"], r["horizon"], r["lookback"], r["test_windows"]) for r in rows] == [("ETTh1", 96, 48, 2785)]
+    assert rows[0]["library_max_abs_diff"] < 1e-5
+    assert rows[0]["library_check_mse"][1] == pytest.approx(rows[0]["library_check_mse"][0], rel=1e-6)
+    assert (tmp_path / "out" / "results.jsonl").read_text().count("\n") == 1
+    assert "ETTh1" in (tmp_path / "out" / "results.md").read_text()
+    loaded = forecaster.load(tmp_path / "b")
+    dates = read_csv(DATA / "ETTh1.csv")["date"]
+    assert loaded.split_.train_end == dates.iloc[8640] and loaded.split_.val_end == dates.iloc[11520]
+    # a bundle is one run: two horizons with --save-bundle is a usage error (exit 2)
+    bad = CliRunner().invoke(bench.main, [*args[:6], "--horizon", "all", "--save-bundle", str(tmp_path / "c")])
+    assert bad.exit_code == 2 and "single run" in bad.output

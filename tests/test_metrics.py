@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.metrics import mae, mape, mase, mase_scale, mse, rmse, smape
+from pipelines.metrics import mae, mape, mase, mase_scale, mse, near_zero, rmse, smape
 
 A = np.array([2.0, 4.0, 0.0, 5.0])
 P = np.array([3.0, 2.0, 1.0, 5.0])  # errors 1, -2, 1, 0
@@ -21,6 +21,16 @@ def test_mape_leaves_out_zero_actuals():
     # |1|/2 = 0.5, |2|/4 = 0.5, (zero skipped), 0/5 = 0 -> mean 1/3 -> 33.33 %
     assert mape(A, P) == pytest.approx(100 / 3)
     assert np.isnan(mape(np.zeros(3), np.ones(3)))
+
+
+def test_mape_guard_relative_to_the_series_scale():
+    actual = np.array([[0.05, 2.0], [4.0, 200.0]])  # rows: points; columns: two targets
+    predicted = np.array([[1.05, 1.0], [3.0, 100.0]])
+    eps = near_zero(actual, axis=0)  # 5 % of the mean |actual| per column: 0.10125 and 5.05
+    np.testing.assert_allclose(eps, [0.05 * 2.025, 0.05 * 101.0])
+    # column 0: the 0.05 reading is left out (it would add 2,000 %): only |1|/4 = 25 %
+    # column 1: both kept: (50 % + 50 %) / 2
+    np.testing.assert_allclose(mape(actual, predicted, axis=0, eps=eps), [25.0, 50.0])
 
 
 def test_smape_by_hand():

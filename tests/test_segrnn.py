@@ -18,6 +18,7 @@ OPTIONS = {
     "segrnn": dict(channel_independent=True, segment=6, decoder="parallel", loss="mae"),
     "mean_norm": dict(norm="mean", segment=5, channel_independent=True),
     "no_norm_parallel": dict(residual=False, segment=4, decoder="parallel"),
+    "no_norm_channel_independent": dict(residual=False, channel_independent=True, segment=4),
 }
 
 
@@ -77,6 +78,8 @@ def test_invalid_options_are_errors():
         ModelParams(lr_decay=1.5)
     with pytest.raises(ForecasterError, match="conv"):
         ModelParams(conv=True, segment=4)
+    with pytest.raises(ForecasterError, match="residual=False"):
+        ModelParams(norm="mean", residual=False)
     assert not ModelParams().segment_model  # defaults keep the plain builder
 
 
@@ -84,8 +87,10 @@ def test_channel_independence_needs_targets_among_features():
     from forecaster.model import build_network
 
     spec = WindowSpec(input_steps=8, horizon=2, features=["HUFL"], targets=["OT"])
-    with pytest.raises(ForecasterError, match="channel independence"):
+    with pytest.raises(ForecasterError, match=r"channel independence .*\['OT'\] are not"):
         build_network(spec, ModelParams(channel_independent=True))
+    with pytest.raises(ForecasterError, match="channel independence"):
+        build_network(spec, ModelParams(channel_independent=True, residual=False))
 
 
 def test_bundle_loads_in_a_fresh_process(ett_small, tmp_path):
