@@ -209,6 +209,9 @@ def evaluate(
         since = f" (the test split starts at {model.split_.val_end})" if model.split_.val_end is not None else ""
         raise DataError(f"no test window: the test split{since} holds no {spec.window_length} consecutive "
                         "regular rows", source=frame.attrs.get("source"))
+    if folds > len(test.X):
+        raise ForecasterError(f"`folds` must be at most the number of test windows ({len(test.X)}). "
+                              f"Received: folds={folds}")
     train = windows.get(TRAIN)
     if period is None:
         longest = max((v for _, v in train_targets.values()), key=len)

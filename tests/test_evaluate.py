@@ -67,6 +67,14 @@ def test_evaluate_uses_the_training_test_windows(tiny_model, ett_small):
     assert all("linear" in f for f in result.folds)
 
 
+def test_more_folds_than_test_windows_is_a_clear_error(tiny_model, ett_small):
+    from pipelines.errors import ForecasterError
+
+    windows = tiny_model.window_counts_["test"]
+    with pytest.raises(ForecasterError, match=f"at most the number of test windows \\({windows}\\)"):
+        evaluate(tiny_model, ett_small, folds=windows + 1)
+
+
 def test_seasonal_naive_on_the_same_windows(tiny_model, ett_small):
     windows, _ = split_windows(tiny_model, ett_small)
     test = windows[TEST]
