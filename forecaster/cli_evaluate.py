@@ -41,8 +41,6 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     missing = [c for c in meta["spec"]["features"] + meta["spec"]["targets"] if c not in frame.columns]
     if missing:
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
-    if "split" not in meta:
-        click.echo("note: the bundle records no split (older bundle); using the default 70/10/20 split", err=True)
 
     from forecaster.evaluate import evaluate as run_evaluation
     from forecaster.evaluate_report import markdown_report, plot_evaluation, summary_table, write_json

@@ -106,8 +106,8 @@ def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Win
                    sensor_col=sensor_col)
     split = model.split_
     if not split.explicit:
-        log.warning("the bundle records split fractions only: the test split "
-                    "is re-derived from this file's time span, so it may overlap the rows the model trained on")
+        log.warning("the bundle records no split borders (an older bundle): the test split is re-derived from "
+                    "this file's time span, so it may overlap the rows the model trained on")
     borders = split.borders(data)
     tidx, fidx = list(spec.target_index), list(spec.feature_index)
     L, H = spec.input_steps, spec.horizon
@@ -145,12 +145,21 @@ def _mase_scale(train_targets: dict[str, tuple], period: int, n_targets: int) ->
     return pooled.mean(axis=0) if len(pooled) else np.full(n_targets, np.nan)
 
 
-def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray) -> dict[str, np.ndarray]:
+def _mape_guard(train_targets: dict[str, tuple], test_actual: np.ndarray) -> np.ndarray:
+    """Per target, 5 % of its mean absolute value over the training rows (the test windows'
+    values only when there are no training rows): a fixed threshold, whichever file is scored."""
+    pooled = [values for _, values in train_targets.values() if len(values)]
+    if pooled:
+        return near_zero(np.concatenate(pooled), axis=0)
+    return near_zero(test_actual, axis=(0, 1))
+
+
+def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, guard: np.ndarray) -> dict[str, np.ndarray]:
     return {
         "mae": mae(actual, predicted, axis=0),
         "rmse": rmse(actual, predicted, axis=0),
-        # readings within 5 % of the target's mean absolute value of zero are left out
-        "mape": mape(actual, predicted, axis=0, eps=near_zero(actual, axis=(0, 1))),
+        # readings within `guard` of zero (5 % of the target's mean absolute value) are left out
+        "mape": mape(actual, predicted, axis=0, eps=guard),
         "smape": smape(actual, predicted, axis=0),
         "mase": mase(actual, predicted, scale, axis=0),
     }
@@ -219,21 +228,22 @@ def evaluate(
     elif not 1 <= period <= spec.input_steps:
         raise ForecasterError(f"`period` must be in [1, input_steps={spec.input_steps}]. Received: period={period}")
     scale = _mase_scale(train_targets, period, len(spec.targets))
+    guard = _mape_guard(train_targets, test.y)
     linear = _fit_linear(model, train, alpha) if train is not None else None
     if linear is None:
         log.warning("no training windows in the data: the linear baseline is left out")
     predicted = forecasts(model, test, linear, period)
-    scores = {name: _scores(test.y, p, scale) for name, p in predicted.items()}
+    scores = {name: _scores(test.y, p, scale, guard) for name, p in predicted.items()}
     picks = np.unique(np.linspace(0, len(test.X) - 1, min(EXAMPLES, len(test.X))).astype(int))
     examples = {"history": test.history[picks], "actual": test.y[picks], **{k: v[picks] for k, v in predicted.items()}}
     result = Evaluation(list(spec.targets), spec.horizon, int(period), int(len(test.X)), scores, examples=examples)
     if folds > 1:
-        result.folds = backtest(model, windows, predicted, scale, folds, alpha)
+        result.folds = backtest(model, windows, predicted, scale, guard, folds, alpha)
     return result
 
 
 def backtest(model: Forecaster, windows: dict[int, Windows], predicted: dict[str, np.ndarray],
-             scale: np.ndarray, folds: int, alpha: float) -> list[dict[str, Any]]:
+             scale: np.ndarray, guard: np.ndarray, folds: int, alpha: float) -> list[dict[str, Any]]:
     """Rolling-origin folds over the test windows (ordered by origin): per fold, the summary
     MAE and RMSE per method and target; the linear baseline is refit on every window (of any
     split) whose target ends before the fold's first origin."""
@@ -253,7 +263,7 @@ def backtest(model: Forecaster, windows: dict[int, Windows], predicted: dict[str
             fold_preds["linear"] = _linear_forecast(model, _fit_linear(model, sub, alpha), test.X[idx])
         fold = {"fold": k + 1, "first_origin": str(pd.Timestamp(first)), "windows": int(len(idx))}
         for name, p in fold_preds.items():
-            s = _scores(test.y[idx], p, scale)
+            s = _scores(test.y[idx], p, scale, guard)
             fold[name] = {"mae": np.mean(s["mae"], axis=0).tolist(), "rmse": np.sqrt(np.mean(s["rmse"] ** 2, axis=0)).tolist()}
         out.append(fold)
     return out

@@ -24,13 +24,13 @@ def test_mape_leaves_out_zero_actuals():
 
 
 def test_mape_guard_relative_to_the_series_scale():
-    actual = np.array([[0.05, 2.0], [4.0, 200.0]])  # rows: points; columns: two targets
-    predicted = np.array([[1.05, 1.0], [3.0, 100.0]])
-    eps = near_zero(actual, axis=0)  # 5 % of the mean |actual| per column: 0.10125 and 5.05
-    np.testing.assert_allclose(eps, [0.05 * 2.025, 0.05 * 101.0])
+    actual = np.array([[0.05, 20.0], [4.0, 200.0]])  # rows: points; columns: two targets
+    predicted = np.array([[1.05, 15.0], [3.0, 100.0]])
+    eps = near_zero(actual, axis=0)  # 5 % of the mean |actual| per column: 0.10125 and 5.5
+    np.testing.assert_allclose(eps, [0.05 * 2.025, 0.05 * 110.0])
     # column 0: the 0.05 reading is left out (it would add 2,000 %): only |1|/4 = 25 %
-    # column 1: both kept: (50 % + 50 %) / 2
-    np.testing.assert_allclose(mape(actual, predicted, axis=0, eps=eps), [25.0, 50.0])
+    # column 1: both kept: (25 % + 50 %) / 2 (50 % if the 20.0 reading were dropped)
+    np.testing.assert_allclose(mape(actual, predicted, axis=0, eps=eps), [25.0, 37.5])
 
 
 def test_smape_by_hand():
