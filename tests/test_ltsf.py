@@ -122,3 +122,13 @@ def test_benchmark_command_line(tmp_path):
     # a bundle is one run: two horizons with --save-bundle is a usage error (exit 2)
     bad = CliRunner().invoke(bench.main, [*args[:6], "--horizon", "all", "--save-bundle", str(tmp_path / "c")])
     assert bad.exit_code == 2 and "single run" in bad.output
+
+
+def test_benchmark_defaults_per_horizon():
+    """Learning rate 1e-3 and patience 3 up to H=192, 3e-4 and 5 from 336 on; flags win."""
+    bench = _bench()
+    picked = {h: bench.params_for(bench.BEST, h, {}) for h in (96, 192, 336, 720)}
+    assert [(p.learning_rate, p.patience) for p in picked.values()] == [(1e-3, 3), (1e-3, 3), (3e-4, 5), (3e-4, 5)]
+    chosen = bench.params_for(bench.BEST, 720, {"learning_rate": 1e-3})
+    assert (chosen.learning_rate, chosen.patience) == (1e-3, 5)
+    assert bench.params_for(bench.BEST, 96, {"patience": 8}).patience == 8
