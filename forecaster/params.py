@@ -113,4 +113,10 @@ class ModelParams:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ForecasterError(f"unknown model parameter(s) {unknown}")
+        if data.get("norm") == "mean" and data.get("residual") is False:
+            # saved before that combination became an error: the network was built without
+            # instance normalization (norm has no effect then); keep such bundles loadable
+            params = cls(**{**data, "residual": True})
+            object.__setattr__(params, "residual", False)
+            return params
         return cls(**data)

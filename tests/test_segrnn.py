@@ -83,6 +83,20 @@ def test_invalid_options_are_errors():
     assert not ModelParams().segment_model  # defaults keep the plain builder
 
 
+def test_bundles_saved_with_mean_norm_and_no_residual_still_load():
+    """A bundle written before norm='mean' with residual=False became an error keeps loading,
+    and rebuilds the network it was trained with (no instance normalization)."""
+    from forecaster.model import build_network
+
+    saved = {**ModelParams(segment=4).to_dict(), "norm": "mean", "residual": False}
+    params = ModelParams.from_dict(saved)
+    assert (params.norm, params.residual, params.segment_model) == ("mean", False, True)
+    assert params.to_dict() == saved
+    spec = WindowSpec(input_steps=8, horizon=4, features=["OT"], targets=["OT"])
+    plain = build_network(spec, ModelParams(segment=4, norm="last", residual=False))
+    assert build_network(spec, params).count_params() == plain.count_params()
+
+
 def test_channel_independence_needs_targets_among_features():
     from forecaster.model import build_network
 
