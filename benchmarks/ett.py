@@ -226,7 +226,7 @@ def markdown(rows: list[dict]) -> str:
 @click.option("--seed", default=BEST.seed, show_default=True, type=click.IntRange(min=0))
 @click.option("--ensemble", default=BEST.ensemble, show_default=True, type=click.IntRange(min=1),
               help="Networks trained with seeds seed, seed+1, ... and averaged (time budget per network).")
-@click.option("--time-budget", default=30.0, show_default=True, type=float,
+@click.option("--time-budget", default=45.0, show_default=True, type=float,
               help="Minutes of training per network (stops after the epoch that exceeds it; best weights kept).")
 @click.option("--steps-per-epoch", default=None, type=click.IntRange(min=1),
               help="Batches per epoch (validation and learning-rate decay) [default: one pass over the windows].")
