@@ -215,9 +215,10 @@ def evaluate(
     windows, train_targets = split_windows(model, frame)
     test = windows.get(TEST)
     if test is None or len(test.X) == 0:
-        since = f" (the test split starts at {model.split_.val_end})" if model.split_.val_end is not None else ""
-        raise DataError(f"no test window: the test split{since} holds no {spec.window_length} consecutive "
-                        "regular rows", source=frame.attrs.get("source"))
+        rows = f"{spec.window_length} consecutive regular rows"
+        where = (f"the test split starts at {model.split_.val_end}, and the file holds no {rows} from there"
+                 if model.split_.val_end is not None else f"the test split holds no {rows}")
+        raise DataError(f"no test window: {where}", source=frame.attrs.get("source"))
     if folds > len(test.X):
         raise ForecasterError(f"`folds` must be at most the number of test windows ({len(test.X)}). "
                               f"Received: folds={folds}")
