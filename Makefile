@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/forecaster train --data data/ETTh1.csv --out out/etth1-lstm --targets OT --epochs 8 --seed 0
-	$(BIN)/forecaster predict --model out/etth1-lstm --data data/ETTh1.csv --out out/forecast.csv --plot out/forecast.png
+	$(BIN)/forecaster train --data data/ETTh1.csv --out out/etth1 --targets OT --epochs 8 --seed 0
+	$(BIN)/forecaster predict --model out/etth1 --data data/ETTh1.csv --out out/forecast.csv --plot out/forecast.png
 
 mosquitto:
 	@command -v mosquitto >/dev/null 2>&1 || test -x /usr/sbin/mosquitto || \

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from forecaster.cli_util import split_names
+from forecaster.params import DEFAULTS as MODEL_DEFAULTS
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger("forecaster")
@@ -69,32 +70,35 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
 @click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
-@click.option("--model", "cell", default="lstm", show_default=True, type=click.Choice(["lstm", "gru"]))
-@click.option("--layers", default=1, show_default=True, type=click.IntRange(min=1), help="Stacked recurrent layers.")
-@click.option("--units", default=64, show_default=True, type=click.IntRange(min=1), help="Units per layer.")
-@click.option("--dropout", default=0.0, show_default=True, type=float, help="Dropout in [0, 1).")
-@click.option("--recurrent-dropout", default=0.0, show_default=True, type=float, help="Recurrent dropout in [0, 1).")
-@click.option("--conv/--no-conv", default=False, show_default=True, help="Conv1D + MaxPooling front.")
-@click.option("--residual/--no-residual", default=True, show_default=True,
+@click.option("--model", "cell", default=MODEL_DEFAULTS["model"], show_default=True, type=click.Choice(["lstm", "gru"]))
+@click.option("--layers", default=MODEL_DEFAULTS["layers"], show_default=True, type=click.IntRange(min=1), help="Stacked recurrent layers.")
+@click.option("--units", default=MODEL_DEFAULTS["units"], show_default=True, type=click.IntRange(min=1), help="Units per layer.")
+@click.option("--dropout", default=MODEL_DEFAULTS["dropout"], show_default=True, type=float, help="Dropout in [0, 1).")
+@click.option("--recurrent-dropout", default=MODEL_DEFAULTS["recurrent_dropout"], show_default=True, type=float, help="Recurrent dropout in [0, 1).")
+@click.option("--conv/--no-conv", default=MODEL_DEFAULTS["conv"], show_default=True,
+              help="Conv1D + MaxPooling front of the row-by-row network (needs --segment 0).")
+@click.option("--residual/--no-residual", default=MODEL_DEFAULTS["residual"], show_default=True,
               help="Predict the change from each target's last value.")
-@click.option("--norm", default="last", show_default=True, type=click.Choice(["last", "mean"]),
+@click.option("--norm", default=MODEL_DEFAULTS["norm"], show_default=True, type=click.Choice(["last", "mean"]),
               help="Instance normalization (with --residual): subtract the window's last value or its mean.")
-@click.option("--channel-independent/--no-channel-independent", default=False, show_default=True,
+@click.option("--channel-independent/--no-channel-independent", default=MODEL_DEFAULTS["channel_independent"], show_default=True,
               help="One shared network runs over each input channel (every target must be a feature).")
-@click.option("--segment", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--segment", default=MODEL_DEFAULTS["segment"], show_default=True, type=click.IntRange(min=0),
               help="Cut the window into segments of this many rows, each embedded; the RNN runs over segments "
-                   "(SegRNN). 0: row by row.")
-@click.option("--decoder", default="dense", show_default=True, type=click.Choice(["dense", "parallel"]),
-              help="One dense head for the whole horizon, or SegRNN's parallel decoding (needs --segment).")
-@click.option("--loss", default="mse", show_default=True, type=click.Choice(["mse", "mae"]))
-@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
-@click.option("--lr-decay", default=1.0, show_default=True, type=float,
+                   "(SegRNN; longer than the window: one segment). 0: row by row.")
+@click.option("--decoder", default=MODEL_DEFAULTS["decoder"], show_default=True,
+              type=click.Choice(["dense", "parallel", "auto"]),
+              help="One dense head for the whole horizon, or SegRNN's parallel decoding (needs --segment); "
+                   "auto: parallel with segments, dense without.")
+@click.option("--loss", default=MODEL_DEFAULTS["loss"], show_default=True, type=click.Choice(["mse", "mae"]))
+@click.option("--epochs", default=MODEL_DEFAULTS["epochs"], show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=MODEL_DEFAULTS["batch_size"], show_default=True, type=click.IntRange(min=1))
+@click.option("--learning-rate", default=MODEL_DEFAULTS["learning_rate"], show_default=True, type=float)
+@click.option("--lr-decay", default=MODEL_DEFAULTS["lr_decay"], show_default=True, type=float,
               help="Multiply the learning rate by this every epoch after the third (1: halve it on plateaus).")
-@click.option("--patience", default=5, show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--ensemble", default=1, show_default=True, type=click.IntRange(min=1),
+@click.option("--patience", default=MODEL_DEFAULTS["patience"], show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
+@click.option("--seed", default=MODEL_DEFAULTS["seed"], show_default=True, type=click.IntRange(min=0))
+@click.option("--ensemble", default=MODEL_DEFAULTS["ensemble"], show_default=True, type=click.IntRange(min=1),
               help="Train this many networks (seeds seed, seed+1, ...) and forecast their average.")
 @click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
 @click.option("--max-gap", default=3, show_default=True, type=click.IntRange(min=0),

@@ -9,7 +9,7 @@ from pipelines.errors import ForecasterError
 CELLS = ("lstm", "gru")
 LOSSES = ("mse", "mae")
 NORMS = ("last", "mean")
-DECODERS = ("dense", "parallel")
+DECODERS = ("dense", "parallel", "auto")
 
 
 def _require(name: str, value: object, ok: bool, want: str) -> None:
@@ -25,32 +25,42 @@ def _is_int(value: object) -> bool:
 class ModelParams:
     """How the network is built and trained.
 
+    The defaults are the design that measured best on the shipped data (README, "Choosing
+    the defaults"): a one-layer GRU of 128 units over segments of 24 rows with SegRNN's
+    parallel decoder, the last-value instance normalization, L1 loss and a learning rate
+    that decays by 0.9 per epoch. ``segment=0`` gives the plain row-by-row recurrent network
+    (stacked with ``layers``; ``conv`` adds its Conv1D front), with a dense head.
+
     The first group builds the network (``residual`` turns instance normalization on,
     ``norm`` picks the statistic: the window's ``"last"`` value or its ``"mean"``;
     ``channel_independent``, ``segment`` and ``decoder`` are the SegRNN-style options of
-    `forecaster.segrnn.build_segment_model`, used when any of them differs from its default
-    or ``norm="mean"``). ``lr_decay`` < 1 multiplies the learning rate by that factor every
-    epoch after the third (instead of halving it on plateaus). ``ensemble`` > 1 trains that
+    `forecaster.segrnn.build_segment_model`, used when ``segment`` > 0, ``channel_independent``
+    or ``norm="mean"``; a segment longer than the input window is the whole window).
+    ``decoder="auto"`` becomes ``"parallel"`` with segments and ``"dense"`` without.
+    ``lr_decay`` < 1 multiplies the learning rate by that factor every epoch after the
+    third (1: halve it on plateaus instead). ``ensemble`` > 1 trains that
     many networks of this design, with seeds ``seed``, ``seed + 1``, ..., each with its own
     early stopping, and forecasts their average (one saved network; `forecaster.ensemble`).
 
     Example:
-        >>> ModelParams(model="gru", layers=2).units
-        64
+        >>> ModelParams(model="lstm", layers=2).decoder
+        'parallel'
+        >>> ModelParams(segment=0).decoder
+        'dense'
         >>> ModelParams(dropout=1.5)
         Traceback (most recent call last):
         ...
         pipelines.errors.ForecasterError: `dropout` must be a float in [0, 1). Received: dropout=1.5
     """
 
-    model: str = "lstm"
+    model: str = "gru"
     layers: int = 1
-    units: int = 64
+    units: int = 128
     dropout: float = 0.0
     recurrent_dropout: float = 0.0
     conv: bool = False
     residual: bool = True
-    loss: str = "mse"
+    loss: str = "mae"
     epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -58,9 +68,9 @@ class ModelParams:
     seed: int = 0
     norm: str = "last"
     channel_independent: bool = False
-    segment: int = 0
-    decoder: str = "dense"
-    lr_decay: float = 1.0
+    segment: int = 24
+    decoder: str = "auto"
+    lr_decay: float = 0.9
     ensemble: int = 1
 
     def __post_init__(self) -> None:
@@ -69,14 +79,17 @@ class ModelParams:
         _require("norm", self.norm, self.norm in NORMS, f"one of {NORMS}")
         _require("decoder", self.decoder, self.decoder in DECODERS, f"one of {DECODERS}")
         _require("segment", self.segment, _is_int(self.segment) and self.segment >= 0, "a non-negative integer")
+        if self.decoder == "auto":
+            object.__setattr__(self, "decoder", "parallel" if self.segment else "dense")
         if self.decoder == "parallel":
-            _require("segment", self.segment, self.segment > 0, "positive for decoder='parallel'")
+            _require("segment", self.segment, self.segment > 0,
+                     "positive for decoder='parallel' (use decoder='dense' or 'auto' with segment=0)")
         if self.norm == "mean" and not self.residual:
             raise ForecasterError("norm='mean' picks the statistic of instance normalization, which residual=False "
                                   "turns off; set residual=True or leave norm at 'last'")
         if self.conv and self.segment_model:
-            raise ForecasterError("`conv` is an option of the plain recurrent network; it cannot be combined with "
-                                  "channel_independent, segment, decoder='parallel' or norm='mean'")
+            raise ForecasterError("`conv` is an option of the plain recurrent network: set segment=0 with it (and "
+                                  "leave channel_independent off, decoder at 'dense' or 'auto', norm at 'last')")
         lr_decay = self.lr_decay
         _require("lr_decay", lr_decay, isinstance(lr_decay, (int, float)) and not isinstance(lr_decay, bool)
                  and 0 < lr_decay <= 1, "a float in (0, 1]")
@@ -120,3 +133,8 @@ class ModelParams:
             object.__setattr__(params, "residual", False)
             return params
         return cls(**data)
+
+
+DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(ModelParams)}
+"""The declared default of every `ModelParams` field (``decoder`` as ``"auto"``), shared by
+`forecaster.train` and the ``forecaster train`` options."""

@@ -84,7 +84,10 @@ class RepeatRows(keras.layers.Layer):
         self.times = int(times)
 
     def call(self, inputs):
-        return keras.ops.repeat(inputs, self.times, axis=0)
+        # a float broadcast and a reshape by constants: keras.ops.repeat multiplies int32
+        # shapes at run time, which makes oneDNN log an error line on CPUs without AVX-512
+        ones = keras.ops.ones((1, self.times, 1), dtype=inputs.dtype)
+        return keras.ops.reshape(inputs[:, None, :] * ones, (-1, inputs.shape[-1]))
 
     def compute_output_shape(self, input_shape):
         return (None, *input_shape[1:])
@@ -123,9 +126,10 @@ class SegmentQueries(keras.layers.Layer):
             ],
             axis=-1,
         )  # (streams, segments, units)
-        batch = ops.shape(state)[0] // self.streams
-        tiled = ops.tile(table[None], (batch, 1, 1, 1))
-        return ops.reshape(tiled, (-1, 1, self.units))
+        # (batch, streams, 1, 1) zeros broadcast against the table (no run-time int32 shape
+        # arithmetic, which oneDNN logs an error line about on CPUs without AVX-512)
+        zeros = ops.reshape(ops.zeros_like(state[:, :1]), (-1, self.streams, 1, 1))
+        return ops.reshape(zeros + table[None], (-1, 1, self.units))
 
     def compute_output_shape(self, input_shape):
         return (None, 1, self.units)
@@ -182,8 +186,9 @@ def build_segment_model(
         dropout: dropout before the head; recurrent_dropout: inside the cells.
         norm: instance normalization: ``"last"`` value, window ``"mean"`` or ``"none"``.
         channel_independent: one shared model over each channel (else all channels together).
-        segment: segment length ``w`` (0: the RNN runs over single steps). When ``L`` is not
-            a multiple of ``w``, the oldest ``L mod w`` steps are dropped.
+        segment: segment length ``w`` (0: the RNN runs over single steps; a ``w`` longer
+            than ``L`` is taken as ``L``: one segment). When ``L`` is not a multiple of ``w``,
+            the oldest ``L mod w`` steps are dropped.
         decoder: ``"dense"`` (one dense layer for the whole horizon) or ``"parallel"``
             (SegRNN parallel decoding; needs ``segment > 0``; the horizon is rounded up to
             whole segments and cropped).
@@ -204,6 +209,7 @@ def build_segment_model(
                 norm="mean" if norm == "mean" else "last", channel_independent=channel_independent,
                 segment=segment, decoder=decoder)
     target_index = [int(i) for i in target_index]
+    segment = min(segment, input_steps)
     rnn_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     inputs = keras.Input(shape=(input_steps, n_features), name="window")
     x = {"last": SubtractLast, "mean": SubtractMean}.get(norm, None)

@@ -74,7 +74,7 @@ def test_train_segrnn_options(small_csv, tmp_path):
 
 def test_train_parallel_decoder_without_segments_is_exit_2(small_csv, tmp_path, capsys):
     assert main(["train", "--data", str(small_csv), "--out", str(tmp_path / "x"), "--targets", "OT",
-                 "--decoder", "parallel", "--no-progress"]) == 2
+                 "--segment", "0", "--decoder", "parallel", "--no-progress"]) == 2
     assert "positive for decoder='parallel'" in capsys.readouterr().err
 
 

@@ -71,7 +71,7 @@ def test_last_value_normalization_is_level_invariant():
 
 def test_invalid_options_are_errors():
     with pytest.raises(ForecasterError, match="decoder='parallel'"):
-        ModelParams(decoder="parallel")
+        ModelParams(decoder="parallel", segment=0)
     with pytest.raises(ForecasterError, match="norm"):
         ModelParams(norm="median")
     with pytest.raises(ForecasterError, match="lr_decay"):
@@ -80,7 +80,32 @@ def test_invalid_options_are_errors():
         ModelParams(conv=True, segment=4)
     with pytest.raises(ForecasterError, match="residual=False"):
         ModelParams(norm="mean", residual=False)
-    assert not ModelParams().segment_model  # defaults keep the plain builder
+    with pytest.raises(ForecasterError, match="segment=0"):
+        ModelParams(conv=True)  # the defaults cut segments; conv belongs to the row-by-row network
+    assert ModelParams(conv=True, segment=0).decoder == "dense"
+
+
+def test_defaults_are_the_measured_segment_gru_and_auto_decoder_follows_segment():
+    """The defaults are the design benchmarks/defaults.py measured best (README)."""
+    params = ModelParams()
+    assert (params.model, params.units, params.segment, params.decoder, params.loss, params.lr_decay) == (
+        "gru", 128, 24, "parallel", "mae", 0.9)
+    assert params.segment_model
+    assert not ModelParams(segment=0).segment_model  # row by row: the plain builder
+    assert ModelParams(segment=0).decoder == "dense"
+
+
+def test_segment_longer_than_the_window_is_one_segment():
+    from forecaster.model import build_network
+
+    spec = WindowSpec(input_steps=8, horizon=5, features=["OT"], targets=["OT"])
+    network = build_network(spec, ModelParams(units=4, segment=24))
+    assert network.output_shape == (None, 5, 1)
+    assert network.get_layer("segments").output.shape[1:] == (1, 8)  # one segment of the 8 rows
+    x = np.random.default_rng(0).normal(size=(3, 8, 1)).astype("float32")
+    same = build_network(spec, ModelParams(units=4, segment=8))
+    same.set_weights(network.get_weights())
+    np.testing.assert_allclose(network.predict(x, verbose=0), same.predict(x, verbose=0), rtol=1e-6)
 
 
 def test_bundles_saved_with_mean_norm_and_no_residual_still_load():
