@@ -241,6 +241,12 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
          lr_decay, batch_size, epochs, patience, seed, ensemble, time_budget, steps_per_epoch, save_bundle, check,
          out) -> None:
     """Train and test on ETT under the standard long-horizon protocol; print the table."""
+    # the library is imported whole now, not lazily after hours of training (a checkout
+    # changed meanwhile would otherwise mix two versions of the package in one process)
+    import forecaster.api
+    import forecaster.ensemble
+    import forecaster.inference
+    import forecaster.training  # noqa: F401
     datasets = list(DATASETS) if "all" in datasets else list(dict.fromkeys(datasets))
     horizons = list(HORIZONS) if "all" in horizons else [int(h) for h in dict.fromkeys(horizons)]
     if save_bundle and len(datasets) * len(horizons) != 1:
@@ -261,14 +267,17 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
             if save_bundle:
                 model.save(save_bundle)
                 row["bundle"] = str(save_bundle)
+            click.echo(f"{dataset} {features} H={horizon} L={lookback}: scored, MSE {row['mse']:.4f}", err=True)
             if check:
-                with tempfile.TemporaryDirectory() as scratch:
-                    import forecaster
-
-                    loaded = forecaster.load(save_bundle or model.save(Path(scratch) / "bundle"))
-                    result = library_check(loaded, model, frame, dataset, horizon, lookback, columns, check)
-                row["library_max_abs_diff"] = result["max_abs_diff"]
-                row["library_check_mse"] = [result["benchmark_mse"], result["library_mse"]]
+                try:
+                    with tempfile.TemporaryDirectory() as scratch:
+                        loaded = forecaster.load(save_bundle or model.save(Path(scratch) / "bundle"))
+                        result = library_check(loaded, model, frame, dataset, horizon, lookback, columns, check)
+                    row["library_max_abs_diff"] = result["max_abs_diff"]
+                    row["library_check_mse"] = [result["benchmark_mse"], result["library_mse"]]
+                except Exception as error:  # a failed check must not lose hours of training: record it
+                    row["library_check_error"] = f"{type(error).__name__}: {error}"
+                    click.echo(f"library check failed: {row['library_check_error']}", err=True)
             rows.append(row)
             click.echo(f"{dataset} {features} H={horizon} L={lookback}: MSE {row['mse']:.4f} MAE {row['mae']:.4f} "
                        f"({row['epochs']} epochs, {row['train_seconds']:.0f} s; library check max diff "

@@ -124,6 +124,31 @@ def test_benchmark_command_line(tmp_path):
     assert bad.exit_code == 2 and "single run" in bad.output
 
 
+@pytest.mark.slow
+def test_a_failed_library_check_keeps_the_scored_row(tmp_path, monkeypatch):
+    """Hours of training are not lost when the check after them fails: the row is written
+    with the error, and the saved bundle stays."""
+    import json
+
+    from click.testing import CliRunner
+
+    bench = _bench()
+
+    def broken_check(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bench, "library_check", broken_check)
+    args = ["--data-dir", str(DATA), "--dataset", "ETTh1", "--horizon", "96", "--lookback", "48", "--units", "4",
+            "--segment", "12", "--epochs", "1", "--ensemble", "1", "--steps-per-epoch", "2", "--check", "3",
+            "--save-bundle", str(tmp_path / "b"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(bench.main, args)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert rows[0]["library_check_error"] == "OSError: disk full"
+    assert rows[0]["mse"] > 0 and "library_max_abs_diff" not in rows[0]
+    assert (tmp_path / "b" / "bundle.json").is_file()
+
+
 def test_benchmark_defaults_per_horizon():
     """Learning rate 1e-3 and patience 3 up to H=192, 3e-4 and 5 from 336 on; flags win."""
     bench = _bench()
