@@ -34,6 +34,7 @@ DESIGNS = {
     "defaults: GRU 128, segments of 24, parallel decoder, L1, decay 0.9": {},
 }
 
+
 @click.command(epilog="Example:\n  python benchmarks/defaults.py --seeds 2")
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(min=1), help="Seeds 0 .. N-1 per design.")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))

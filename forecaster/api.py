@@ -32,7 +32,7 @@ def train(
     seed: int = _D["seed"],
     norm: str = _D["norm"],
     channel_independent: bool = _D["channel_independent"],
-    segment: int = _D["segment"],
+    segment: int | None = _D["segment"],
     decoder: str = _D["decoder"],
     lr_decay: float = _D["lr_decay"],
     ensemble: int = _D["ensemble"],

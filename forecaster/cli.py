@@ -76,16 +76,16 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--dropout", default=MODEL_DEFAULTS["dropout"], show_default=True, type=float, help="Dropout in [0, 1).")
 @click.option("--recurrent-dropout", default=MODEL_DEFAULTS["recurrent_dropout"], show_default=True, type=float, help="Recurrent dropout in [0, 1).")
 @click.option("--conv/--no-conv", default=MODEL_DEFAULTS["conv"], show_default=True,
-              help="Conv1D + MaxPooling front of the row-by-row network (needs --segment 0).")
+              help="Conv1D + MaxPooling front of the row-by-row network (segments default to 0 with it).")
 @click.option("--residual/--no-residual", default=MODEL_DEFAULTS["residual"], show_default=True,
               help="Predict the change from each target's last value.")
 @click.option("--norm", default=MODEL_DEFAULTS["norm"], show_default=True, type=click.Choice(["last", "mean"]),
               help="Instance normalization (with --residual): subtract the window's last value or its mean.")
 @click.option("--channel-independent/--no-channel-independent", default=MODEL_DEFAULTS["channel_independent"], show_default=True,
               help="One shared network runs over each input channel (every target must be a feature).")
-@click.option("--segment", default=MODEL_DEFAULTS["segment"], show_default=True, type=click.IntRange(min=0),
+@click.option("--segment", default=MODEL_DEFAULTS["segment"], type=click.IntRange(min=0),
               help="Cut the window into segments of this many rows, each embedded; the RNN runs over segments "
-                   "(SegRNN; longer than the window: one segment). 0: row by row.")
+                   "(SegRNN; longer than the window: one segment). 0: row by row. [default: 24; 0 with --conv]")
 @click.option("--decoder", default=MODEL_DEFAULTS["decoder"], show_default=True,
               type=click.Choice(["dense", "parallel", "auto"]),
               help="One dense head for the whole horizon, or SegRNN's parallel decoding (needs --segment); "

@@ -10,6 +10,7 @@ CELLS = ("lstm", "gru")
 LOSSES = ("mse", "mae")
 NORMS = ("last", "mean")
 DECODERS = ("dense", "parallel", "auto")
+DEFAULT_SEGMENT = 24
 
 
 def _require(name: str, value: object, ok: bool, want: str) -> None:
@@ -29,7 +30,8 @@ class ModelParams:
     the defaults"): a one-layer GRU of 128 units over segments of 24 rows with SegRNN's
     parallel decoder, the last-value instance normalization, L1 loss and a learning rate
     that decays by 0.9 per epoch. ``segment=0`` gives the plain row-by-row recurrent network
-    (stacked with ``layers``; ``conv`` adds its Conv1D front), with a dense head.
+    (stacked with ``layers``; ``conv`` adds its Conv1D front), with a dense head; ``segment``
+    left at ``None`` means 24, or 0 with ``conv=True``.
 
     The first group builds the network (``residual`` turns instance normalization on,
     ``norm`` picks the statistic: the window's ``"last"`` value or its ``"mean"``;
@@ -47,6 +49,8 @@ class ModelParams:
         'parallel'
         >>> ModelParams(segment=0).decoder
         'dense'
+        >>> ModelParams(conv=True).segment
+        0
         >>> ModelParams(dropout=1.5)
         Traceback (most recent call last):
         ...
@@ -68,7 +72,7 @@ class ModelParams:
     seed: int = 0
     norm: str = "last"
     channel_independent: bool = False
-    segment: int = 24
+    segment: int | None = None
     decoder: str = "auto"
     lr_decay: float = 0.9
     ensemble: int = 1
@@ -78,6 +82,8 @@ class ModelParams:
         _require("loss", self.loss, self.loss in LOSSES, f"one of {LOSSES}")
         _require("norm", self.norm, self.norm in NORMS, f"one of {NORMS}")
         _require("decoder", self.decoder, self.decoder in DECODERS, f"one of {DECODERS}")
+        if self.segment is None:  # segments of 24, unless the Conv1D front asks for the row-by-row network
+            object.__setattr__(self, "segment", 0 if self.conv else DEFAULT_SEGMENT)
         _require("segment", self.segment, _is_int(self.segment) and self.segment >= 0, "a non-negative integer")
         if self.decoder == "auto":
             object.__setattr__(self, "decoder", "parallel" if self.segment else "dense")
@@ -136,5 +142,6 @@ class ModelParams:
 
 
 DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(ModelParams)}
-"""The declared default of every `ModelParams` field (``decoder`` as ``"auto"``), shared by
+"""The declared default of every `ModelParams` field (``segment`` as ``None``, ``decoder`` as
+``"auto"``: resolved when the params are made), shared by
 `forecaster.train` and the ``forecaster train`` options."""

@@ -81,13 +81,17 @@ def test_invalid_options_are_errors():
     with pytest.raises(ForecasterError, match="residual=False"):
         ModelParams(norm="mean", residual=False)
     with pytest.raises(ForecasterError, match="segment=0"):
-        ModelParams(conv=True)  # the defaults cut segments; conv belongs to the row-by-row network
+        ModelParams(conv=True, segment=24)  # conv belongs to the row-by-row network
     assert ModelParams(conv=True, segment=0).decoder == "dense"
+    # `forecaster train --conv` (DESIGN's CLI contract) still works: conv alone means row by row
+    plain_conv = ModelParams(conv=True)
+    assert (plain_conv.segment, plain_conv.decoder, plain_conv.segment_model) == (0, "dense", False)
 
 
 def test_defaults_are_the_measured_segment_gru_and_auto_decoder_follows_segment():
     """The defaults are the design benchmarks/defaults.py measured best (README)."""
     params = ModelParams()
+    assert ModelParams.from_dict(params.to_dict()) == params  # bundles record the resolved segment
     assert (params.model, params.units, params.segment, params.decoder, params.loss, params.lr_decay) == (
         "gru", 128, 24, "parallel", "mae", 0.9)
     assert params.segment_model
