@@ -64,11 +64,10 @@ def params_for(params: ModelParams, horizon: int, chosen: dict) -> ModelParams:
 def load_frame(data_dir: Path, dataset: str):
     """The dataset as a validated frame (``date`` + 7 columns)."""
     from pipelines.csv_source import read_csv
+    from pipelines.errors import ForecasterError
 
     path = Path(data_dir) / f"{dataset}.csv"
     if not path.is_file():
-        from pipelines.errors import ForecasterError
-
         raise ForecasterError(f"no {path}; pass --data-dir (the folder with ETTh1.csv ...)")
     return read_csv(path, time_col="date")
 
@@ -259,9 +258,14 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     chosen = {k: v for k, v in {"learning_rate": learning_rate, "patience": patience}.items() if v is not None}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    from pipelines.errors import ForecasterError
+
+    try:  # every file read and checked before any training: a bad one is a one-line error, not a lost run
+        frames = {dataset: load_frame(Path(data_dir), dataset) for dataset in datasets}
+    except ForecasterError as error:
+        raise click.ClickException(str(error)) from None
     rows = []
-    for dataset in datasets:
-        frame = load_frame(Path(data_dir), dataset)
+    for dataset, frame in frames.items():
         for horizon in horizons:
             row, model = run(frame, dataset, horizon, features, params_for(params, horizon, chosen), lookback,
                              time_budget * 60, steps_per_epoch=steps_per_epoch)

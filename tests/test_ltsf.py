@@ -124,6 +124,27 @@ def test_benchmark_command_line(tmp_path):
     assert bad.exit_code == 2 and "single run" in bad.output
 
 
+def test_a_missing_or_bad_data_file_is_one_line_before_any_training(tmp_path):
+    """Every dataset is read before training starts: a missing file or a malformed row of the
+    second dataset stops the command at once with one line naming the file (and row, column)."""
+    from click.testing import CliRunner
+
+    bench = _bench()
+    (tmp_path / "ETTh1.csv").write_text((DATA / "ETTh1.csv").read_text())
+    lines = (DATA / "ETTh2.csv").read_text().splitlines()
+    lines[4] = lines[4].rsplit(",", 1)[0] + ",abc"
+    (tmp_path / "ETTh2.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    missing = CliRunner().invoke(bench.main, ["--data-dir", str(tmp_path / "none"), "--out", str(out)])
+    assert missing.exit_code == 1 and missing.output.strip().splitlines() == [
+        f"Error: no {tmp_path / 'none' / 'ETTh1.csv'}; pass --data-dir (the folder with ETTh1.csv ...)"]
+    bad = CliRunner().invoke(bench.main, ["--data-dir", str(tmp_path), "--dataset", "ETTh1", "--dataset", "ETTh2",
+                                          "--out", str(out)])
+    assert bad.exit_code == 1
+    assert bad.output.strip().splitlines() == [f"Error: {tmp_path / 'ETTh2.csv'}, line 5, column 'OT': not a number: 'abc'"]
+    assert not (out / "results.jsonl").exists()  # nothing trained, nothing written
+
+
 @pytest.mark.slow
 def test_a_failed_library_check_keeps_the_scored_row(tmp_path, monkeypatch):
     """Hours of training are not lost when the check after them fails: the row is written
