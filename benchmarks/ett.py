@@ -8,11 +8,15 @@ L1 loss, Adam decayed 0.9 per epoch, batch 256, early stopping; learning rate 1e
 patience 3 up to horizon 192, 3e-4 and patience 5 from 336 on, where 1e-3 overfits after two
 epochs: measured, see README). Five networks, not three, because five measured better at
 both horizons tried (ETTh1 H=96 0.3505 against 0.3509, H=720 0.4465 against 0.4478);
-`--ensemble 3` is 40% faster.
+`--ensemble 3` is 40% faster. Networks of different designs err differently: `--blend DIR`
+averages a bundle saved by an earlier run into this one (ETTh1 H=96: the default 5 and 3 of
+SegRNN's script settings give 0.3481).
 
 Example:
     python benchmarks/ett.py --dataset ETTh1 --horizon 96 --features M     # 5 networks, ~40 min here
     python benchmarks/ett.py --dataset ETTh1 --horizon 96 --ensemble 1     # one network, ~8 min
+    python benchmarks/ett.py --dataset ETTh1 --horizon 96 --ensemble 3 --segment 24 --dropout 0.1 \
+        --batch-size 64 --learning-rate 0.0003 --patience 5 --loss mse --blend x5   # x5: a --save-bundle
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from forecaster.params import ModelParams  # noqa: E402
 from pipelines.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, PUBLISHED_MSE, Protocol, cut_windows  # noqa: E402
+from pipelines.windows import WindowSpec  # noqa: E402
 
 BEST = ModelParams(
     model="gru", layers=1, units=512, dropout=0.5, residual=True, norm="last", channel_independent=True,
@@ -73,14 +78,14 @@ def load_frame(data_dir: Path, dataset: str):
 
 
 def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, lookback: int,
-        time_budget: float | None, verbose: int = 2, steps_per_epoch: int | None = None):
-    """Train and test one setting; returns ``(row dict, fitted Forecaster)``."""
-    from forecaster.ensemble import train_ensemble
+        time_budget: float | None, verbose: int = 2, steps_per_epoch: int | None = None, blend_with: tuple = ()):
+    """Train and test one setting; returns ``(row dict, fitted Forecaster)``. ``blend_with``:
+    loaded benchmark bundles whose networks are averaged in with the trained ones (`blended`)."""
+    from forecaster.ensemble import members_of, train_ensemble
     from forecaster.inference import Predictor
     from forecaster.model import Forecaster
     from forecaster.training import fit_network, series_dataset
     from pipelines.split import SplitSpec
-    from pipelines.windows import WindowSpec
 
     columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
     proto = Protocol(dataset, lookback=lookback, horizon=horizon)
@@ -88,6 +93,7 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     scaler = proto.fit_scaler(values, columns)
     scaled = scaler.transform(values)
     spec = WindowSpec(input_steps=lookback, horizon=horizon, features=columns, targets=columns)
+    check_blend(blend_with, spec)
 
     def fit_member(network, member: ModelParams) -> dict[str, list[float]]:
         common = dict(input_steps=lookback, horizon=horizon, target_index=list(range(len(columns))), seed=member.seed)
@@ -103,13 +109,15 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     began = time.monotonic()
     network, history = train_ensemble(spec, params, fit_member)
     train_seconds = time.monotonic() - began
+    network = blended(network, blend_with)
+    members = members_of(network)
     starts = proto.window_starts("test")
     window_se, window_ae = test_errors(Predictor(network), scaled, starts, lookback, horizon)
     full = len(starts) // PUBLISHED_TEST_BATCH * PUBLISHED_TEST_BATCH
     member_mse = None
-    if params.ensemble > 1:
-        member_mse = [float(test_errors(Predictor(network.get_layer(f"member_{k + 1}")), scaled, starts, lookback,
-                                        horizon)[0].mean()) for k in range(params.ensemble)]
+    if len(members) > 1:
+        member_mse = [float(test_errors(Predictor(member), scaled, starts, lookback, horizon)[0].mean())
+                      for member in members]
     dates = frame["date"]
     row = {
         "dataset": dataset, "features": features, "horizon": horizon, "lookback": lookback,
@@ -120,13 +128,37 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
         "val_loss": val_loss(network, scaled, proto.window_starts("val"), lookback, horizon, params.loss),
         "train_seconds": round(train_seconds, 1), "params": params.to_dict(),
     }
+    if blend_with:
+        row["blended_with"] = [{"params": other.params.to_dict(), "networks": len(members_of(other.model_))}
+                               for other in blend_with]
     model = Forecaster.from_parts(
         spec=spec, params=params, network=network, scaler=scaler, freq=proto.freq, max_gap=0,
         time_col="date", sensor_col=None, name=f"{dataset}-{features}-{horizon}",
         split=SplitSpec(train_end=dates.iloc[proto.borders["train"][1]], val_end=dates.iloc[proto.borders["val"][1]]),
-        history=history, metrics={"benchmark": {k: row[k] for k in ("mse", "mae", "test_windows", "lookback")}},
+        history=history, metrics={"benchmark": {k: row[k] for k in ("mse", "mae", "test_windows", "lookback",
+                                                                    "blended_with") if k in row}},
     )
     return row, model
+
+
+def check_blend(others: tuple, spec) -> None:
+    """Raise `ForecasterError` unless every bundle in ``others`` has ``spec``'s window shape."""
+    from pipelines.errors import ForecasterError
+
+    for other in others:
+        if (other.spec.input_steps, other.spec.horizon, list(other.spec.targets)) != (
+                spec.input_steps, spec.horizon, list(spec.targets)):
+            raise ForecasterError(f"--blend bundle {other.name!r} forecasts {other.spec.horizon} steps of "
+                                  f"{list(other.spec.targets)} from {other.spec.input_steps}; this run forecasts "
+                                  f"{spec.horizon} of {list(spec.targets)} from {spec.input_steps}")
+
+
+def blended(network, others: tuple):
+    """``network`` with the networks of the ``others`` (loaded bundles) averaged in, every
+    network weighing the same (`forecaster.ensemble.blend`)."""
+    from forecaster.ensemble import blend
+
+    return blend([network, *(other.model_ for other in others)]) if others else network
 
 
 def epochs_text(history: dict) -> int | str:
@@ -192,6 +224,9 @@ def markdown(rows: list[dict]) -> str:
         name = f"ours: {p['model'].upper()} seg{p['segment']} d{p['units']}"
         if p.get("ensemble", 1) > 1:
             name += f" x{p['ensemble']} seeds"
+        for other in r.get("blended_with", []):
+            o = other["params"]
+            name += f" + {other['networks']} x {o['model'].upper()} seg{o['segment']} d{o['units']} (blended)"
         lines.append(f"| {r['dataset']} | {r['features']} | {r['horizon']} | {r['lookback']} | {name} | "
                      f"{r['mse']:.4f} | {r['mae']:.4f} | {r['epochs']} | {r['train_seconds']:.0f} |")
         if r["features"] == "M":
@@ -233,14 +268,18 @@ def markdown(rows: list[dict]) -> str:
               help="Batches per epoch (validation and learning-rate decay) [default: one pass over the windows].")
 @click.option("--save-bundle", default=None, type=click.Path(file_okay=False),
               help="Save the trained model of a single run as a normal bundle.")
+@click.option("--blend", "blend", multiple=True, type=click.Path(file_okay=False, exists=True),
+              help="A bundle saved by an earlier single run (same dataset, horizon, features, lookback), possibly of "
+                   "other settings: its networks are averaged in with this run's, each network weighing the same; "
+                   "the scored (and saved) model is the blend. Repeatable.")
 @click.option("--check", default=20, show_default=True, type=click.IntRange(min=0),
               help="Test windows re-forecast through forecaster.load(bundle).predict(frame) (the saved bundle, "
                    "or a scratch one) and compared with the scored network's forecasts.")
 @click.option("--out", default=str(ROOT / "benchmarks" / "results"), show_default=True,
               type=click.Path(file_okay=False), help="Folder for results.json and results.md (appended).")
 def main(data_dir, datasets, horizons, features, lookback, cell, units, segment, dropout, loss, learning_rate,
-         lr_decay, batch_size, epochs, patience, seed, ensemble, time_budget, steps_per_epoch, save_bundle, check,
-         out) -> None:
+         lr_decay, batch_size, epochs, patience, seed, ensemble, time_budget, steps_per_epoch, save_bundle, blend,
+         check, out) -> None:
     """Train and test on ETT under the standard long-horizon protocol; print the table."""
     # the library is imported whole now, not lazily after hours of training (a checkout
     # changed meanwhile would otherwise mix two versions of the package in one process)
@@ -250,8 +289,8 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     import forecaster.training  # noqa: F401
     datasets = list(DATASETS) if "all" in datasets else list(dict.fromkeys(datasets))
     horizons = list(HORIZONS) if "all" in horizons else [int(h) for h in dict.fromkeys(horizons)]
-    if save_bundle and len(datasets) * len(horizons) != 1:
-        raise click.UsageError("--save-bundle needs a single run (one dataset, one horizon)")
+    if (save_bundle or blend) and len(datasets) * len(horizons) != 1:
+        raise click.UsageError("--save-bundle and --blend need a single run (one dataset, one horizon)")
     params = replace(BEST, model=cell, units=units, segment=segment, dropout=dropout, loss=loss,
                      lr_decay=lr_decay, batch_size=batch_size, epochs=epochs, seed=seed, ensemble=ensemble,
                      decoder="parallel" if segment else "dense")
@@ -262,13 +301,17 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
 
     try:  # every file read and checked before any training: a bad one is a one-line error, not a lost run
         frames = {dataset: load_frame(Path(data_dir), dataset) for dataset in datasets}
+        blend_with = tuple(forecaster.load(path) for path in blend)
+        columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
+        check_blend(blend_with, WindowSpec(input_steps=lookback, horizon=horizons[0], features=columns,
+                                           targets=columns))  # --blend means a single run
     except ForecasterError as error:
         raise click.ClickException(str(error)) from None
     rows = []
     for dataset, frame in frames.items():
         for horizon in horizons:
             row, model = run(frame, dataset, horizon, features, params_for(params, horizon, chosen), lookback,
-                             time_budget * 60, steps_per_epoch=steps_per_epoch)
+                             time_budget * 60, steps_per_epoch=steps_per_epoch, blend_with=blend_with)
             columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
             if save_bundle:
                 model.save(save_bundle)

@@ -124,6 +124,50 @@ def test_benchmark_command_line(tmp_path):
     assert bad.exit_code == 2 and "single run" in bad.output
 
 
+@pytest.mark.slow
+def test_blend_averages_a_saved_bundle_of_another_design_into_the_run(tmp_path):
+    """`--blend A`: the scored and saved model averages A's networks (another design) with the
+    run's, each weighing the same; its MSE is that of the averaged forecasts, the saved blend
+    passes the library check, and a bundle of another horizon is a one-line error before training."""
+    import json
+
+    from click.testing import CliRunner
+
+    import forecaster
+    from forecaster.ensemble import members_of
+
+    bench = _bench()
+    base = ["--data-dir", str(DATA), "--dataset", "ETTh1", "--horizon", "96", "--lookback", "48", "--units", "4",
+            "--epochs", "1", "--steps-per-epoch", "2", "--check", "3"]
+    first = CliRunner().invoke(bench.main, [*base, "--segment", "12", "--ensemble", "2", "--save-bundle",
+                                            str(tmp_path / "a"), "--out", str(tmp_path / "out_a")])
+    assert first.exit_code == 0, first.output
+    second = CliRunner().invoke(bench.main, [*base, "--segment", "24", "--ensemble", "1", "--seed", "7",
+                                             "--blend", str(tmp_path / "a"), "--save-bundle", str(tmp_path / "b"),
+                                             "--out", str(tmp_path / "out_b")])
+    assert second.exit_code == 0, second.output
+    row = json.loads((tmp_path / "out_b" / "results.json").read_text())[0]
+    a, b = forecaster.load(tmp_path / "a"), forecaster.load(tmp_path / "b")
+    assert len(members_of(b.model_)) == 3 and row["blended_with"][0]["networks"] == 2
+    assert row["blended_with"][0]["params"]["segment"] == 12 and row["params"]["segment"] == 24
+    assert "(blended)" in second.output
+    assert row["library_max_abs_diff"] < 1e-5
+    # the blend's forecast is the mean of its three networks (A's two and the new one)
+    proto = bench.Protocol("ETTh1", lookback=48, horizon=96)
+    X, _ = bench.cut_windows(a.scaler_.transform(read_csv(DATA / "ETTh1.csv")[ETT_COLUMNS].to_numpy("float64")),
+                             proto.window_starts("test")[:64], 48, 96)
+    mean = np.mean([np.asarray(m(X.astype("float32"), training=False)) for m in members_of(b.model_)], axis=0)
+    np.testing.assert_allclose(b._predict_scaled(X), mean, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(members_of(b.model_)[1](X.astype("float32"), training=False)),
+                               np.asarray(members_of(a.model_)[0](X.astype("float32"), training=False)), atol=1e-6)
+    assert row["member_mse"] is not None and len(row["member_mse"]) == 3
+    bad = CliRunner().invoke(bench.main, [*base[:4], "--horizon", "192", *base[6:], "--blend", str(tmp_path / "a"),
+                                          "--out", str(tmp_path / "out_c")])
+    assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1, bad.output
+    assert "forecasts 96 steps" in bad.output and "this run forecasts 192" in bad.output
+    assert not (tmp_path / "out_c" / "results.jsonl").exists()
+
+
 def test_a_missing_or_bad_data_file_is_one_line_before_any_training(tmp_path):
     """Every dataset is read before training starts: a missing file or a malformed row of the
     second dataset stops the command at once with one line naming the file (and row, column)."""
