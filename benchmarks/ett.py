@@ -93,7 +93,7 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     scaler = proto.fit_scaler(values, columns)
     scaled = scaler.transform(values)
     spec = WindowSpec(input_steps=lookback, horizon=horizon, features=columns, targets=columns)
-    check_blend(blend_with, spec)
+    check_blend(blend_with, spec, scaler)
 
     def fit_member(network, member: ModelParams) -> dict[str, list[float]]:
         common = dict(input_steps=lookback, horizon=horizon, target_index=list(range(len(columns))), seed=member.seed)
@@ -141,11 +141,15 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     return row, model
 
 
-def check_blend(others: tuple, spec) -> None:
-    """Raise `ForecasterError` unless every bundle in ``others`` has ``spec``'s window shape."""
+def check_blend(others: tuple, spec, scaler) -> None:
+    """Raise `ForecasterError` unless every bundle in ``others`` has ``spec``'s window shape and
+    ``scaler``'s statistics (the same dataset's training rows)."""
     from pipelines.errors import ForecasterError
 
     for other in others:
+        if not (np.allclose(other.scaler_.mean_, scaler.mean_) and np.allclose(other.scaler_.scale_, scaler.scale_)):
+            raise ForecasterError(f"--blend bundle {other.name!r} was scaled with other training statistics "
+                                  f"(another dataset?); blend only bundles of this dataset")
         if (other.spec.input_steps, other.spec.horizon, list(other.spec.targets)) != (
                 spec.input_steps, spec.horizon, list(spec.targets)):
             raise ForecasterError(f"--blend bundle {other.name!r} forecasts {other.spec.horizon} steps of "
@@ -302,9 +306,13 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     try:  # every file read and checked before any training: a bad one is a one-line error, not a lost run
         frames = {dataset: load_frame(Path(data_dir), dataset) for dataset in datasets}
         blend_with = tuple(forecaster.load(path) for path in blend)
-        columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
-        check_blend(blend_with, WindowSpec(input_steps=lookback, horizon=horizons[0], features=columns,
-                                           targets=columns))  # --blend means a single run
+        if blend_with:  # --blend means a single run
+            columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
+            frame = frames[datasets[0]]
+            check_blend(blend_with, WindowSpec(input_steps=lookback, horizon=horizons[0], features=columns,
+                                               targets=columns),
+                        Protocol(datasets[0], lookback=lookback, horizon=horizons[0]).fit_scaler(
+                            frame[columns].to_numpy("float64"), columns))
     except ForecasterError as error:
         raise click.ClickException(str(error)) from None
     rows = []

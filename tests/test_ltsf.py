@@ -166,6 +166,10 @@ def test_blend_averages_a_saved_bundle_of_another_design_into_the_run(tmp_path):
     assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1, bad.output
     assert "forecasts 96 steps" in bad.output and "this run forecasts 192" in bad.output
     assert not (tmp_path / "out_c" / "results.jsonl").exists()
+    other = CliRunner().invoke(bench.main, [*base[:2], "--dataset", "ETTh2", *base[4:], "--blend", str(tmp_path / "a"),
+                                            "--out", str(tmp_path / "out_c")])
+    assert other.exit_code == 1 and "other training statistics" in other.output, other.output
+    assert not (tmp_path / "out_c" / "results.jsonl").exists()
 
 
 def test_a_missing_or_bad_data_file_is_one_line_before_any_training(tmp_path):
