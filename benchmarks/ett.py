@@ -80,7 +80,8 @@ def load_frame(data_dir: Path, dataset: str):
 def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, lookback: int,
         time_budget: float | None, verbose: int = 2, steps_per_epoch: int | None = None, blend_with: tuple = ()):
     """Train and test one setting; returns ``(row dict, fitted Forecaster)``. ``blend_with``:
-    loaded benchmark bundles whose networks are averaged in with the trained ones (`blended`)."""
+    loaded benchmark bundles (checked by `check_blend` first) whose networks are averaged in
+    with the trained ones (`blended`)."""
     from forecaster.ensemble import members_of, train_ensemble
     from forecaster.inference import Predictor
     from forecaster.model import Forecaster
@@ -93,7 +94,6 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     scaler = proto.fit_scaler(values, columns)
     scaled = scaler.transform(values)
     spec = WindowSpec(input_steps=lookback, horizon=horizon, features=columns, targets=columns)
-    check_blend(blend_with, spec, scaler)
 
     def fit_member(network, member: ModelParams) -> dict[str, list[float]]:
         common = dict(input_steps=lookback, horizon=horizon, target_index=list(range(len(columns))), seed=member.seed)

@@ -30,7 +30,11 @@ TOLERANCE = 1e-4
 def convert_tflite(model: Forecaster) -> bytes:
     """The forecaster's network as TFLite bytes (builtin ops only)."""
     unrolled = build_network(model.spec, model.params, unroll=True)
-    unrolled.set_weights(model.model_.get_weights())
+    saved = model.model_.get_weights()
+    if [w.shape for w in unrolled.get_weights()] != [w.shape for w in saved]:
+        raise ForecasterError(f"{model.name}: the saved network is not the one its settings describe (e.g. a "
+                              "benchmark --blend of several designs), so it cannot be rebuilt for TFLite")
+    unrolled.set_weights(saved)
     # from_keras_model, not from_concrete_functions: the latter gave wrong numbers here (TF 2.21)
     converter = tf.lite.TFLiteConverter.from_keras_model(unrolled)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -68,3 +68,24 @@ def test_ensemble_exports_to_tflite(ett_small, tmp_path):
     edge = forecaster.load(bundle, runtime="tflite")
     windows = np.stack([values[-24:], values[:24]])
     np.testing.assert_allclose(edge.predict_windows(windows), model.predict_windows(windows), rtol=0, atol=1e-4)
+
+
+def test_blend_of_two_designs_is_the_mean_of_all_members_and_export_refuses_it_in_one_line():
+    """`blend` (what `benchmarks/ett.py --blend` uses) averages every member of networks of
+    different designs; such a network is not what its settings describe, so the TFLite export,
+    which rebuilds the network from those settings, says so instead of failing deep in Keras."""
+    from forecaster.ensemble import blend, members_of
+    from forecaster.export import convert_tflite
+    from forecaster.model import Forecaster, build_network
+
+    two = build_network(SPEC, ModelParams(ensemble=2, **SEGRNN))
+    other = build_network(SPEC, ModelParams(**{**SEGRNN, "segment": 12}))
+    network = blend([two, other])
+    assert [m.name for m in members_of(network)] == ["member_1", "member_2", "member_3"]
+    x = np.random.default_rng(0).normal(size=(4, 24, 3)).astype("float32")
+    outs = [np.asarray(m(x)) for m in members_of(network)]
+    np.testing.assert_allclose(np.asarray(network(x)), np.mean(outs, axis=0), rtol=0, atol=1e-6)
+    model = Forecaster.from_parts(spec=SPEC, params=ModelParams(ensemble=2, **SEGRNN), network=network, scaler=None,
+                                  freq="1h", name="blended")
+    with pytest.raises(ForecasterError, match="^blended: the saved network is not the one its settings describe"):
+        convert_tflite(model)
