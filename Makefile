@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ mosquitto:
 test: $(STAMP) mosquitto
 	$(BIN)/python -m pytest -q
 
+# The fast lane for a developer's loop: unit tests, doctests and the import contracts (no training,
+# no broker, no subprocess); well under two minutes.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 lint: $(STAMP)
 	$(BIN)/ruff check forecaster pipelines tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf out build .pytest_cache

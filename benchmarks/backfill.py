@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import forecaster
-    from forecaster.backfill import Backfiller, train_backfill
+    from forecaster.backfill.estimator import Backfiller, train_backfill
     from pipelines import SplitSpec, WindowSpec, read_csv
     from pipelines.metrics import mae
 

@@ -46,7 +46,7 @@ def write_results(name: str, data: dict) -> Path:
 
 def reference_network(input_steps: int = 96, n_features: int = 7, horizon: int = 24, units: int = 64, layers: int = 2):
     """The issue's reference model: a 2x64 LSTM, 96 x 7 in, 24 x 7 out (untrained weights)."""
-    from forecaster.networks import build_model
+    from forecaster.nn.recurrent import build_model
 
     return build_model(input_steps=input_steps, n_features=n_features, horizon=horizon, n_targets=n_features,
                        layers=layers, units=units, residual_index=list(range(n_features)))
@@ -61,8 +61,8 @@ def reference_bundle(directory: Path, *, export: bool = False) -> Path:
     """Save the reference 2x64 LSTM (untrained, seeded: speed does not depend on weights) as a
     forecast bundle on a 1 h cadence with the 7 ETT columns; optionally with its TFLite export."""
     from forecaster.model import Forecaster
+    from forecaster.nn.training import set_seed
     from forecaster.params import ModelParams
-    from forecaster.training import set_seed
     from pipelines import Scaler, WindowSpec
 
     columns = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -87,7 +87,7 @@ def serve_readings(url: str, client_id: str, handle: Callable, *, status_topic: 
     import signal
     import threading
 
-    from pipelines.mqtt_source import BrokerAddress, MqttClient, MqttSettings
+    from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
 
     box: list[MqttClient] = []
     client = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id),

@@ -34,8 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, PUBLISHED_MSE, Protocol, cut_windows  # noqa: E402
 from forecaster.params import ModelParams  # noqa: E402
-from pipelines.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, PUBLISHED_MSE, Protocol, cut_windows  # noqa: E402
 from pipelines.windows import WindowSpec  # noqa: E402
 
 BEST = ModelParams(
@@ -82,10 +82,11 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     """Train and test one setting; returns ``(row dict, fitted Forecaster)``. ``blend_with``:
     loaded benchmark bundles (checked by `check_blend` first) whose networks are averaged in
     with the trained ones (`blended`)."""
-    from forecaster.ensemble import members_of, train_ensemble
-    from forecaster.inference import Predictor
     from forecaster.model import Forecaster
-    from forecaster.training import fit_network, series_dataset
+    from forecaster.nn.build import build_network
+    from forecaster.nn.ensemble import members_of, train_ensemble
+    from forecaster.nn.inference import Predictor
+    from forecaster.nn.training import fit_network, series_dataset
     from pipelines.split import SplitSpec
 
     columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
@@ -107,7 +108,7 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
         )
 
     began = time.monotonic()
-    network, history = train_ensemble(spec, params, fit_member)
+    network, history = train_ensemble(lambda p, name: build_network(spec, p, name=name), params, fit_member)
     train_seconds = time.monotonic() - began
     network = blended(network, blend_with)
     members = members_of(network)
@@ -159,8 +160,8 @@ def check_blend(others: tuple, spec, scaler) -> None:
 
 def blended(network, others: tuple):
     """``network`` with the networks of the ``others`` (loaded bundles) averaged in, every
-    network weighing the same (`forecaster.ensemble.blend`)."""
-    from forecaster.ensemble import blend
+    network weighing the same (`forecaster.nn.ensemble.blend`)."""
+    from forecaster.nn.ensemble import blend
 
     return blend([network, *(other.model_ for other in others)]) if others else network
 
@@ -184,7 +185,7 @@ def test_errors(predictor, scaled: np.ndarray, starts: np.ndarray, lookback: int
 
 def val_loss(network, scaled: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, loss: str) -> float:
     """The trained network's (for an ensemble: the average's) loss on the validation windows."""
-    from forecaster.inference import Predictor
+    from forecaster.nn.inference import Predictor
 
     se, ae = test_errors(Predictor(network), scaled, starts, lookback, horizon)
     return float((ae if loss == "mae" else se).mean())
@@ -288,9 +289,9 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     # the library is imported whole now, not lazily after hours of training (a checkout
     # changed meanwhile would otherwise mix two versions of the package in one process)
     import forecaster.api
-    import forecaster.ensemble
-    import forecaster.inference
-    import forecaster.training  # noqa: F401
+    import forecaster.nn.ensemble
+    import forecaster.nn.inference
+    import forecaster.nn.training  # noqa: F401
     datasets = list(DATASETS) if "all" in datasets else list(dict.fromkeys(datasets))
     horizons = list(HORIZONS) if "all" in horizons else [int(h) for h in dict.fromkeys(horizons)]
     if (save_bundle or blend) and len(datasets) * len(horizons) != 1:

@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
 
-    from forecaster.training import dataset, keras, set_seed  # keras after TensorFlow is quieted
+    from forecaster.nn.training import dataset, keras, set_seed  # keras after TensorFlow is quieted
     from pipelines import WindowSpec, make_windows
 
     rng = np.random.default_rng(0)

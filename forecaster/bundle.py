@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pipelines.errors import ForecasterError
-
-if TYPE_CHECKING:
-    import keras
 
 SCHEMA_VERSION = 1
 KINDS = ("forecast", "backfill")
@@ -35,33 +31,23 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def library_versions() -> dict[str, str]:
-    """Versions of what produced a bundle."""
-    import keras
-    import numpy
-    import pandas
-    import sklearn
-    import tensorflow
-
-    return {
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "tensorflow": tensorflow.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
-
-
-def save_bundle(directory: str | Path, model: keras.Model, meta: dict[str, Any]) -> Path:
+def save_bundle(directory: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     """Write ``model`` and ``meta`` into ``directory`` (created if needed)."""
     if meta.get("kind") not in KINDS:
         raise ForecasterError(f"bundle kind must be one of {KINDS}. Received: {meta.get('kind')!r}")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    model.save(directory / MODEL_FILE)
+    from forecaster.nn.saving import save_network
+
+    save_network(model, directory / MODEL_FILE)
     write_meta(directory, meta)
     return directory
+
+
+def _library_versions() -> dict[str, str]:
+    from forecaster.nn.saving import library_versions
+
+    return library_versions()
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
@@ -70,7 +56,7 @@ def write_meta(directory: Path, meta: dict[str, Any]) -> None:
     full = {
         **meta,
         "schema_version": SCHEMA_VERSION,
-        "versions": library_versions(),
+        "versions": _library_versions(),
         "files": {p.name: sha256(p) for p in files},
     }
     tmp = directory / (META_FILE + ".tmp")
@@ -106,15 +92,9 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_bundle(directory: str | Path) -> tuple[keras.Model, dict[str, Any]]:
+def load_bundle(directory: str | Path) -> tuple[Any, dict[str, Any]]:
     """Check and load a bundle: ``(keras model, metadata)``."""
     meta = read_meta(directory)
-    from forecaster import backfill_net  # noqa: F401  (registers the backfill network's layer)
-    from forecaster.networks import keras  # quiet TensorFlow first; registers custom layers
-    from forecaster.segrnn import SegmentQueries  # noqa: F401  registers the SegRNN-style layers
+    from forecaster.nn.saving import load_network
 
-    try:
-        model = keras.saving.load_model(Path(directory) / MODEL_FILE, safe_mode=True, compile=False)
-    except Exception as exc:  # Keras raises many types for a bad file
-        raise ForecasterError(f"{directory}: cannot load {MODEL_FILE}: {exc}") from None
-    return model, meta
+    return load_network(Path(directory) / MODEL_FILE, source=directory), meta

@@ -21,42 +21,6 @@ from pipelines.windows import WindowSpec, windows_by_block_label
 log = logging.getLogger(__name__)
 
 
-def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False, name: str | None = None) -> Any:
-    """The Keras network ``params`` describe for windows of ``spec`` (plain or SegRNN-style,
-    or a seed ensemble of them); ``unroll`` rebuilds it with unrolled recurrences (same
-    weights fit) for TFLite export."""
-    if params.ensemble > 1:
-        from forecaster.ensemble import build_ensemble
-
-        return build_ensemble(lambda member, member_name: build_network(spec, member, unroll=unroll, name=member_name),
-                              params)
-    name = name or "forecaster"
-    in_features = [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
-    residual = in_features if params.residual else None
-    if params.segment_model:
-        if in_features is None and params.channel_independent:
-            missing = [t for t in spec.targets if t not in spec.features]
-            raise ForecasterError(f"channel independence forecasts each input channel, so every target must be a "
-                                  f"feature; {missing} are not (add them to `features` or drop channel_independent)")
-        from forecaster.segrnn import build_segment_model
-
-        return build_segment_model(
-            input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
-            target_index=in_features or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
-            units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
-            norm=params.norm if residual is not None else "none", channel_independent=params.channel_independent,
-            segment=params.segment, decoder=params.decoder, unroll=unroll, name=name,
-        )
-    from forecaster.networks import build_model
-
-    return build_model(
-        input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
-        n_targets=len(spec.targets), cell=params.model, layers=params.layers, units=params.units,
-        dropout=params.dropout, recurrent_dropout=params.recurrent_dropout, conv=params.conv,
-        residual_index=residual, unroll=unroll, name=name,
-    )
-
-
 class Forecaster:
     """A recurrent forecaster for one or many sensors (one global model).
 
@@ -141,8 +105,9 @@ class Forecaster:
             len(splits[TRAIN][0]), len(splits[VALIDATION][0]), len(splits[TEST][0]),
             len(data.series), data.freq,
         )
-        from forecaster.ensemble import train_ensemble
-        from forecaster.training import fit_network
+        from forecaster.nn.build import build_network
+        from forecaster.nn.ensemble import train_ensemble
+        from forecaster.nn.training import fit_network
 
         def fit_member(network: Any, p: ModelParams) -> dict[str, list[float]]:
             return fit_network(
@@ -151,7 +116,9 @@ class Forecaster:
                 loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay,
             )
 
-        self.model_, self.history_ = train_ensemble(self.spec, self.params, fit_member)
+        self.model_, self.history_ = train_ensemble(
+            lambda p, name: build_network(self.spec, p, name=name), self.params, fit_member
+        )
         self._predictor = None
         self.metrics_ = self._test_metrics(*splits[TEST])
         return self
@@ -200,7 +167,7 @@ class Forecaster:
         """The compiled predict function (built on first use)."""
         self._check_fitted()
         if getattr(self, "_predictor", None) is None:
-            from forecaster.inference import Predictor
+            from forecaster.nn.inference import Predictor
 
             self._predictor = Predictor(self.model_)
         return self._predictor
@@ -326,7 +293,7 @@ class Forecaster:
             runtime: ``"keras"`` (TensorFlow, compiled fast path) or ``"tflite"`` (the
                 bundle's ``model.tflite`` export on the LiteRT runtime; no TensorFlow needed).
             threads: LiteRT interpreter threads (default 2); Keras threads are process-wide,
-                see `forecaster.tf_env.limit_threads`.
+                see `forecaster.nn.tf_env.limit_threads`.
 
         Raises:
             ForecasterError: not a bundle, a changed file, a backfill or bidirectional
@@ -345,7 +312,7 @@ class Forecaster:
         model = None
         if runtime == "keras":
             from forecaster.bundle import load_bundle
-            from forecaster.networks import is_bidirectional
+            from forecaster.nn.recurrent import is_bidirectional
 
             model, meta = load_bundle(directory)
             if is_bidirectional(model):
@@ -367,7 +334,7 @@ class Forecaster:
             name=meta.get("name", "forecaster"), history=meta.get("history", {}), metrics=meta.get("metrics", {}),
         )
         if runtime == "tflite":
-            from forecaster.edge import TFLitePredictor
+            from forecaster.nn.litert import TFLitePredictor
 
             self._predictor = TFLitePredictor.from_bundle(directory, meta, threads=threads or 2)
         return self

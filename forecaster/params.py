@@ -36,13 +36,13 @@ class ModelParams:
     The first group builds the network (``residual`` turns instance normalization on,
     ``norm`` picks the statistic: the window's ``"last"`` value or its ``"mean"``;
     ``channel_independent``, ``segment`` and ``decoder`` are the SegRNN-style options of
-    `forecaster.segrnn.build_segment_model`, used when ``segment`` > 0, ``channel_independent``
+    `forecaster.nn.segment.build_segment_model`, used when ``segment`` > 0, ``channel_independent``
     or ``norm="mean"``; a segment longer than the input window is the whole window).
     ``decoder="auto"`` becomes ``"parallel"`` with segments and ``"dense"`` without.
     ``lr_decay`` < 1 multiplies the learning rate by that factor every epoch after the
     third (1: halve it on plateaus instead). ``ensemble`` > 1 trains that
     many networks of this design, with seeds ``seed``, ``seed + 1``, ..., each with its own
-    early stopping, and forecasts their average (one saved network; `forecaster.ensemble`).
+    early stopping, and forecasts their average (one saved network; `forecaster.nn.ensemble`).
 
     Example:
         >>> ModelParams(model="lstm", layers=2).decoder
@@ -114,7 +114,7 @@ class ModelParams:
 
     @property
     def segment_model(self) -> bool:
-        """True when the network comes from `forecaster.segrnn` (a SegRNN-style option is set)."""
+        """True when the network comes from `forecaster.nn.segment` (a SegRNN-style option is set)."""
         return self.channel_independent or self.segment > 0 or self.decoder != "dense" or self.norm != "last"
 
     def to_dict(self) -> dict:

@@ -5,36 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from helpers import DATA, ETT_COLUMNS
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "data"
-ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-
-
-def write_csv(path: Path, text: str) -> Path:
-    """Write a CSV from a dedented string."""
-    import textwrap
-
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
-
-
-def synthetic_frame(n: int = 400, sensors: tuple[str, ...] = ("a",), freq: str = "1h", seed: int = 0) -> pd.DataFrame:
-    """Smooth daily waves with noise, one block of rows per sensor (long format)."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k, sensor in enumerate(sensors):
-        t = np.arange(n)
-        ts = pd.date_range("2026-01-01", periods=n, freq=freq, tz="UTC")
-        temp = 20 + 5 * np.sin(2 * np.pi * t / 24 + k) + rng.normal(0, 0.2, n)
-        load = 3 + np.cos(2 * np.pi * t / 24) + rng.normal(0, 0.1, n)
-        parts.append(pd.DataFrame({"sensor": sensor, "ts": ts, "load": load, "temp": temp}))
-    return pd.concat(parts, ignore_index=True)
 
 
 @pytest.fixture(scope="session")
@@ -69,3 +44,11 @@ def broker(tmp_path):
     b = Broker(tmp_path / "mosquitto").start()
     yield b
     b.kill()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test under tests/integration is `slow` (real training, brokers or processes):
+    ``pytest -m "not slow"`` is the fast lane (unit tests and doctests)."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.slow)

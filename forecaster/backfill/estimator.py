@@ -1,0 +1,351 @@
+"""`Backfiller`: fill sensor gaps offline with bidirectional LSTMs (bundle kind ``backfill``).
+
+Training uses the forecasting pipelines: readings on the cadence grid, a chronological
+split with common borders, the scaler fit on the training rows only. Windows are cut from
+runs of complete, real rows (nothing interpolated), and synthetic gaps are masked out of
+them at random every epoch; the loss is on the masked points only.
+
+A backfill network reads the future of a gap as well as its past, so it can never
+forecast: `forecaster.load` refuses its bundle.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from forecaster.backfill.plan import FillResult, GapPlan, assemble, plan_gaps
+from forecaster.params import LOSSES, _is_int, _require
+from pipelines.errors import DataError, ForecasterError
+from pipelines.gaps import BackfillSpec, window_of
+from pipelines.masking import network_input, synthetic_gaps
+from pipelines.scaling import Scaler
+from pipelines.series import detect_columns, prepare
+from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
+from pipelines.windows import window_starts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackfillParams:
+    """How the backfill network is built and trained.
+
+    Example:
+        >>> BackfillParams(layers=1).units
+        64
+        >>> BackfillParams(units=0)
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `units` must be a positive integer. Received: units=0
+    """
+
+    layers: int = 2
+    units: int = 64
+    dropout: float = 0.0
+    loss: str = "mae"
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    patience: int = 5
+    stride: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require("loss", self.loss, self.loss in LOSSES, f"one of {LOSSES}")
+        for name in ("layers", "units", "epochs", "batch_size", "patience", "stride"):
+            value = getattr(self, name)
+            _require(name, value, _is_int(value) and value >= 1, "a positive integer")
+        _require("seed", self.seed, _is_int(self.seed) and self.seed >= 0, "a non-negative integer")
+        d = self.dropout
+        _require("dropout", d, isinstance(d, (int, float)) and not isinstance(d, bool) and 0 <= d < 1, "a float in [0, 1)")
+        lr = self.learning_rate
+        _require("learning_rate", lr, isinstance(lr, (int, float)) and 0 < lr < 1, "a float in (0, 1)")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BackfillParams:
+        """Inverse of `to_dict` (unknown keys are an error)."""
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ForecasterError(f"unknown backfill parameter(s) {unknown}")
+        return cls(**data)
+
+
+class Backfiller:
+    """Fills gaps in sensor series from the readings before and after them.
+
+    Args:
+        spec: window, longest gap, context needed, and the columns (read and filled together).
+        params: network and training settings.
+        freq: the cadence; inferred when ``None``.
+        split: the chronological train/validation/test split.
+        time_col, sensor_col: found by name when ``None``.
+        name: a label for the bundle.
+
+    Example:
+        >>> spec = BackfillSpec(window=48, max_fill=12, min_context=6, features=["OT"])
+        >>> Backfiller(spec=spec).params.layers
+        2
+    """
+
+    def __init__(
+        self,
+        *,
+        spec: BackfillSpec,
+        params: BackfillParams | None = None,
+        freq: str | None = None,
+        split: SplitSpec | None = None,
+        time_col: str | None = None,
+        sensor_col: str | None = None,
+        name: str = "backfill",
+    ) -> None:
+        if not isinstance(spec, BackfillSpec):
+            raise ForecasterError(f"`spec` must be a BackfillSpec. Received: {type(spec).__name__}")
+        self.spec = spec
+        self.params = params or BackfillParams()
+        self.freq = freq
+        self.split = split or SplitSpec()
+        self.time_col = time_col
+        self.sensor_col = sensor_col
+        self.name = name
+
+    # ------------------------------------------------------------------ training
+    def fit(self, frame: pd.DataFrame, *, verbose: int = 0) -> Backfiller:
+        """Train on the complete stretches of ``frame`` with synthetic gaps; returns self.
+
+        Raises:
+            DataError: missing columns, bad timestamps, or too few complete rows for one window.
+        """
+        self.time_col_, self.sensor_col_ = detect_columns(frame, self.time_col, self.sensor_col)
+        data = prepare(frame, self.spec.features, freq=self.freq, max_gap=0,
+                       time_col=self.time_col_, sensor_col=self.sensor_col_)
+        self.freq_ = data.freq
+        borders = self.split.borders(data)
+        labels = {s: split_labels(r.slots, borders) for s, r in data.series.items()}
+        train_rows = np.concatenate([r.values[labels[s] == TRAIN] for s, r in data.series.items()])
+        if len(train_rows) == 0:
+            raise DataError("no complete rows in the training split", source=frame.attrs.get("source"))
+        self.scaler_ = Scaler(columns=self.spec.features).fit(train_rows)
+        windows = {TRAIN: [], VALIDATION: [], TEST: []}
+        W, p = self.spec.window, self.params
+        for sensor, series in data.series.items():
+            scaled = self.scaler_.transform(series.values)
+            blocks = series.segment * 3 + labels[sensor]
+            starts = window_starts(blocks, W, p.stride)
+            for label in windows:
+                chosen = starts[labels[sensor][starts] == label]
+                windows[label].append(scaled[chosen[:, None] + np.arange(W)[None, :]])
+        split = {k: np.concatenate(v) if v else np.zeros((0, W, len(self.spec.features))) for k, v in windows.items()}
+        if len(split[TRAIN]) == 0:
+            raise DataError(
+                f"too few rows for one training window: need {W} consecutive complete {data.freq} rows "
+                "inside the training split", source=frame.attrs.get("source"))
+        self.window_counts_ = {"train": len(split[TRAIN]), "validation": len(split[VALIDATION]),
+                               "test": len(split[TEST])}
+        log.info("backfill windows: %s (%d sensors, cadence %s)", self.window_counts_, len(data.series), data.freq)
+
+        from forecaster.nn.bidirectional import GapBatches, build_backfill_model, fit_backfill_network
+
+        self.model_ = build_backfill_model(window=W, n_columns=len(self.spec.features), layers=p.layers,
+                                           units=p.units, dropout=p.dropout, name=self.name)
+        val = split[VALIDATION]
+        val_observed = synthetic_gaps(np.random.default_rng([p.seed, 1]), len(val), val.shape[2], self.spec)
+        self.history_ = fit_backfill_network(
+            self.model_, GapBatches(split[TRAIN], self.spec, batch_size=p.batch_size, seed=p.seed),
+            self._validation(val, val_observed),
+            epochs=p.epochs, learning_rate=p.learning_rate, patience=p.patience, loss=p.loss, seed=p.seed,
+            verbose=verbose,
+        )
+        self._predictor = None
+        self.metrics_ = self._test_metrics(split[TEST])
+        return self
+
+    @staticmethod
+    def _validation(windows: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, level = network_input(windows, observed)
+        return x, (windows - level).astype("float32")
+
+    def _estimate(self, windows: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network and straight-line estimates of scaled ``windows`` (observed points kept)."""
+        x, level = network_input(windows, observed)
+        return self._predict_scaled(x) + level, x[..., : level.shape[-1]] + level
+
+    def _test_metrics(self, windows: np.ndarray) -> dict[str, Any]:
+        """MAE on synthetic gaps in the test windows, in sensor units, beside straight lines."""
+        if len(windows) == 0:
+            return {"test_windows": 0}
+        observed = synthetic_gaps(np.random.default_rng([self.params.seed, 2]), len(windows),
+                                  windows.shape[2], self.spec)
+        network, linear = self._estimate(windows, observed)
+        masked = ~observed
+        scale = self.scaler_.scale_
+        columns = self.spec.features
+
+        def per_column(estimate: np.ndarray) -> dict[str, float]:
+            err = np.abs(estimate - windows) * scale
+            return {c: float(err[..., j][masked[..., j]].mean()) for j, c in enumerate(columns)}
+
+        return {"test_windows": int(len(windows)), "masked_points": int(masked.sum()),
+                "mae": per_column(network), "linear_mae": per_column(linear)}
+
+    # ------------------------------------------------------------------- filling
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ForecasterError("this Backfiller is not fitted yet; call fit() or Backfiller.load()")
+
+    def _predict_scaled(self, x: np.ndarray) -> np.ndarray:
+        if getattr(self, "_predictor", None) is None:
+            from forecaster.nn.inference import Predictor
+
+            self._predictor = Predictor(self.model_)
+        return self._predictor(x).astype("float64")
+
+    def plan(self, frame: pd.DataFrame, *, max_fill: int | None = None) -> GapPlan:
+        """Every gap of ``frame`` with what `fill` would do to it (no network needed)."""
+        self._check_fitted()
+        time_col = self.time_col_ if self.time_col_ in frame.columns else None
+        sensor_col = self.sensor_col_ if self.sensor_col_ in frame.columns else None
+        return plan_gaps(frame, self.spec, freq=self.freq_, max_fill=max_fill, time_col=time_col,
+                         sensor_col=sensor_col)
+
+    def fill(self, frame: pd.DataFrame, *, max_fill: int | None = None) -> FillResult:
+        """Fill every gap of up to ``max_fill`` slots that has enough context on both sides.
+
+        Args:
+            frame: readings with the model's columns; missing values as NaN, missing
+                timestamps simply absent. Never modified.
+            max_fill: the longest gap to fill (default and upper bound: ``spec.max_fill``).
+
+        Returns:
+            A `FillResult`: the filled frame with ``<column>_filled`` flags, and a gap report.
+        """
+        return self.fill_plan(frame, self.plan(frame, max_fill=max_fill))
+
+    def fill_plan(self, frame: pd.DataFrame, plan: GapPlan) -> FillResult:
+        """Fill the gaps of a plan made by `plan` or `forecaster.backfill.plan.plan_gaps`."""
+        self._check_fitted()
+        gaps = plan.to_fill
+        keys = sorted({(g.sensor, g.start, g.length) for g in gaps})
+        estimates: dict[tuple[str, int, int], np.ndarray] = {}
+        if keys:
+            scaled = {s: self.scaler_.transform(plan.grids[s].values) for s in {k[0] for k in keys}}
+            raw = np.stack([window_of(scaled[s], a, n, self.spec) for s, a, n in keys])
+            out = self.scaler_.inverse_transform(self._estimate(raw, np.isfinite(raw))[0])
+            where = {key: i for i, key in enumerate(keys)}
+            for g in gaps:
+                before = self.spec.placement(g.length)
+                estimates[(g.sensor, g.column, g.start)] = out[where[(g.sensor, g.start, g.length)],
+                                                               before : before + g.length, g.column]
+        return assemble(frame, plan, estimates)
+
+    # ------------------------------------------------------------------- bundle
+    def metadata(self) -> dict[str, Any]:
+        """What `bundle.json` records about this backfiller."""
+        self._check_fitted()
+        return {
+            "kind": "backfill",
+            "name": self.name,
+            "spec": self.spec.to_dict(),
+            "freq": self.freq_,
+            "time_col": self.time_col_,
+            "sensor_col": self.sensor_col_,
+            "scaler": self.scaler_.to_dict(),
+            "params": self.params.to_dict(),
+            "history": getattr(self, "history_", {}),
+            "metrics": getattr(self, "metrics_", {}),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the bundle directory (model.keras + bundle.json, kind ``backfill``)."""
+        from forecaster.bundle import save_bundle
+
+        return save_bundle(directory, self.model_, self.metadata())
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Backfiller:
+        """Load a backfill bundle (schema and checksums checked).
+
+        Raises:
+            ForecasterError: not a bundle, a changed file, or a forecast bundle.
+        """
+        from forecaster.bundle import load_bundle, read_meta
+
+        if read_meta(directory)["kind"] != "backfill":
+            raise ForecasterError(f"{directory}: a forecast bundle cannot backfill; train one with "
+                                  "`forecaster train-backfill`")
+        model, meta = load_bundle(directory)
+        spec = BackfillSpec.from_dict(meta["spec"])
+        expected = (None, spec.window, 2 * len(spec.features))
+        if tuple(model.input_shape) != expected:
+            raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
+        self = cls(spec=spec, params=BackfillParams.from_dict(meta["params"]), freq=meta["freq"],
+                   time_col=meta["time_col"], sensor_col=meta["sensor_col"], name=meta.get("name", "backfill"))
+        self.freq_, self.time_col_, self.sensor_col_ = meta["freq"], meta["time_col"], meta["sensor_col"]
+        self.scaler_ = Scaler.from_dict(meta["scaler"])
+        if self.scaler_.columns != spec.features:
+            raise ForecasterError(f"{directory}: scaler columns {self.scaler_.columns} do not match {spec.features}")
+        self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
+        self.model_ = model
+        self._predictor = None
+        return self
+
+
+def train_backfill(
+    frame: pd.DataFrame,
+    *,
+    features: list[str] | None = None,
+    window: int = 96,
+    max_fill: int = 24,
+    min_context: int = 8,
+    layers: int = 2,
+    units: int = 64,
+    dropout: float = 0.0,
+    loss: str = "mae",
+    epochs: int = 30,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    patience: int = 5,
+    stride: int = 1,
+    seed: int = 0,
+    freq: str | None = None,
+    split: SplitSpec | None = None,
+    time_col: str | None = None,
+    sensor_col: str | None = None,
+    name: str = "backfill",
+    verbose: int = 0,
+) -> Backfiller:
+    """Train a backfiller on ``frame`` (fit on the train split; early stopping on validation).
+
+    Args:
+        frame: readings, e.g. from `forecaster.read_csv`.
+        features: the columns to read and fill; default all value columns.
+        window, max_fill, min_context: see `BackfillSpec`.
+        layers, units, dropout, loss, epochs, batch_size, learning_rate, patience, stride,
+            seed: see `BackfillParams`.
+        freq, split, time_col, sensor_col, name: see `Backfiller`.
+        verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
+
+    Returns:
+        The fitted `Backfiller`; ``metrics_`` holds its test-split MAE on synthetic gaps
+        beside linear interpolation.
+    """
+    if features is None:
+        time_col, sensor_col = detect_columns(frame, time_col, sensor_col)
+        features = [c for c in frame.columns if c not in (time_col, sensor_col)
+                    and pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    spec = BackfillSpec(window=window, max_fill=max_fill, min_context=min_context, features=features)
+    params = BackfillParams(layers=layers, units=units, dropout=dropout, loss=loss, epochs=epochs,
+                            batch_size=batch_size, learning_rate=learning_rate, patience=patience,
+                            stride=stride, seed=seed)
+    model = Backfiller(spec=spec, params=params, freq=freq, split=split, time_col=time_col,
+                       sensor_col=sensor_col, name=name)
+    return model.fit(frame, verbose=verbose)

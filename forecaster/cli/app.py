@@ -1,0 +1,274 @@
+"""The `forecaster` command: wiring only (parse options, call the library, report).
+
+TensorFlow is imported only by the commands that need it, after their input is checked.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from forecaster.cli.util import split_names
+from forecaster.params import DEFAULTS as MODEL_DEFAULTS
+from pipelines.errors import ForecasterError
+
+log = logging.getLogger("forecaster")
+
+EPILOG_TRAIN = """\b
+Example:
+  forecaster train --data data/ETTh1.csv --out bundles/etth1 --targets OT --epochs 10
+"""
+EPILOG_PREDICT = """\b
+Example:
+  forecaster predict --model bundles/etth1 --data data/ETTh1.csv --out forecast.csv --plot forecast.png
+"""
+
+
+def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Eager ``--config`` callback: TOML values become the commands' defaults."""
+    if value is None:
+        return None
+    from forecaster.cli.config import default_map, load_toml
+
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    options = {
+        name: {p.name for p in cmd.params if p.name} for name, cmd in group.commands.items()
+    }
+    ctx.default_map = default_map(load_toml(value), options)
+    return value
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "FORECASTER"})
+@click.option("--config", type=click.Path(dir_okay=False), callback=_apply_config, is_eager=True,
+              expose_value=False, help="TOML file with option defaults (flags and FORECASTER_* variables win).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.version_option(package_name="iot-forecaster")
+def cli(verbose: int, quiet: bool) -> None:
+    """Forecast IoT sensor series with LSTM/GRU networks.
+
+    \b
+    Examples:
+      forecaster train   --data data/ETTh1.csv --out bundles/etth1 --targets OT
+      forecaster predict --model bundles/etth1 --data data/ETTh1.csv --out forecast.csv
+    """
+    level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger().setLevel(level)
+
+
+@cli.command(epilog=EPILOG_TRAIN)
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training CSV.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
+@click.option("--time-col", default=None, help="Time column [default: ts/time/timestamp/date/datetime, else the first].")
+@click.option("--sensor-col", default=None, help="Sensor id column of a long file [default: 'sensor' if present].")
+@click.option("--features", default=None, help="Comma-separated input columns [default: the targets; add covariates explicitly].")
+@click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
+@click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
+@click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
+@click.option("--model", "cell", default=MODEL_DEFAULTS["model"], show_default=True, type=click.Choice(["lstm", "gru"]))
+@click.option("--layers", default=MODEL_DEFAULTS["layers"], show_default=True, type=click.IntRange(min=1), help="Stacked recurrent layers.")
+@click.option("--units", default=MODEL_DEFAULTS["units"], show_default=True, type=click.IntRange(min=1), help="Units per layer.")
+@click.option("--dropout", default=MODEL_DEFAULTS["dropout"], show_default=True, type=float, help="Dropout in [0, 1).")
+@click.option("--recurrent-dropout", default=MODEL_DEFAULTS["recurrent_dropout"], show_default=True, type=float, help="Recurrent dropout in [0, 1).")
+@click.option("--conv/--no-conv", default=MODEL_DEFAULTS["conv"], show_default=True,
+              help="Conv1D + MaxPooling front of the row-by-row network (segments default to 0 with it).")
+@click.option("--residual/--no-residual", default=MODEL_DEFAULTS["residual"], show_default=True,
+              help="Predict the change from each target's last value.")
+@click.option("--norm", default=MODEL_DEFAULTS["norm"], show_default=True, type=click.Choice(["last", "mean"]),
+              help="Instance normalization (with --residual): subtract the window's last value or its mean.")
+@click.option("--channel-independent/--no-channel-independent", default=MODEL_DEFAULTS["channel_independent"], show_default=True,
+              help="One shared network runs over each input channel (every target must be a feature).")
+@click.option("--segment", default=MODEL_DEFAULTS["segment"], type=click.IntRange(min=0),
+              help="Cut the window into segments of this many rows, each embedded; the RNN runs over segments "
+                   "(SegRNN; longer than the window: one segment). 0: row by row. [default: 24; 0 with --conv]")
+@click.option("--decoder", default=MODEL_DEFAULTS["decoder"], show_default=True,
+              type=click.Choice(["dense", "parallel", "auto"]),
+              help="One dense head for the whole horizon, or SegRNN's parallel decoding (needs --segment); "
+                   "auto: parallel with segments, dense without.")
+@click.option("--loss", default=MODEL_DEFAULTS["loss"], show_default=True, type=click.Choice(["mse", "mae"]))
+@click.option("--epochs", default=MODEL_DEFAULTS["epochs"], show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=MODEL_DEFAULTS["batch_size"], show_default=True, type=click.IntRange(min=1))
+@click.option("--learning-rate", default=MODEL_DEFAULTS["learning_rate"], show_default=True, type=float)
+@click.option("--lr-decay", default=MODEL_DEFAULTS["lr_decay"], show_default=True, type=float,
+              help="Multiply the learning rate by this every epoch after the third (1: halve it on plateaus).")
+@click.option("--patience", default=MODEL_DEFAULTS["patience"], show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
+@click.option("--seed", default=MODEL_DEFAULTS["seed"], show_default=True, type=click.IntRange(min=0))
+@click.option("--ensemble", default=MODEL_DEFAULTS["ensemble"], show_default=True, type=click.IntRange(min=1),
+              help="Train this many networks (seeds seed, seed+1, ...) and forecast their average.")
+@click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
+@click.option("--max-gap", default=3, show_default=True, type=click.IntRange(min=0),
+              help="Longest run of missing steps to interpolate; longer gaps cut the series.")
+@click.option("--val", default=0.1, show_default=True, type=float, help="Validation fraction of the time span.")
+@click.option("--test", default=0.2, show_default=True, type=float, help="Test fraction of the time span (the latest).")
+@click.option("--train-end", default=None, help="Explicit end of the training split (ISO time; wins over --val/--test).")
+@click.option("--val-end", default=None, help="Explicit end of the validation split (ISO time).")
+@click.option("--name", default=None, help="Model name in published forecasts [default: the bundle folder name].")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
+def train(**o) -> None:
+    """Train a forecaster on a CSV and write a model bundle."""
+    from forecaster.model import Forecaster
+    from forecaster.params import ModelParams
+    from pipelines.csv_source import read_csv
+    from pipelines.split import SplitSpec
+    from pipelines.windows import WindowSpec
+
+    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
+    value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
+    targets = split_names(o["targets"]) or [value_columns[-1]]
+    features = split_names(o["features"]) or targets
+    unknown = [c for c in features + targets if c not in value_columns]
+    if unknown:
+        raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")
+    spec = WindowSpec(input_steps=o["input_steps"], horizon=o["horizon"], features=features, targets=targets)
+    params = ModelParams(
+        model=o["cell"], layers=o["layers"], units=o["units"], dropout=o["dropout"],
+        recurrent_dropout=o["recurrent_dropout"], conv=o["conv"], residual=o["residual"], loss=o["loss"],
+        epochs=o["epochs"], batch_size=o["batch_size"], learning_rate=o["learning_rate"],
+        patience=o["patience"], seed=o["seed"], ensemble=o["ensemble"], norm=o["norm"],
+        channel_independent=o["channel_independent"], segment=o["segment"], decoder=o["decoder"],
+        lr_decay=o["lr_decay"],
+    )
+    split = SplitSpec(val=o["val"], test=o["test"], train_end=o["train_end"], val_end=o["val_end"])
+    model = Forecaster(
+        spec=spec, params=params, freq=o["freq"], max_gap=o["max_gap"], split=split,
+        time_col=frame.attrs["time_col"], sensor_col=frame.attrs["sensor_col"],
+        name=o["name"] or Path(o["out"]).name,
+    )
+    model.fit(frame, verbose=2 if o["progress"] else 0)
+    out = model.save(o["out"])
+    m = model.metrics_
+    counts = model.window_counts_
+    click.echo(f"{len(model.gap_reports_)} sensor(s), cadence {model.freq_}: {counts['train']} training, "
+               f"{counts['validation']} validation and {counts['test']} test windows")
+    click.echo(_gap_summary(model.gap_reports_))
+    members = model.history_.get("member_epochs")
+    trained = (f"ensemble of {len(members)}: {' + '.join(str(int(e)) for e in members)} epochs" if members
+               else f"{len(model.history_.get('loss', []))} epochs")
+    click.echo(f"saved {out} ({trained})")
+    for target in spec.targets:
+        if "mae" in m:
+            naive = m.get("naive_mae", {}).get(target)
+            vs = f" (naive last value: {naive:.4g})" if naive is not None else ""
+            click.echo(f"test MAE {target}: {m['mae'][target]:.4g}{vs} on {m['test_windows']} windows")
+
+
+@cli.command(epilog=EPILOG_PREDICT)
+@click.option("--model", "bundle", required=True, type=click.Path(file_okay=False), help="Bundle directory.")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="CSV with recent readings.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Forecast CSV to write.")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Also write a PNG of history and forecast.")
+def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
+    """Forecast the next `horizon` steps after the end of each sensor's series."""
+    from forecaster.bundle import read_meta
+    from pipelines.csv_source import read_csv
+
+    meta = read_meta(bundle)
+    if meta["kind"] != "forecast":
+        raise ForecasterError(f"{bundle}: a {meta['kind']} bundle (bidirectional network) cannot forecast; "
+                              "use `forecaster backfill` with it")
+    frame = read_csv(data, time_col=meta["time_col"] if meta["time_col"] else None,
+                     sensor_col=meta["sensor_col"])
+    spec_features = meta["spec"]["features"]
+    missing = [c for c in spec_features if c not in frame.columns]
+    if missing:
+        raise ForecasterError(f"{data}: missing feature column(s) {missing} that the model needs")
+
+    from forecaster.model import Forecaster
+
+    model = Forecaster.load(bundle)
+    sensors, windows, ends = model.latest_windows(frame)
+    result = model.forecast_frame(sensors, ends, model.predict_windows(windows), with_sensor=True)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    written = result.copy()
+    written["ts"] = written["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    written.to_csv(out, index=False)
+    click.echo(f"wrote {out}: {len(sensors)} sensor(s) x {model.spec.horizon} steps of {list(model.spec.targets)}")
+    if plot:
+        from forecaster.evaluate.plots import plot_forecast
+
+        history = _recent_history(frame, model, sensors)
+        plot_forecast(history, result, list(model.spec.targets), plot)
+        click.echo(f"wrote {plot}")
+
+
+@cli.command(epilog="""\b
+Example:
+  forecaster export --model bundles/etth1 --format tflite
+""")
+@click.option("--model", "bundle", required=True, type=click.Path(file_okay=False), help="Forecast bundle directory.")
+@click.option("--format", "fmt", default="tflite", show_default=True, type=click.Choice(["tflite"]))
+def export(bundle: str, fmt: str) -> None:
+    """Write an edge export (TFLite, builtin ops only) into the bundle, checked against Keras."""
+    from forecaster.bundle import read_meta
+
+    meta = read_meta(bundle)
+    if meta["kind"] != "forecast":
+        raise ForecasterError(f"{bundle}: only forecast bundles can be exported (this one is {meta['kind']})")
+    from forecaster.export import export_tflite
+
+    path, diff = export_tflite(bundle)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max difference from Keras {diff:.2g}")
+
+
+def _gap_summary(reports: dict) -> str:
+    """One line on what regularization did (details per sensor with -v)."""
+    filled = sum(r.interpolated_slots for r in reports.values())
+    gaps = sum(r.interpolated_gaps for r in reports.values())
+    cut = sum(len(r.cut_gaps) for r in reports.values())
+    incomplete = sum(r.incomplete_rows for r in reports.values())
+    return (f"gaps: {filled} missing steps interpolated in {gaps} gaps, {cut} longer gaps cut the series, "
+            f"{incomplete} incomplete rows treated as missing")
+
+
+def _recent_history(frame, model, sensors: list[str]) -> dict:
+    """The last few horizons of measured targets per sensor, for plots."""
+    import pandas as pd
+
+    from pipelines.series import prepare
+
+    time_col, sensor_col = model._columns_of(frame)
+    data = prepare(frame, model.spec.targets, freq=model.freq_, max_gap=model.max_gap,
+                   time_col=time_col, sensor_col=sensor_col)
+    keep = 4 * max(model.spec.horizon, model.spec.input_steps // 4)
+    return {
+        s: pd.DataFrame(data.series[s].values[-keep:], index=data.times(s)[-keep:], columns=list(model.spec.targets))
+        for s in sensors
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 bad usage or input, 1 unexpected failure)."""
+    try:
+        result = cli.main(args=argv, prog_name="forecaster", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except ForecasterError as exc:
+        click.echo(f"forecaster: error: {exc}", err=True)
+        return 2
+    except click.UsageError as exc:
+        hint = f" (see 'forecaster {exc.ctx.info_name} --help')" if exc.ctx and exc.ctx.parent else " (see 'forecaster --help')"
+        click.echo(f"forecaster: error: {exc.format_message()}{hint}", err=True)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        click.echo("forecaster: aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # an unexpected failure: keep the traceback for the bug report
+        log.exception("unexpected failure")
+        return 1
+
+
+# Commands that live in their own modules, registered last so `forecaster --help` lists them all.
+from forecaster.cli.backfill import backfill, train_backfill  # noqa: E402
+from forecaster.cli.evaluate import evaluate  # noqa: E402
+from forecaster.cli.mqtt import parse, replay, serve  # noqa: E402
+
+for _command in (serve, replay, parse, evaluate, train_backfill, backfill):
+    cli.add_command(_command)

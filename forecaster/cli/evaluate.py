@@ -1,0 +1,61 @@
+"""`forecaster evaluate`: test-split metrics beside baselines (wiring only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipelines.errors import ForecasterError
+
+EPILOG_EVALUATE = """\b
+Example:
+  forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --report eval.md --json eval.json --plot eval.png
+"""
+
+
+@click.command(epilog=EPILOG_EVALUATE)
+@click.option("--model", "bundle", required=True, type=click.Path(file_okay=False), help="Bundle directory.")
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="The CSV the model was trained on.")
+@click.option("--report", default=None, type=click.Path(dir_okay=False), help="Markdown report to write.")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="JSON metrics to write.")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False),
+              help="PNG of forecasts vs actuals; the error-by-step PNG is written beside it (<stem>_by_step.png).")
+@click.option("--folds", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Rolling-origin backtest folds over the test span (the network is not refit).")
+@click.option("--season", default=None, type=click.IntRange(min=1),
+              help="Season length in steps for the seasonal naive baseline and MASE [default: detected].")
+def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
+             folds: int, season: int | None) -> None:
+    """Score a model on the test split of its data, beside three baselines.
+
+    Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
+    model, the naive last value, the seasonal naive forecast and a ridge regression on the
+    window (fit on the training windows). Uses the split recorded in the bundle.
+    """
+    from forecaster.bundle import read_meta
+    from pipelines.csv_source import read_csv
+
+    meta = read_meta(bundle)
+    frame = read_csv(data, time_col=meta["time_col"], sensor_col=meta["sensor_col"])
+    missing = [c for c in meta["spec"]["features"] + meta["spec"]["targets"] if c not in frame.columns]
+    if missing:
+        raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
+
+    from forecaster.evaluate.report import markdown_report, plot_evaluation, summary_table, write_json
+    from forecaster.evaluate.scores import evaluate as run_evaluation
+    from forecaster.model import Forecaster
+
+    model = Forecaster.load(bundle)
+    result = run_evaluation(model, frame, period=season, folds=folds)
+    click.echo(f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}")
+    click.echo(summary_table(result))
+    if report:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(markdown_report(result, f"{meta.get('name', bundle)} on {data}"))
+        click.echo(f"wrote {report}")
+    if json_out:
+        click.echo(f"wrote {write_json(result, json_out)}")
+    if plot:
+        for path in plot_evaluation(result, plot):
+            click.echo(f"wrote {path}")

@@ -1,0 +1,211 @@
+"""The MQTT commands: `serve`, `replay` and `parse` (wiring only).
+
+Options come from flags, the ``--config`` TOML (``[serve]``, ``[replay]`` tables) and
+``FORECASTER_SERVE_*`` / ``FORECASTER_REPLAY_*`` variables. A password is never taken from
+the command line (it would show in ``ps``): use ``FORECASTER_SERVE_PASSWORD``, ``password``
+in the TOML file, or ``--password-file``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from pipelines.errors import ForecasterError
+
+EPILOG_SERVE = """\b
+Example:
+  forecaster serve --model bundles/etth1 --broker mqtt://127.0.0.1:1883 \\
+      --subscribe 'sensors/+/readings' --publish 'forecasts/{sensor}' --metrics-port 9108
+"""
+EPILOG_REPLAY = """\b
+Example:
+  forecaster replay --data data/ett_two_transformers.csv --broker mqtt://127.0.0.1:1883 \\
+      --topic 'sensors/{sensor}/readings' --speed 3600
+"""
+EPILOG_PARSE = """\b
+Example:
+  forecaster parse sensors/t1/readings '{"ts": "2026-11-23T12:00:00Z", "values": {"OT": 30.5}}' --features OT
+"""
+
+
+def mqtt_options(func: Callable) -> Callable:
+    """Connection options shared by `serve` and `replay`."""
+    options = [
+        click.option("--broker", default="mqtt://127.0.0.1:1883", show_default=True,
+                     help="mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS)."),
+        click.option("--client-id", default=None, help="MQTT client id [default: forecaster-HOST-PID]; fix it for --persistent-session."),
+        click.option("--mqtt-version", default="5", show_default=True, type=click.Choice(["5", "3.1.1"])),
+        click.option("--username", default=None, help="Broker user name."),
+        click.option("--password", default=None, hidden=True,
+                     help="Only from FORECASTER_<COMMAND>_PASSWORD or the config file, never argv."),
+        click.option("--password-file", default=None, type=click.Path(dir_okay=False), help="File holding the broker password."),
+        click.option("--ca-file", default=None, type=click.Path(dir_okay=False), help="CA certificate(s) to trust (mqtts) [default: the system's]."),
+        click.option("--cert-file", default=None, type=click.Path(dir_okay=False), help="Client certificate (mqtts)."),
+        click.option("--key-file", default=None, type=click.Path(dir_okay=False), help="Client private key (mqtts)."),
+        click.option("--tls-insecure", is_flag=True, default=False, help="Do not verify the broker's certificate (testing only)."),
+        click.option("--keepalive", default=30, show_default=True, type=click.IntRange(min=1), help="Seconds between pings."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _password(ctx: click.Context, o: dict) -> str | None:
+    if ctx.get_parameter_source("password") == ParameterSource.COMMANDLINE:
+        raise ForecasterError(
+            f"do not pass --password on the command line (visible in `ps`); use FORECASTER_{ctx.info_name.upper()}_PASSWORD, "
+            "`password` in the --config file, or --password-file"
+        )
+    if o["password_file"]:
+        if o["password"] is not None:
+            raise ForecasterError("give a password or --password-file, not both")
+        try:
+            return Path(o["password_file"]).read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise ForecasterError(f"{o['password_file']}: cannot read the password file ({exc.strerror})") from None
+    return o["password"]
+
+
+def _mqtt_settings(ctx: click.Context, o: dict, *, persistent: bool = False, session_expiry: int = 3600):
+    from forecaster.serve.mqtt_client import BrokerAddress, MqttSettings
+
+    for name in ("ca_file", "cert_file", "key_file"):
+        if o[name] and not Path(o[name]).is_file():
+            raise ForecasterError(f"--{name.replace('_', '-')}: no such file {o[name]}")
+    if persistent and not o["client_id"]:
+        raise ForecasterError("--persistent-session needs a fixed --client-id (the broker keys the session on it)")
+    return MqttSettings(
+        broker=BrokerAddress.parse(o["broker"]),
+        client_id=o["client_id"] or f"forecaster-{socket.gethostname()}-{os.getpid()}",
+        protocol=o["mqtt_version"], username=o["username"], password=_password(ctx, o),
+        ca_file=o["ca_file"], cert_file=o["cert_file"], key_file=o["key_file"], insecure=o["tls_insecure"],
+        keepalive=o["keepalive"], persistent=persistent, session_expiry=session_expiry,
+    )
+
+
+def _info_logging(ctx: click.Context) -> None:
+    """A daemon says what it does at INFO unless -q or -v was given."""
+    parent = ctx.parent.params if ctx.parent else {}
+    if not parent.get("quiet") and not parent.get("verbose"):
+        for name in ("forecaster", "pipelines"):
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
+@click.command(epilog=EPILOG_SERVE)
+@click.option("--model", required=True, type=click.Path(file_okay=False), help="Forecast bundle directory.")
+@mqtt_options
+@click.option("--subscribe", default="sensors/+/readings", show_default=True, help="Readings topic filter; its '+' level is the sensor id.")
+@click.option("--publish", default="forecasts/{sensor}", show_default=True, help="Forecast topic template.")
+@click.option("--status-topic", default="forecaster/{client_id}/status", show_default=True, help="Retained online/offline status.")
+@click.option("--qos-in", default=1, show_default=True, type=click.IntRange(0, 2), help="Subscription QoS.")
+@click.option("--qos", default=1, show_default=True, type=click.IntRange(0, 2), help="QoS of published forecasts.")
+@click.option("--retain/--no-retain", default=False, show_default=True, help="Retain the latest forecast per sensor.")
+@click.option("--persistent-session", is_flag=True, default=False,
+              help="Keep the session while away (clean_start false): QoS 1 readings are delivered on return.")
+@click.option("--session-expiry", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds the broker keeps the session.")
+@click.option("--metrics-port", default=None, type=click.IntRange(0, 65535), help="Serve /metrics, /healthz, /readyz on this port [default: off].")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for the metrics port (0.0.0.0 in a container).")
+@click.option("--state-file", default=None, type=click.Path(dir_okay=False), help="Save windows here at shutdown; restore at start.")
+@click.option("--max-sensors", default=10_000, show_default=True, type=click.IntRange(min=1), help="Windows kept in memory (LRU).")
+@click.option("--queue-size", default=100_000, show_default=True, type=click.IntRange(min=1), help="Readings waiting before new ones are dropped.")
+@click.option("--max-batch", default=1024, show_default=True, type=click.IntRange(min=1), help="Readings handled per inference batch.")
+@click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
+              help="keras: TensorFlow with the XLA fast path; tflite: the bundle's LiteRT export (see `forecaster export`).")
+@click.option("--threads", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Inference threads (0: all cores). 1 leaves the other cores to the broker on a small gateway.")
+@click.option("--max-payload", default=65_536, show_default=True, type=click.IntRange(min=1), help="Largest payload in bytes.")
+@click.option("--max-future", default=86_400.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Reject readings more than this many seconds ahead of the clock.")
+@click.option("--ignore-unknown/--reject-unknown", default=False, show_default=True,
+              help="Ignore payload fields that are not model columns instead of rejecting the message.")
+@click.pass_context
+def serve(ctx: click.Context, **o) -> None:
+    """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
+    from forecaster.bundle import read_meta
+    from forecaster.serve.daemon import ServeConfig, run_daemon
+
+    _info_logging(ctx)
+    settings = _mqtt_settings(ctx, o, persistent=o["persistent_session"], session_expiry=o["session_expiry"])
+    config = ServeConfig(
+        bundle=o["model"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
+        subscribe=o["subscribe"], publish=o["publish"], qos_in=o["qos_in"], qos_out=o["qos"], retain=o["retain"],
+        metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
+        max_sensors=o["max_sensors"], queue_size=o["queue_size"], max_batch=o["max_batch"],
+        max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
+        runtime=o["runtime"], threads=o["threads"],
+    )
+    meta = read_meta(o["model"])  # checks schema and checksums without TensorFlow
+    if meta["kind"] != "forecast":
+        raise ForecasterError(f"{o['model']}: a {meta['kind']} bundle cannot serve forecasts (it needs the future); use `forecaster backfill`")
+    if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
+        raise ForecasterError(f"{o['model']}: no model.tflite; run `forecaster export --model {o['model']} --format tflite` first")
+    ctx.exit(run_daemon(config))
+
+
+@click.command(epilog=EPILOG_REPLAY)
+@click.option("--data", required=True, type=click.Path(dir_okay=False), help="CSV to publish (one series or a sensor column).")
+@mqtt_options
+@click.option("--topic", default="sensors/{sensor}/readings", show_default=True, help="Topic template for the readings.")
+@click.option("--sensor", default="0", show_default=True, help="Sensor id of a single-series file (the id `forecaster predict` uses).")
+@click.option("--time-col", default=None, help="Time column [default: ts/time/timestamp/date/datetime, else the first].")
+@click.option("--sensor-col", default=None, help="Sensor id column [default: 'sensor' if present].")
+@click.option("--columns", default=None, help="Comma-separated value columns to send [default: all].")
+@click.option("--rate", default=None, type=float, help="Messages per second [default: as fast as possible].")
+@click.option("--speed", default=None, type=float, help="Multiple of real time, from the timestamps (3600: an hour per second).")
+@click.option("--qos", default=1, show_default=True, type=click.IntRange(0, 2))
+@click.option("--retain/--no-retain", default=False, show_default=True)
+@click.pass_context
+def replay(ctx: click.Context, **o) -> None:
+    """Publish a CSV's rows as live readings (JSON), in time order."""
+    from forecaster.serve.replay import ReplayConfig, run_replay
+    from pipelines.csv_source import read_csv
+
+    columns = tuple(c.strip() for c in o["columns"].split(",") if c.strip()) if o["columns"] else None
+    config = ReplayConfig(
+        mqtt=_mqtt_settings(ctx, o), topic=o["topic"], sensor=o["sensor"], columns=columns,
+        rate=o["rate"], speed=o["speed"], qos=o["qos"], retain=o["retain"],
+    )
+    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
+    sent, skipped = run_replay(config, frame)
+    note = f" ({skipped} rows with a missing value skipped)" if skipped else ""
+    click.echo(f"published {sent} readings from {o['data']} to {config.mqtt.broker}{note}")
+
+
+@click.command(epilog=EPILOG_PARSE)
+@click.argument("topic")
+@click.argument("payload")
+@click.option("--model", "bundle", default=None, type=click.Path(file_okay=False), help="Take the features from this bundle.")
+@click.option("--features", default=None, help="Comma-separated features (instead of --model).")
+@click.option("--subscribe", default="sensors/+/readings", show_default=True, help="The filter the message would match.")
+@click.option("--ignore-unknown/--reject-unknown", default=False, show_default=True)
+def parse(topic: str, payload: str, bundle: str | None, features: str | None, subscribe: str, ignore_unknown: bool) -> None:
+    """Show what one MQTT message becomes (a reading, or why it is rejected). PAYLOAD '-' reads stdin."""
+    from pipelines.payloads import ParseRules, Rejection, format_timestamp, parse_message
+
+    known: tuple[str, ...] = ()
+    if bundle:
+        from forecaster.bundle import read_meta
+
+        spec = read_meta(bundle)["spec"]
+        names, known = tuple(spec["features"]), tuple(spec["targets"])
+    elif features:
+        names = tuple(f.strip() for f in features.split(",") if f.strip())
+    else:
+        raise ForecasterError("give --model BUNDLE or --features a,b to say what a reading holds")
+    raw = sys.stdin.buffer.read() if payload == "-" else payload.encode()
+    rules = ParseRules(subscription=subscribe, features=names, known=known, ignore_unknown=ignore_unknown)
+    import pandas as pd
+
+    item = parse_message(topic, raw, rules, now=pd.Timestamp.now(tz="UTC"))
+    if isinstance(item, Rejection):
+        raise ForecasterError(f"rejected ({item.cause}): {item.detail}")
+    click.echo(json.dumps({"sensor": item.sensor, "ts": format_timestamp(item.ts), "values": dict(zip(names, item.values))}))

@@ -1,0 +1,124 @@
+"""Evaluation output: the markdown table, the JSON file and the PNG plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from forecaster.evaluate.scores import METRICS, MODEL, Evaluation
+
+LABELS = {MODEL: "model", "naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "linear (ridge)"}
+HEADERS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "mase": "MASE"}
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else f"{value:.4g}"
+
+
+def summary_table(result: Evaluation) -> str:
+    """One row per target and method, metrics averaged over the horizon.
+
+    Example:
+        >>> import numpy as np
+        >>> scores = {m: {k: np.ones((2, 1)) for k in METRICS} for m in ("model", "naive")}
+        >>> print(summary_table(Evaluation(["OT"], 2, 24, 5, scores)).splitlines()[2])
+        | OT | model | 1 | 1 | 1 | 1 | 1 |
+    """
+    head = "| target | method | " + " | ".join(HEADERS[m] for m in METRICS) + " |"
+    lines = [head, "|" + " --- |" * (len(METRICS) + 2)]
+    for j, target in enumerate(result.targets):
+        for method in result.scores:
+            cells = " | ".join(_fmt(result.summary(method, m)[j]) for m in METRICS)
+            lines.append(f"| {target} | {LABELS.get(method, method)} | {cells} |")
+    return "\n".join(lines)
+
+
+def step_table(result: Evaluation, metric: str = "mae") -> str:
+    """``metric`` per horizon step (rows) for each target and method (columns)."""
+    cols = [(t, m) for t in result.targets for m in result.scores]
+    lines = ["| step | " + " | ".join(f"{t} {LABELS.get(m, m)}" for t, m in cols) + " |",
+             "|" + " --- |" * (len(cols) + 1)]
+    for h in range(result.horizon):
+        cells = " | ".join(_fmt(result.scores[m][metric][h, result.targets.index(t)]) for t, m in cols)
+        lines.append(f"| {h + 1} | {cells} |")
+    return "\n".join(lines)
+
+
+def markdown_report(result: Evaluation, title: str) -> str:
+    """The full report: summary, MAE by step, and backtest folds."""
+    parts = [
+        f"# Evaluation: {title}",
+        "",
+        f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}. "
+        "MAE and RMSE in sensor units; MAPE leaves out zero actuals; MASE is scaled by the in-sample "
+        "seasonal naive MAE of the training split.",
+        "",
+        summary_table(result),
+        "",
+        "## MAE by horizon step",
+        "",
+        step_table(result, "mae"),
+    ]
+    if result.folds:
+        parts += ["", "## Rolling-origin backtest (network fixed, linear baseline refit per fold)", "",
+                  "| fold | first origin | windows | target | " + " | ".join(f"{LABELS.get(m, m)} MAE" for m in result.scores) + " |",
+                  "|" + " --- |" * (4 + len(result.scores))]
+        for fold in result.folds:
+            for j, target in enumerate(result.targets):
+                cells = " | ".join(_fmt(fold[m]["mae"][j]) if m in fold else "n/a" for m in result.scores)
+                parts.append(f"| {fold['fold']} | {fold['first_origin']} | {fold['windows']} | {target} | {cells} |")
+    return "\n".join(parts) + "\n"
+
+
+def write_json(result: Evaluation, path: str | Path) -> Path:
+    """The evaluation as JSON (NaN written as null)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def plot_evaluation(result: Evaluation, path: str | Path) -> list[Path]:
+    """Two PNGs: ``path`` (forecast vs actual on a few test windows, first target) and
+    ``<stem>_by_step.png`` (MAE by horizon step for the model and each baseline).
+
+    Args:
+        result: the evaluation (its ``examples`` are drawn: a few windows spread over the test split).
+        path: the first PNG; the second goes beside it.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    examples = result.examples
+    picks = range(len(examples["actual"]))
+    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 2.6 * len(picks)), squeeze=False)
+    L, H = examples["history"].shape[1], result.horizon
+    for ax, i in zip(axes[:, 0], picks):
+        ax.plot(np.arange(-L + 1, 1), examples["history"][i, :, 0], color="grey", label="history")
+        ax.plot(np.arange(1, H + 1), examples["actual"][i, :, 0], color="black", label="actual")
+        for method in result.scores:
+            ax.plot(np.arange(1, H + 1), examples[method][i, :, 0], "--", label=LABELS.get(method, method))
+        ax.set_title(f"{result.targets[0]}: test window example {i + 1}", fontsize=9)
+        ax.legend(loc="upper left", fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    by_step = path.with_name(path.stem + "_by_step.png")
+    fig, axes = plt.subplots(1, len(result.targets), figsize=(5 * len(result.targets), 3.5), squeeze=False)
+    for j, (ax, target) in enumerate(zip(axes[0], result.targets)):
+        for method in result.scores:
+            ax.plot(np.arange(1, H + 1), result.scores[method]["mae"][:, j], marker=".", label=LABELS.get(method, method))
+        ax.set_xlabel("horizon step")
+        ax.set_ylabel("MAE")
+        ax.set_title(f"{target}: error by horizon step", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(by_step, dpi=100)
+    plt.close(fig)
+    return [path, by_step]

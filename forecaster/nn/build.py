@@ -1,0 +1,43 @@
+"""One entry to every forecasting network: `build_network(spec, params)` picks the builder
+(row-by-row `recurrent`, SegRNN-style `segment`, or a seed `ensemble` of them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forecaster.nn.ensemble import build_ensemble
+from forecaster.nn.recurrent import build_model
+from forecaster.nn.segment import build_segment_model
+from forecaster.params import ModelParams
+from pipelines.errors import ForecasterError
+from pipelines.windows import WindowSpec
+
+
+def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False, name: str | None = None) -> Any:
+    """The Keras network ``params`` describe for windows of ``spec`` (plain or SegRNN-style,
+    or a seed ensemble of them); ``unroll`` rebuilds it with unrolled recurrences (same
+    weights fit) for TFLite export."""
+    if params.ensemble > 1:
+        return build_ensemble(lambda member, member_name: build_network(spec, member, unroll=unroll, name=member_name),
+                              params)
+    name = name or "forecaster"
+    in_features = [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
+    residual = in_features if params.residual else None
+    if params.segment_model:
+        if in_features is None and params.channel_independent:
+            missing = [t for t in spec.targets if t not in spec.features]
+            raise ForecasterError(f"channel independence forecasts each input channel, so every target must be a "
+                                  f"feature; {missing} are not (add them to `features` or drop channel_independent)")
+        return build_segment_model(
+            input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
+            target_index=in_features or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
+            units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
+            norm=params.norm if residual is not None else "none", channel_independent=params.channel_independent,
+            segment=params.segment, decoder=params.decoder, unroll=unroll, name=name,
+        )
+    return build_model(
+        input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
+        n_targets=len(spec.targets), cell=params.model, layers=params.layers, units=params.units,
+        dropout=params.dropout, recurrent_dropout=params.recurrent_dropout, conv=params.conv,
+        residual_index=residual, unroll=unroll, name=name,
+    )

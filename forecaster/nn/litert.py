@@ -1,0 +1,84 @@
+"""Run a bundle's TFLite export on the LiteRT runtime (``ai-edge-litert``), without TensorFlow.
+
+This is the gateway path: ``Forecaster.load(bundle, runtime="tflite")`` reads the bundle's
+metadata and ``model.tflite`` and predicts with the LiteRT interpreter. When LiteRT is not
+installed but TensorFlow is, TensorFlow's own interpreter is used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipelines.errors import ForecasterError
+
+TFLITE_FILE = "model.tflite"
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from forecaster.nn.tf_env import quiet_tensorflow
+
+            quiet_tensorflow()
+            import tensorflow as tf
+        except ImportError:
+            raise ForecasterError(
+                "the tflite runtime needs `ai-edge-litert` (pip install ai-edge-litert) or TensorFlow"
+            ) from None
+        return tf.lite.Interpreter
+    return Interpreter
+
+
+class TFLitePredictor:
+    """Windows in, forecasts out, through a TFLite flat buffer (batch size resized per call).
+
+    Args:
+        model_content: the ``.tflite`` bytes.
+        threads: interpreter threads.
+    """
+
+    def __init__(self, model_content: bytes, *, threads: int = 2) -> None:
+        from forecaster.nn.tf_env import native_output_filtered
+
+        with native_output_filtered():
+            self._interpreter = _interpreter_class()(model_content=model_content, num_threads=threads)
+            self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        shape = tuple(int(d) for d in self._input["shape_signature"])
+        self.input_shape = shape[1:]
+        self.output_shape = tuple(int(d) for d in self._output["shape_signature"])[1:]
+        self._batch = -1
+
+    @classmethod
+    def from_bundle(cls, directory: str | Path, meta: dict, *, threads: int = 2) -> TFLitePredictor:
+        """The predictor of a bundle's checked ``model.tflite``."""
+        if TFLITE_FILE not in meta.get("files", {}):
+            raise ForecasterError(
+                f"{directory}: no {TFLITE_FILE} in this bundle; run `forecaster export --model {directory} --format tflite`"
+            )
+        return cls((Path(directory) / TFLITE_FILE).read_bytes(), threads=threads)
+
+    def warmup(self, buckets: tuple[int, ...] = (1,)) -> None:
+        """Allocate for one window (LiteRT needs no compilation)."""
+        self(np.zeros((1, *self.input_shape), dtype="float32"))
+
+    def __call__(self, windows: np.ndarray) -> np.ndarray:
+        """Forecasts for ``windows`` ``(n, steps, features)`` as float32 ``(n, horizon, targets)``."""
+        windows = np.ascontiguousarray(windows, dtype="float32")
+        if windows.ndim != 3 or windows.shape[1:] != self.input_shape:
+            raise ValueError(f"windows must have shape (n, {self.input_shape}), got {windows.shape}")
+        if len(windows) == 0:
+            return np.zeros((0, *self.output_shape), dtype="float32")
+        if len(windows) != self._batch:
+            self._interpreter.resize_tensor_input(self._input["index"], list(windows.shape))
+            self._interpreter.allocate_tensors()
+            self._batch = len(windows)
+        self._interpreter.set_tensor(self._input["index"], windows)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output["index"]).copy()

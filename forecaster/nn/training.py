@@ -1,0 +1,137 @@
+"""Training loop: windows through `tf.data` into `model.fit` with Keras callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from forecaster.nn.tf_env import quiet_tensorflow
+
+quiet_tensorflow()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow (weights, dropout, shuffling) for a reproducible run."""
+    keras.utils.set_random_seed(seed)
+
+
+def standard_callbacks(monitor: str, patience: int) -> list[keras.callbacks.Callback]:
+    """Early stopping with the best weights restored, learning rate halved on plateaus, stop on NaN."""
+    return [
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2)),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+
+
+def dataset(X: np.ndarray, y: np.ndarray, *, batch_size: int, shuffle: bool, seed: int) -> tf.data.Dataset:
+    """Windows as a batched, prefetched (and optionally shuffled) `tf.data.Dataset`."""
+    data = tf.data.Dataset.from_tensor_slices((X.astype("float32"), y.astype("float32")))
+    if shuffle:
+        data = data.shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def series_dataset(
+    values: np.ndarray, starts: np.ndarray, *, input_steps: int, horizon: int, target_index: list[int],
+    batch_size: int, shuffle: bool, seed: int,
+) -> tf.data.Dataset:
+    """Windows cut on the fly from one scaled series ``(rows, columns)``: window ``i`` takes
+    rows ``[starts[i], starts[i] + input_steps)`` as X and the next ``horizon`` rows of the
+    targets as y (no copy of overlapping windows in memory)."""
+    series = tf.constant(values.astype("float32"))
+    x_off = tf.range(input_steps)
+    y_off = tf.range(input_steps, input_steps + horizon)
+    data = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype="int32"))
+    if shuffle:
+        data = data.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+
+    def cut(batch_starts):
+        X = tf.gather(series, batch_starts[:, None] + x_off[None, :])
+        y = tf.gather(tf.gather(series, batch_starts[:, None] + y_off[None, :]), target_index, axis=2)
+        return X, y
+
+    return data.batch(batch_size).map(cut, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training after the epoch during which ``seconds`` of training have passed."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        import time
+
+        self._start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        import time
+
+        if time.monotonic() - self._start >= self.seconds and not self.model.stop_training:
+            self.model.stop_training = True
+            log.warning("training stopped by the time budget (%.0f s) after %d epoch(s)", self.seconds, epoch + 1)
+
+
+def fit_network(
+    model: keras.Model,
+    train: tuple[np.ndarray, np.ndarray] | tf.data.Dataset,
+    validation: tuple[np.ndarray, np.ndarray] | tf.data.Dataset | None,
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int,
+    loss: str,
+    seed: int,
+    verbose: int,
+    lr_decay: float = 1.0,
+    time_budget: float | None = None,
+    steps_per_epoch: int | None = None,
+) -> dict[str, list[float]]:
+    """Compile and train ``model`` on scaled windows; returns the per-epoch history.
+
+    ``train`` and ``validation`` are ``(X, y)`` arrays or batched datasets (`series_dataset`).
+    Early stopping restores the best weights (on validation loss when there is a
+    validation set, else on training loss). The learning rate halves on plateaus, or with
+    ``lr_decay`` < 1 is multiplied by ``lr_decay`` every epoch after the third.
+    ``time_budget`` (seconds) stops training after the epoch that exceeds it.
+    ``steps_per_epoch`` makes an "epoch" (one validation, one learning-rate step) that many
+    batches of the endlessly reshuffled training set instead of one pass.
+    """
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["mae"])
+    if isinstance(validation, tf.data.Dataset):
+        has_val = True
+    else:
+        has_val = validation is not None and len(validation[0]) > 0
+        validation = dataset(*validation, batch_size=1024, shuffle=False, seed=seed) if has_val else None
+    if not isinstance(train, tf.data.Dataset):
+        train = dataset(*train, batch_size=batch_size, shuffle=True, seed=seed)
+    monitor = "val_loss" if has_val else "loss"
+    callbacks = standard_callbacks(monitor, patience)
+    if lr_decay < 1:  # a fixed exponential decay instead of halving on plateaus
+        callbacks[1] = keras.callbacks.LearningRateScheduler(
+            lambda epoch, _lr: learning_rate * lr_decay ** max(0, epoch - 2)
+        )
+    if time_budget is not None:
+        callbacks.append(TimeBudget(time_budget))
+    if steps_per_epoch is not None:
+        train = train.repeat()
+    history = model.fit(
+        train,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation,
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the dataset is already shuffled
+    )
+    return {k: [float(v) for v in values] for k, values in history.history.items()}

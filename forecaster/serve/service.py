@@ -1,0 +1,332 @@
+"""The daemon's logic, free of MQTT: readings in, forecasts out through a publisher.
+
+`ForecastService.receive` runs in the MQTT network thread: it parses and enqueues (or
+counts a rejection). `ForecastService.run` is the worker: it drains the queue, pushes each
+reading into its sensor's `RollingWindow` (the batch path's cadence and gap rules), and
+predicts the windows that completed together in ONE call of the forecaster's fast path.
+An idle daemon takes a shortcut: when no message came in the last few milliseconds, nothing
+is queued or being processed and no further message is waiting on the socket, the network
+thread processes the reading itself, which
+saves two thread switches (to the worker and back to the network thread to write the
+forecast). Under load the socket always has more waiting, so readings go through the queue
+and are predicted in batches as before.
+When one batch holds several new windows of the same sensor, only the newest is
+predicted and published (the older ones are already out of date; they are counted as
+superseded). Bad input is counted by cause and logged at a limited rate; it never stops
+the worker and never changes a window.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from forecaster.serve.telemetry import Metrics, RateLimitedLog
+from pipelines.errors import ForecasterError, StaleReading
+from pipelines.payloads import ParseRules, Reading, Rejection, format_timestamp, parse_message
+from pipelines.stream import WindowRegistry
+from pipelines.timeutil import NS_PER_SECOND, step_of
+
+log = logging.getLogger(__name__)
+_WAKE = object()  # put into the queue to wake the worker; not a reading
+
+
+class Publisher(Protocol):
+    """Where forecasts go (an `MqttClient`, or a list in tests)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
+        """Send or queue one message; False when it was dropped."""
+        ...
+
+
+class Model(Protocol):
+    """What the service needs of a `forecaster.model.Forecaster`."""
+
+    spec: object
+    freq_: str
+    max_gap: int
+    name: str
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
+        ...
+
+
+def check_template(template: str) -> str:
+    """Validate a publish topic template (``{sensor}`` at most once, no wildcards).
+
+    Example:
+        >>> check_template("forecasts/{sensor}")
+        'forecasts/{sensor}'
+        >>> check_template("forecasts/#")
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `publish` must be a topic with an optional {sensor} (no '+', '#', other braces). Received: publish='forecasts/#'
+    """
+    rest = template.replace("{sensor}", "", 1)
+    if not template or any(c in rest for c in "+#{}\0") or rest.startswith("$"):
+        raise ForecasterError(
+            f"`publish` must be a topic with an optional {{sensor}} (no '+', '#', other braces). Received: publish={template!r}"
+        )
+    return template
+
+
+def forecast_payload(
+    sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, freq: str, model: str, targets: Sequence[str],
+    times: Sequence[str] | None = None,
+) -> bytes:
+    """The outbound JSON (DESIGN 3.2): ``issued_at`` is the time of the window's last row.
+
+    Args:
+        times: the formatted times of slots ``last_slot .. last_slot + horizon`` when
+            already known (`slot_times`; shared by the sensors of one batch).
+
+    Example:
+        >>> forecast_payload("t1", 1, np.array([[30.5]]), step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"])
+        b'{"sensor":"t1","issued_at":"1970-01-01T01:00:00Z","model":"m","step":"1h","forecast":[{"ts":"1970-01-01T02:00:00Z","OT":30.5}]}'
+    """
+    times = times or slot_times(last_slot, len(forecast), step_ns)
+    steps = []
+    for k, row in enumerate(forecast.tolist()):
+        item: dict[str, object] = {"ts": times[k + 1]}
+        item.update(zip(targets, row))
+        steps.append(item)
+    body = {"sensor": sensor, "issued_at": times[0], "model": model, "step": freq, "forecast": steps}
+    return orjson.dumps(body)  # 5x faster than json.dumps here (21 vs 109 us for 24 x 7)
+
+
+def slot_times(last_slot: int, horizon: int, step_ns: int) -> list[str]:
+    """ISO times of ``last_slot`` and the ``horizon`` slots after it (vectorized: this runs
+    for every published forecast).
+
+    Example:
+        >>> slot_times(0, 2, 1_800_000_000_000)
+        ['1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z', '1970-01-01T01:00:00Z']
+        >>> slot_times(3, 1, 500_000_000)
+        ['1970-01-01T00:00:01.5Z', '1970-01-01T00:00:02Z']
+    """
+    ns = (np.arange(last_slot, last_slot + horizon + 1, dtype="int64") * step_ns).astype("datetime64[ns]")
+    if step_ns % NS_PER_SECOND == 0:
+        return [t + "Z" for t in np.datetime_as_string(ns, unit="s").tolist()]
+    return [format_timestamp(pd.Timestamp(int(v), unit="ns", tz="UTC")) for v in ns.astype("int64")]
+
+
+class ForecastService:
+    """Windows per sensor, batched prediction, publishing.
+
+    Args:
+        model: a loaded forecaster.
+        rules: how to parse messages (the model's features).
+        publisher: where forecasts go.
+        template: the publish topic, e.g. ``forecasts/{sensor}``.
+        qos, retain: for published forecasts.
+        metrics: counters (a fresh set when None).
+        max_sensors: windows kept in memory (least recently updated evicted).
+        queue_size: readings waiting for the worker before new ones are dropped.
+        log_interval: seconds between log lines of one kind of rejection.
+        more_pending: True when another message already waits to be read (the MQTT
+            client's `incoming_pending`); enables the idle shortcut. None: always queue.
+        idle_gap: seconds without a message after which the daemon counts as idle (the
+            shortcut is only taken then, so that a busy daemon always batches).
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        rules: ParseRules,
+        publisher: Publisher,
+        template: str = "forecasts/{sensor}",
+        qos: int = 1,
+        retain: bool = False,
+        metrics: Metrics | None = None,
+        max_sensors: int = 10_000,
+        queue_size: int = 100_000,
+        log_interval: float = 10.0,
+        more_pending: Callable[[], bool] | None = None,
+        idle_gap: float = 0.005,
+    ) -> None:
+        spec = model.spec
+        if tuple(rules.features) != tuple(spec.features):
+            raise ForecasterError(f"parse rules features {rules.features} differ from the model's {spec.features}")
+        self.model = model
+        self.rules = rules
+        self.publisher = publisher
+        self.template = check_template(template)
+        self.qos, self.retain = qos, retain
+        self.metrics = metrics or Metrics()
+        self.step_ns = step_of(model.freq_).value
+        self.windows = WindowRegistry(
+            length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
+            max_gap=model.max_gap, max_sensors=max_sensors,
+        )
+        self.inbox: queue.Queue[Reading] = queue.Queue(maxsize=queue_size)
+        self.accepting = True
+        self.alive = False
+        self.more_pending = more_pending
+        self.idle_gap = idle_gap
+        self._last_arrival = float("-inf")
+        self._log = RateLimitedLog(log.warning, interval=log_interval)
+        self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
+        self._enqueued = 0  # written by the network thread only
+        self._done = 0  # written by the worker only; equal counts: nothing queued or running
+
+    # ----------------------------------------------------- network thread side
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Parse one message and enqueue the reading (or count the rejection); on an idle
+        daemon, process it at once (`_process_if_idle`). Never raises."""
+        if not self.accepting:
+            self.reject(Rejection("shutdown", "message arrived while shutting down"))
+            return
+        item = parse_message(topic, payload, self.rules, now=pd.Timestamp.now(tz="UTC"))
+        if isinstance(item, Rejection):
+            self.reject(item, topic)
+            return
+        now = time.monotonic()
+        quiet, self._last_arrival = now - self._last_arrival >= self.idle_gap, now
+        if quiet and self._process_if_idle(item):
+            return
+        try:
+            self.inbox.put_nowait(item)
+            self._enqueued += 1
+        except queue.Full:
+            self.reject(Rejection("queue_full", f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
+        self.metrics.queue.set(self.inbox.qsize())
+
+    def _process_if_idle(self, item: Reading) -> bool:
+        """Process ``item`` in the calling (network) thread when nothing is queued or being
+        processed and no further message waits; True when it did.
+
+        Readings of one sensor stay in order: a reading is only taken here when every
+        earlier one has been processed.
+        """
+        if self.more_pending is None or self._enqueued != self._done or self.more_pending():
+            return False
+        if not self.processing_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._enqueued != self._done:  # the worker took a batch meanwhile
+                return False
+            self._process_logged([item])
+            return True
+        finally:
+            self.processing_lock.release()
+
+    def _process_logged(self, items: Sequence[Reading | Rejection]) -> None:
+        try:
+            self.process(items)
+        except Exception:  # a bug must not silently kill a thread: log, keep serving
+            log.exception("failed to process a batch of %d readings", len(items))
+
+    def reject(self, rejection: Rejection, topic: str | None = None) -> None:
+        """Count and (rate-limited) log one refused message."""
+        self.metrics.reject(rejection.cause)
+        where = f" on {topic[:128]!r}" if topic is not None else (f" (sensor {rejection.sensor!r})" if rejection.sensor else "")
+        self._log(rejection.cause, f"{rejection.detail}{where}")
+
+    # ------------------------------------------------------------ worker side
+    def process(self, items: Sequence[Reading | Rejection]) -> int:
+        """Push readings into windows, predict the completed windows in one batch, publish.
+
+        Returns:
+            The number of forecasts published.
+        """
+        newest: dict[str, tuple[np.ndarray, int]] = {}
+        for item in items:
+            if isinstance(item, Rejection):
+                self.reject(item)
+                continue
+            window = self.windows.get(item.sensor)
+            try:
+                completed = window.push(item.ts, item.values)
+            except StaleReading as exc:
+                cause = "duplicate" if str(exc).startswith("duplicate") else "out_of_order"
+                self.reject(Rejection(cause, str(exc), item.sensor))
+                continue
+            except ForecasterError as exc:  # parse_message already checks shape and finiteness
+                self.reject(Rejection("window_error", str(exc), item.sensor))
+                continue
+            self.metrics.accept()
+            if completed:
+                superseded = len(completed) - 1 + (item.sensor in newest)
+                if superseded:
+                    self.metrics.superseded.inc(superseded)
+                newest[item.sensor] = (completed[-1], int(window.last_slot))
+        self.metrics.sensors.set(len(self.windows))
+        if not newest:
+            return 0
+        sensors = list(newest)
+        batch = np.stack([newest[s][0] for s in sensors])
+        started = time.perf_counter()
+        forecasts = self.model.predict_windows(batch)
+        self.metrics.inference.observe(time.perf_counter() - started)
+        self.metrics.batch.observe(len(sensors))
+        published = 0
+        targets = list(self.model.spec.targets)
+        times: dict[int, list[str]] = {}  # sensors of one batch usually share their last slot
+        finite = np.isfinite(forecasts).all(axis=(1, 2))
+        for sensor, forecast, ok in zip(sensors, forecasts, finite):
+            if not ok:  # JSON has no NaN: never publish one, count it
+                self.metrics.publish_errors.inc()
+                self._log("non_finite_forecast", f"forecast for {sensor!r} is not finite; not published")
+                continue
+            slot = newest[sensor][1]
+            if slot not in times:
+                times[slot] = slot_times(slot, len(forecast), self.step_ns)
+            payload = forecast_payload(
+                sensor, slot, forecast, step_ns=self.step_ns, freq=self.model.freq_,
+                model=self.model.name, targets=targets, times=times[slot],
+            )
+            if self.publisher.publish(self.template.replace("{sensor}", sensor), payload, self.qos, self.retain):
+                published += 1
+            else:
+                self.metrics.publish_errors.inc()
+                self._log("publish_error", f"forecast for {sensor!r} dropped (not connected, QoS 0)")
+        self.metrics.forecasts.inc(published)
+        return published
+
+    def wake(self) -> None:
+        """Wake the worker at once (after setting its stop event) instead of at its next poll."""
+        try:
+            self.inbox.put_nowait(_WAKE)
+        except queue.Full:  # a full queue keeps the worker busy; it sees the stop event when drained
+            pass
+
+    def run(self, stop: threading.Event, *, max_batch: int = 1024, poll: float = 1.0) -> None:
+        """The worker loop: until ``stop`` is set AND the queue is empty.
+
+        It sleeps on the queue, not on a timer: an idle daemon wakes once per ``poll`` seconds
+        (`wake` ends the wait early), which keeps idle cores idle on battery-powered gateways
+        and virtual machines.
+        """
+        self.alive = True
+        try:
+            while not (stop.is_set() and self.inbox.empty()):
+                try:
+                    first = self.inbox.get(timeout=poll)
+                except queue.Empty:
+                    continue
+                items: list[Reading | Rejection] = [] if first is _WAKE else [first]
+                while len(items) < max_batch:
+                    try:
+                        item = self.inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not _WAKE:
+                        items.append(item)
+                if not items:
+                    continue
+                self.metrics.queue.set(self.inbox.qsize())
+                with self.processing_lock:
+                    self._process_logged(items)
+                self._done += len(items)
+        finally:
+            self.alive = False

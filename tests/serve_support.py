@@ -1,0 +1,100 @@
+"""Helpers for the daemon tests: a daemon in a thread, a publisher, payloads, health and metrics probes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pandas as pd
+from helpers import ETT_COLUMNS
+from mqtt_broker import Collector, free_port
+from prometheus_client.parser import text_string_to_metric_families
+
+from forecaster.serve.daemon import ServeConfig, run_daemon
+from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
+from pipelines.payloads import encode_reading
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+    except OSError:
+        return 0, ""
+
+
+def wait_ready(port: int, timeout: float = 180.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"serve exited early: {process.stderr.read()}")
+        if http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError("serve never became ready")
+
+
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    status, text = http_get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text) for s in family.samples
+    }
+
+
+def forecasts(collector: Collector, sensor: str) -> list[dict]:
+    return [json.loads(p) for t, p, _ in collector.messages if t == f"forecasts/{sensor}"]
+
+
+def retained_status(url: str, topic: str) -> bytes | None:
+    c = Collector(url, topic, client_id="status-check")
+    c.wait_for(lambda m: m, timeout=3)
+    c.close()
+    return c.messages[-1][1] if c.messages else None
+
+
+class Daemon:
+    """`run_daemon` in a thread, stopped like a signal would stop it."""
+
+    def __init__(self, model, url: str, **overrides) -> None:
+        self.port = free_port()
+        settings = MqttSettings(
+            broker=BrokerAddress.parse(url), client_id=overrides.pop("client_id", "test-daemon"),
+            reconnect_max=2, persistent=overrides.pop("persistent", False),
+        )
+        self.config = ServeConfig(
+            bundle="(in memory)", mqtt=settings, status_topic=f"forecaster/{settings.client_id}/status",
+            metrics_port=self.port, **overrides,
+        )
+        self.stop = threading.Event()
+        self.result: list[int] = []
+        self.thread = threading.Thread(target=lambda: self.result.append(run_daemon(self.config, model=model, stop=self.stop)))
+        self.thread.start()
+        wait_ready(self.port, timeout=30)
+
+    def close(self) -> int:
+        self.stop.set()
+        self.thread.join(15)
+        assert not self.thread.is_alive()
+        return self.result[0]
+
+
+def publisher(url: str, client_id: str = "test-sensor") -> MqttClient:
+    client = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id, reconnect_max=2))
+    client.start()
+    assert client.wait_connected(10)
+    return client
+
+
+def good_payload(frame: pd.DataFrame, i: int, **extra) -> bytes:
+    row = frame.iloc[i]
+    body = json.loads(encode_reading(row["date"], ETT_COLUMNS, row[ETT_COLUMNS].tolist()))
+    body.update(extra)
+    return json.dumps(body).encode()
