@@ -9,7 +9,9 @@ XLA is used only when it agrees with the plain graph to 1e-5 on a probe batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -31,7 +33,16 @@ class _ExpectedTracing(logging.Filter):
         return "Predictor.__init__" not in record.getMessage()
 
 
-tf.get_logger().addFilter(_ExpectedTracing())
+@contextlib.contextmanager
+def _tracing_expected() -> Iterator[None]:
+    """Hide the retracing warning while our own functions trace (scoped: no import-time change
+    to TensorFlow's logger)."""
+    quiet = _ExpectedTracing()
+    tf.get_logger().addFilter(quiet)
+    try:
+        yield
+    finally:
+        tf.get_logger().removeFilter(quiet)
 
 BUCKETS = (1, 4, 16, 64, 256, 1024)  # padded batch sizes; larger inputs go in chunks of the last
 XLA_TOLERANCE = 1e-5
@@ -91,18 +102,22 @@ class Predictor:
         key = len(batch) if self.jit else None
         fn = self._concrete.get(key)
         if fn is None:
-            fn = self._concrete[key] = (self._xla[key] if self.jit else self._plain).get_concrete_function()
+            with _tracing_expected():
+                fn = self._concrete[key] = (self._xla[key] if self.jit else self._plain).get_concrete_function()
         return fn(tf.constant(batch))
 
     def _xla_agrees(self) -> bool:
         probe = np.random.default_rng(0).normal(size=(4, *self.input_shape)).astype("float32")
         try:
-            fast = self._xla[4](probe).numpy()
+            with _tracing_expected():
+                fast = self._xla[4](probe).numpy()
         except (tf.errors.OpError, ValueError, TypeError) as exc:  # an op XLA cannot compile
             log.info("XLA unavailable for this network (%s); using the plain graph", exc)
             return False
         self._compiled.add(4)
-        diff = float(np.max(np.abs(fast - self._plain(probe).numpy())))
+        with _tracing_expected():
+            plain = self._plain(probe).numpy()
+        diff = float(np.max(np.abs(fast - plain)))
         if diff > XLA_TOLERANCE:
             log.info("XLA differs from the plain graph by %.2g; using the plain graph", diff)
         return diff <= XLA_TOLERANCE

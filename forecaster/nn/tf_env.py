@@ -59,9 +59,12 @@ def native_output_filtered(*, keep_on_success: bool = True, fds: tuple[int, ...]
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow once, without its start-up notices on stderr."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    """Import TensorFlow once, without its start-up notices on stderr.
+
+    The library sets no environment variables: ``TF_CPP_MIN_LOG_LEVEL`` (TensorFlow's own
+    log level) is the program's choice; the ``forecaster`` command sets it to 2 in its entry
+    point, `forecaster.cli.main`.
+    """
     if "tensorflow" in sys.modules:
         return
     with native_output_filtered():

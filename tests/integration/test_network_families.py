@@ -1,0 +1,77 @@
+"""One contract for every network family and both cells: trained, saved, loaded, predicted and
+exported, with the same numbers at every step (DESIGN 4.9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import synthetic_frame
+
+import forecaster
+from forecaster.export import export_tflite
+from pipelines import WindowSpec
+
+SPEC = WindowSpec(input_steps=24, horizon=6, features=["load", "temp"], targets=["temp"])
+TINY = {"units": 4, "epochs": 1, "seed": 5}
+FAMILIES = {
+    "lstm-stacked": {"model": "lstm", "layers": 2, "segment": 0},
+    "gru-stacked": {"model": "gru", "layers": 2, "segment": 0},
+    "lstm-conv-front": {"model": "lstm", "conv": True},
+    "gru-segment": {"model": "gru", "segment": 12},
+    "lstm-segment": {"model": "lstm", "segment": 12},
+    "gru-segment-ensemble": {"model": "gru", "segment": 12, "ensemble": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return synthetic_frame(240, sensors=("a", "b"))
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def family(request, frame, tmp_path_factory):
+    """(name, trained model, its bundle directory with a TFLite export)."""
+    before = frame.copy(deep=True)
+    model = forecaster.train(frame, SPEC, **TINY, **FAMILIES[request.param])
+    pd.testing.assert_frame_equal(frame, before)  # training leaves the caller's frame alone
+    bundle = model.save(tmp_path_factory.mktemp("family") / request.param)
+    return request.param, model, bundle
+
+
+def test_forecast_shape_and_columns(family, frame):
+    _, model, _ = family
+    out = model.predict(frame)
+    assert list(out.columns) == ["sensor", "ts", "temp"]
+    assert out.groupby("sensor").size().to_dict() == {"a": 6, "b": 6}
+    assert np.isfinite(out["temp"]).all()
+    windows = np.stack([frame[frame.sensor == "a"][["load", "temp"]].to_numpy()[-24:]] * 3)
+    assert model.predict_windows(windows).shape == (3, 6, 1)
+
+
+def test_saved_bundle_loads_to_the_same_forecasts(family, frame):
+    _, model, bundle = family
+    loaded = forecaster.load(bundle)
+    assert loaded.spec == model.spec and loaded.params == model.params
+    np.testing.assert_array_equal(loaded.predict(frame)["temp"].to_numpy(), model.predict(frame)["temp"].to_numpy())
+
+
+def test_tflite_export_forecasts_like_keras(family, frame):
+    _, model, bundle = family
+    _, diff = export_tflite(bundle)
+    assert diff <= 1e-4
+    edge = forecaster.load(bundle, runtime="tflite")
+    np.testing.assert_allclose(edge.predict(frame)["temp"], model.predict(frame)["temp"], atol=1e-3)
+
+
+def test_predict_leaves_the_frame_alone(family, frame):
+    _, model, _ = family
+    before = frame.copy(deep=True)
+    model.predict(frame)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+@pytest.mark.parametrize("name", ["gru-stacked", "lstm-conv-front", "lstm-segment"])
+def test_seeded_training_is_reproducible(name, frame):
+    runs = [forecaster.train(frame, SPEC, **TINY, **FAMILIES[name]).predict(frame)["temp"] for _ in range(2)]
+    np.testing.assert_allclose(runs[0], runs[1], rtol=0, atol=1e-6)
