@@ -9,25 +9,20 @@ and disconnects.
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import os
 import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from forecaster.serve.mqtt_client import MqttClient, MqttSettings
 from forecaster.serve.service import ForecastService, check_template
+from forecaster.serve.state import restore_state, save_state
 from forecaster.serve.telemetry import Metrics, serve_http
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
-from pipelines.stream import WindowRegistry
 
 log = logging.getLogger(__name__)
-
-STATE_VERSION = 1
 
 
 def _check_qos(name: str, value: object) -> None:
@@ -102,45 +97,6 @@ class ServeConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-
-
-def _fingerprint(model) -> dict:
-    spec = model.spec
-    return {"input_steps": spec.input_steps, "features": list(spec.features), "freq": model.freq_, "max_gap": model.max_gap}
-
-
-def save_state(path: str | Path, registry: WindowRegistry, model) -> None:
-    """Write the windows atomically (a temporary file, then rename)."""
-    path = Path(path)
-    body = {"version": STATE_VERSION, "model": _fingerprint(model), "windows": registry.to_dict()}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, allow_nan=False))
-    os.replace(tmp, path)
-
-
-def restore_state(path: str | Path, registry: WindowRegistry, model) -> int:
-    """Load windows saved by `save_state`; returns how many sensors came back.
-
-    A missing file restores nothing; a file for another model's windows is ignored with a
-    warning (the windows are a cache); an unreadable file is an error.
-    """
-    path = Path(path)
-    if not path.exists():
-        return 0
-    try:
-        body = json.loads(path.read_text())
-        windows = body["windows"]
-        same = body.get("version") == STATE_VERSION and body.get("model") == _fingerprint(model)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ForecasterError(f"{path}: unreadable state file ({exc}); remove it to start with empty windows") from None
-    if not same:
-        log.warning("%s: saved for another model or version; starting with empty windows", path)
-        return 0
-    try:
-        registry.restore(windows)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ForecasterError(f"{path}: bad window state ({exc}); remove it to start with empty windows") from None
-    return len(windows)
 
 
 def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None = None) -> int:
