@@ -248,8 +248,7 @@ class ForecastService:
             try:
                 completed = window.push(item.ts, item.values)
             except StaleReading as exc:
-                cause = "duplicate" if str(exc).startswith("duplicate") else "out_of_order"
-                self.reject(Rejection(cause, str(exc), item.sensor))
+                self.reject(Rejection(exc.kind, str(exc), item.sensor))
                 continue
             except ForecasterError as exc:  # parse_message already checks shape and finiteness
                 self.reject(Rejection("window_error", str(exc), item.sensor))
