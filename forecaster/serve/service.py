@@ -32,6 +32,7 @@ import pandas as pd
 from forecaster.serve.telemetry import Metrics, RateLimitedLog
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, format_timestamp, parse_message
+from pipelines.rejections import Cause
 from pipelines.stream import WindowRegistry
 from pipelines.timeutil import NS_PER_SECOND, step_of
 
@@ -184,7 +185,7 @@ class ForecastService:
         """Parse one message and enqueue the reading (or count the rejection); on an idle
         daemon, process it at once (`_process_if_idle`). Never raises."""
         if not self.accepting:
-            self.reject(Rejection("shutdown", "message arrived while shutting down"))
+            self.reject(Rejection(Cause.SHUTDOWN, "message arrived while shutting down"))
             return
         item = parse_message(topic, payload, self.rules, now=pd.Timestamp.now(tz="UTC"))
         if isinstance(item, Rejection):
@@ -198,7 +199,7 @@ class ForecastService:
             self.inbox.put_nowait(item)
             self._enqueued += 1
         except queue.Full:
-            self.reject(Rejection("queue_full", f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
+            self.reject(Rejection(Cause.QUEUE_FULL, f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
         self.metrics.queue.set(self.inbox.qsize())
 
     def _process_if_idle(self, item: Reading) -> bool:
@@ -248,10 +249,10 @@ class ForecastService:
             try:
                 completed = window.push(item.ts, item.values)
             except StaleReading as exc:
-                self.reject(Rejection(exc.kind, str(exc), item.sensor))
+                self.reject(Rejection(Cause(exc.kind), str(exc), item.sensor))
                 continue
             except ForecasterError as exc:  # parse_message already checks shape and finiteness
-                self.reject(Rejection("window_error", str(exc), item.sensor))
+                self.reject(Rejection(Cause.WINDOW_ERROR, str(exc), item.sensor))
                 continue
             self.metrics.accept()
             if completed:
