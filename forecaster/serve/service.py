@@ -240,6 +240,23 @@ class ForecastService:
         Returns:
             The number of forecasts published.
         """
+        newest = self._push(items)
+        self.metrics.sensors.set(len(self.windows))
+        if not newest:
+            return 0
+        sensors = list(newest)
+        batch = np.stack([newest[s][0] for s in sensors])
+        started = time.perf_counter()
+        forecasts = self.model.predict_windows(batch)
+        self.metrics.inference.observe(time.perf_counter() - started)
+        self.metrics.batch.observe(len(sensors))
+        published = self._publish(sensors, forecasts, [newest[s][1] for s in sensors])
+        self.metrics.forecasts.inc(published)
+        return published
+
+    def _push(self, items: Sequence[Reading | Rejection]) -> dict[str, tuple[np.ndarray, int]]:
+        """Push each reading into its window; the newest completed window (and its last slot)
+        of each sensor. Older windows completed in the same batch are counted as superseded."""
         newest: dict[str, tuple[np.ndarray, int]] = {}
         for item in items:
             if isinstance(item, Rejection):
@@ -260,25 +277,19 @@ class ForecastService:
                 if superseded:
                     self.metrics.superseded.inc(superseded)
                 newest[item.sensor] = (completed[-1], int(window.last_slot))
-        self.metrics.sensors.set(len(self.windows))
-        if not newest:
-            return 0
-        sensors = list(newest)
-        batch = np.stack([newest[s][0] for s in sensors])
-        started = time.perf_counter()
-        forecasts = self.model.predict_windows(batch)
-        self.metrics.inference.observe(time.perf_counter() - started)
-        self.metrics.batch.observe(len(sensors))
+        return newest
+
+    def _publish(self, sensors: Sequence[str], forecasts: np.ndarray, slots: Sequence[int]) -> int:
+        """Publish each sensor's forecast (never a non-finite one); how many went out."""
         published = 0
         targets = list(self.model.spec.targets)
         times: dict[int, list[str]] = {}  # sensors of one batch usually share their last slot
         finite = np.isfinite(forecasts).all(axis=(1, 2))
-        for sensor, forecast, ok in zip(sensors, forecasts, finite):
+        for sensor, forecast, ok, slot in zip(sensors, forecasts, finite, slots):
             if not ok:  # JSON has no NaN: never publish one, count it
                 self.metrics.publish_errors.inc()
                 self._log("non_finite_forecast", f"forecast for {sensor!r} is not finite; not published")
                 continue
-            slot = newest[sensor][1]
             if slot not in times:
                 times[slot] = slot_times(slot, len(forecast), self.step_ns)
             payload = forecast_payload(
@@ -290,7 +301,6 @@ class ForecastService:
             else:
                 self.metrics.publish_errors.inc()
                 self._log("publish_error", f"forecast for {sensor!r} dropped (not connected, QoS 0)")
-        self.metrics.forecasts.inc(published)
         return published
 
     def wake(self) -> None:
