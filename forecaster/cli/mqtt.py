@@ -155,10 +155,10 @@ def serve(ctx: click.Context, **o) -> None:
         raise ForecasterError(f"{o['model']}: a {meta['kind']} bundle cannot serve forecasts (it needs the future); use `forecaster backfill`")
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
         raise ForecasterError(f"{o['model']}: no model.tflite; run `forecaster export --model {o['model']} --format tflite` first")
-    ctx.exit(_run_daemon(config))
+    ctx.exit(_serve_until_signalled(config))
 
 
-def _run_daemon(config: ServeConfig) -> int:
+def _serve_until_signalled(config: ServeConfig) -> int:
     """The process around the daemon: TensorFlow threads, the model, the garbage collector
     and the signal handlers (they only set the stop flag); then serve until it is set."""
     from forecaster.model import Forecaster
