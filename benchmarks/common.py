@@ -89,11 +89,10 @@ def serve_readings(url: str, client_id: str, handle: Callable, *, status_topic: 
 
     from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
 
-    box: list[MqttClient] = []
+    relay = _Relay(handle)
     client = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id),
-                        subscriptions=[("sensors/+/readings", 1)],
-                        on_message=lambda topic, payload: handle(box[0], topic, payload), status_topic=status_topic)
-    box.append(client)
+                        subscriptions=[("sensors/+/readings", 1)], on_message=relay.on_message, status_topic=status_topic)
+    relay.client = client
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -104,3 +103,15 @@ def serve_readings(url: str, client_id: str, handle: Callable, *, status_topic: 
     stop.wait()
     client.stop()
     return 0
+
+
+class _Relay:
+    """Hands each message to ``handle(client, topic, payload)`` with the client that received
+    it (set once the client exists; messages only arrive after ``client.start()``)."""
+
+    def __init__(self, handle: Callable) -> None:
+        self.handle = handle
+        self.client = None
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        self.handle(self.client, topic, payload)

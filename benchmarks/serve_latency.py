@@ -200,7 +200,7 @@ def stop_daemon(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sensors", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each paced run")
@@ -210,60 +210,63 @@ def main() -> int:
     parser.add_argument("--runtime", default="keras", choices=["keras", "tflite"])
     parser.add_argument("--threads", type=int, default=0, help="serve --threads (0: all cores)")
     parser.add_argument("--skip-naive", action="store_true")
-    args = parser.parse_args()
-    rows = INPUT_STEPS + int(args.seconds * args.rate) + args.saturation_rounds + 10
-    data = payloads(rows)
-    results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        bundle = reference_bundle(tmp / "bundle", export=args.runtime == "tflite")
-        gc.collect()
-        gc.freeze()  # this process built the model with TensorFlow: keep its full GCs out of the timings
-        broker = Broker(tmp / "mosquitto").start()
-        try:
-            port = free_port()
-            ours = start_daemon([sys.executable, "-m", "forecaster", "-q", "serve", "--model", str(bundle),
-                                 "--broker", broker.url, "--client-id", "bench-serve", "--metrics-port", str(port),
-                                 "--runtime", args.runtime, "--threads", str(args.threads)], port)
-            try:
-                for n in args.sensors:
-                    probe = Probe(broker.url, f"ours-{n}")
-                    sensors = [f"n{n}-{i}" for i in range(n)]
-                    first = fill(probe, sensors, data)
-                    results[f"ours paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
-                    if n == max(args.sensors):
-                        first += int(args.seconds * args.rate)
-                        results[f"ours saturation N={n}"] = saturation(
-                            probe, sensors, data, first, args.saturation_rounds, timeout=120)
-                    probe.close()
-            finally:
-                stop_daemon(ours)
-            echo = start_daemon([sys.executable, str(HERE / "echo_daemon.py"), broker.url, ",".join(FEATURES)])
-            try:
-                probe = Probe(broker.url, "echo")
-                first = fill(probe, ["echo-0"], data)
-                results["floor: echo, no model, paced N=1"] = paced(probe, ["echo-0"], data, first, args.seconds,
-                                                                     args.rate)
-                probe.close()
-            finally:
-                stop_daemon(echo)
-            if not args.skip_naive:
-                naive = start_daemon([sys.executable, str(HERE / "naive_daemon.py"), str(bundle), broker.url])
-                try:
-                    probe = Probe(broker.url, "naive")
-                    first = fill(probe, ["naive-0"], data)
-                    results["naive paced N=1"] = paced(probe, ["naive-0"], data, first, args.seconds, args.rate)
-                    first += int(args.seconds * args.rate)
-                    n_sensors = max(1, args.naive_readings // 10)
-                    sensors = [f"naive-sat-{i}" for i in range(n_sensors)]
-                    first_sat = fill(probe, sensors, data)
-                    results[f"naive saturation N={n_sensors}"] = saturation(
-                        probe, sensors, data, first_sat, 10, timeout=120)
-                    probe.close()
-                finally:
-                    stop_daemon(naive)
-        finally:
-            broker.kill()
+    return parser.parse_args()
+
+
+def run_ours(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict]) -> None:
+    """`forecaster serve`: paced runs for each N, then a saturation run at the largest N."""
+    port = free_port()
+    ours = start_daemon([sys.executable, "-m", "forecaster", "-q", "serve", "--model", str(bundle),
+                         "--broker", url, "--client-id", "bench-serve", "--metrics-port", str(port),
+                         "--runtime", args.runtime, "--threads", str(args.threads)], port)
+    try:
+        for n in args.sensors:
+            probe = Probe(url, f"ours-{n}")
+            sensors = [f"n{n}-{i}" for i in range(n)]
+            first = fill(probe, sensors, data)
+            results[f"ours paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
+            if n == max(args.sensors):
+                first += int(args.seconds * args.rate)
+                results[f"ours saturation N={n}"] = saturation(
+                    probe, sensors, data, first, args.saturation_rounds, timeout=120)
+            probe.close()
+    finally:
+        stop_daemon(ours)
+
+
+def run_echo(url: str, data: list[bytes], args: argparse.Namespace, results: dict[str, dict]) -> None:
+    """The floor: `echo_daemon.py`, no model, paced N=1."""
+    echo = start_daemon([sys.executable, str(HERE / "echo_daemon.py"), url, ",".join(FEATURES)])
+    try:
+        probe = Probe(url, "echo")
+        first = fill(probe, ["echo-0"], data)
+        results["floor: echo, no model, paced N=1"] = paced(probe, ["echo-0"], data, first, args.seconds,
+                                                             args.rate)
+        probe.close()
+    finally:
+        stop_daemon(echo)
+
+
+def run_naive(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict]) -> None:
+    """`naive_daemon.py`: paced N=1, then its own (smaller) saturation run."""
+    naive = start_daemon([sys.executable, str(HERE / "naive_daemon.py"), str(bundle), url])
+    try:
+        probe = Probe(url, "naive")
+        first = fill(probe, ["naive-0"], data)
+        results["naive paced N=1"] = paced(probe, ["naive-0"], data, first, args.seconds, args.rate)
+        first += int(args.seconds * args.rate)
+        n_sensors = max(1, args.naive_readings // 10)
+        sensors = [f"naive-sat-{i}" for i in range(n_sensors)]
+        first_sat = fill(probe, sensors, data)
+        results[f"naive saturation N={n_sensors}"] = saturation(
+            probe, sensors, data, first_sat, 10, timeout=120)
+        probe.close()
+    finally:
+        stop_daemon(naive)
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+    """Print the latency and saturation tables and write the results file."""
     paced_rows = [[name, r["readings"], r["lost"], f"{r['p50_ms']:.1f}", f"{r['p99_ms']:.1f}", f"{r['max_ms']:.1f}"]
                   for name, r in results.items() if "paced" in name]
     print(f"publish -> forecast latency, paced at {args.rate:g} reading/s per sensor for {args.seconds:g} s "
@@ -279,6 +282,27 @@ def main() -> int:
         print(f"\nours / naive saturation throughput: {ours_sat[0] / naive_sat[0]:.0f}x")
     path = write_results("serve_latency", {"args": vars(args), "results": results})
     print(f"wrote {path}")
+
+
+def main() -> int:
+    args = parse_args()
+    rows = INPUT_STEPS + int(args.seconds * args.rate) + args.saturation_rounds + 10
+    data = payloads(rows)
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        bundle = reference_bundle(tmp / "bundle", export=args.runtime == "tflite")
+        gc.collect()
+        gc.freeze()  # this process built the model with TensorFlow: keep its full GCs out of the timings
+        broker = Broker(tmp / "mosquitto").start()
+        try:
+            run_ours(broker.url, bundle, data, args, results)
+            run_echo(broker.url, data, args, results)
+            if not args.skip_naive:
+                run_naive(broker.url, bundle, data, args, results)
+        finally:
+            broker.kill()
+    report(results, args)
     return 0
 
 

@@ -45,5 +45,28 @@ class DataError(ForecasterError):
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
 
+STALE_KINDS = ("duplicate", "out_of_order")
+
+
 class StaleReading(ForecasterError):
-    """A streamed reading that is not newer than the last one of its sensor."""
+    """A streamed reading that is not newer than the last one of its sensor.
+
+    Args:
+        message: what happened, for the log.
+        kind: ``"duplicate"`` (the same slot again, e.g. a QoS 1 redelivery) or
+            ``"out_of_order"`` (an earlier slot); callers decide on this, not on the text.
+
+    Example:
+        >>> StaleReading("duplicate reading: slot 3 is not after 3", kind="duplicate").kind
+        'duplicate'
+        >>> StaleReading("late", kind="late")
+        Traceback (most recent call last):
+        ...
+        ValueError: `kind` must be one of ('duplicate', 'out_of_order'). Received: kind='late'
+    """
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        if kind not in STALE_KINDS:
+            raise ValueError(f"`kind` must be one of {STALE_KINDS}. Received: kind={kind!r}")
+        super().__init__(message)
+        self.kind = kind

@@ -1,7 +1,7 @@
 """Inbound MQTT messages to readings: `parse_message` is pure and never raises for bad input.
 
 A message becomes either a `Reading` (sensor, UTC time, one float per feature in model
-order) or a `Rejection` naming its cause (one of `CAUSES`), which the daemon counts. Two
+order) or a `Rejection` naming its `Cause`, which the daemon counts. Two
 payload shapes are accepted (DESIGN 3.2)::
 
     {"ts": "2026-11-23T12:00:00Z", "values": {"HUFL": 5.83, "OT": 30.5}}   # nested
@@ -23,22 +23,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipelines.errors import ForecasterError
+from pipelines.rejections import Cause
 from pipelines.timeutil import NS_PER_SECOND, parse_timestamp
 
-CAUSES = (
-    "oversized",  # payload over max_bytes
-    "non_json",  # not UTF-8 JSON
-    "not_object",  # JSON, but not an object
-    "bad_topic",  # the topic does not match the subscription filter
-    "bad_sensor_id",  # unusable sensor id, or the field disagrees with the topic
-    "missing_field",  # no ts, or no values
-    "bad_timestamp",  # ts is not ISO 8601 or epoch seconds
-    "future_timestamp",  # ts too far ahead of the clock
-    "wrong_type",  # a value that is not a number (strings, booleans, null, lists)
-    "non_finite",  # NaN or +-Infinity
-    "missing_feature",  # a feature the model needs is absent
-    "unknown_feature",  # a field that is not a model column (typo guard)
-)
 RESERVED = ("ts", "sensor", "values")
 FORBIDDEN_IN_ID = frozenset("/+#\0")
 
@@ -114,9 +101,9 @@ class Reading:
 
 @dataclass(frozen=True)
 class Rejection:
-    """A refused message: ``cause`` is one of `CAUSES`; ``detail`` is for the log."""
+    """A refused message: ``cause`` is counted on ``/metrics``; ``detail`` is for the log."""
 
-    cause: str
+    cause: Cause
     detail: str
     sensor: str | None = None
 
@@ -150,10 +137,10 @@ def topic_sensor(topic: str, rules: ParseRules) -> str | Rejection | None:
     wild = bool(f_levels) and f_levels[-1] == "#"
     fixed = f_levels[:-1] if wild else f_levels
     if len(t_levels) < len(fixed) or (not wild and len(t_levels) != len(fixed)):
-        return Rejection("bad_topic", f"topic {topic[:128]!r} does not match {rules.subscription!r}")
+        return Rejection(Cause.BAD_TOPIC, f"topic {topic[:128]!r} does not match {rules.subscription!r}")
     for want, got in zip(fixed, t_levels):
         if want != "+" and want != got:
-            return Rejection("bad_topic", f"topic {topic[:128]!r} does not match {rules.subscription!r}")
+            return Rejection(Cause.BAD_TOPIC, f"topic {topic[:128]!r} does not match {rules.subscription!r}")
     level = rules.sensor_level
     return None if level is None else t_levels[level]
 
@@ -179,36 +166,36 @@ def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Time
         >>> parse_message("sensors/t1/readings", b'{"ts": 0, "values": {"OT": 30.5, "HUFL": 5.0}}', rules)
         Reading(sensor='t1', ts=Timestamp('1970-01-01 00:00:00+0000', tz='UTC'), values=(5.0, 30.5))
         >>> parse_message("sensors/t1/readings", b'{"ts": 0, "HUFL": 1, "OT": NaN}', rules).cause
-        'non_finite'
+        <Cause.NON_FINITE: 'non_finite'>
         >>> parse_message("sensors/t1/readings", b'{"ts": 0, "HUFL": 1, "OT": 2, "sensor": "a/b"}', rules).cause
-        'bad_sensor_id'
+        <Cause.BAD_SENSOR_ID: 'bad_sensor_id'>
     """
     if len(payload) > rules.max_bytes:
-        return Rejection("oversized", f"{len(payload)} bytes (limit {rules.max_bytes})")
+        return Rejection(Cause.OVERSIZED, f"{len(payload)} bytes (limit {rules.max_bytes})")
     from_topic = topic_sensor(topic, rules)
     if isinstance(from_topic, Rejection):
         return from_topic
     try:
         data = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return Rejection("non_json", f"not JSON: {str(exc)[:80]}", from_topic)
+        return Rejection(Cause.NON_JSON, f"not JSON: {str(exc)[:80]}", from_topic)
     if not isinstance(data, dict):
-        return Rejection("not_object", f"JSON {type(data).__name__}, expected an object", from_topic)
+        return Rejection(Cause.NOT_OBJECT, f"JSON {type(data).__name__}, expected an object", from_topic)
     sensor = _sensor(from_topic, data, rules)
     if isinstance(sensor, Rejection):
         return sensor
     if "ts" not in data:
-        return Rejection("missing_field", "no 'ts' field", sensor)
+        return Rejection(Cause.MISSING_FIELD, "no 'ts' field", sensor)
     try:
         ts = parse_timestamp(data["ts"])
     except (ForecasterError, OverflowError, ValueError) as exc:
-        return Rejection("bad_timestamp", str(exc)[:120], sensor)
+        return Rejection(Cause.BAD_TIMESTAMP, str(exc)[:120], sensor)
     if now is not None and ts.value - now.value > rules.max_future_s * NS_PER_SECOND:
-        return Rejection("future_timestamp", f"ts {ts} is more than {rules.max_future_s:g} s ahead of {now}", sensor)
+        return Rejection(Cause.FUTURE_TIMESTAMP, f"ts {ts} is more than {rules.max_future_s:g} s ahead of {now}", sensor)
     if "values" in data:
         fields = data["values"]
         if not isinstance(fields, dict):
-            return Rejection("wrong_type", f"'values' must be an object, not {type(fields).__name__}", sensor)
+            return Rejection(Cause.WRONG_TYPE, f"'values' must be an object, not {type(fields).__name__}", sensor)
     else:
         fields = {k: v for k, v in data.items() if k not in RESERVED}
     return _values(fields, rules, sensor, ts)
@@ -218,14 +205,14 @@ def _sensor(from_topic: str | None, data: dict, rules: ParseRules) -> str | Reje
     """The sensor id from the topic and/or the ``sensor`` field, checked."""
     from_field = data.get("sensor")
     if from_field is None and from_topic is None:
-        return Rejection("missing_field", f"no 'sensor' field and no '+' level in {rules.subscription!r}")
+        return Rejection(Cause.MISSING_FIELD, f"no 'sensor' field and no '+' level in {rules.subscription!r}")
     for candidate in (from_topic, from_field):
         if candidate is not None:
             problem = check_sensor_id(candidate, rules.max_sensor_len)
             if problem:
-                return Rejection("bad_sensor_id", problem)
+                return Rejection(Cause.BAD_SENSOR_ID, problem)
     if from_topic is not None and from_field is not None and from_field != from_topic:
-        return Rejection("bad_sensor_id", f"'sensor' field {from_field[:64]!r} disagrees with the topic's {from_topic!r}")
+        return Rejection(Cause.BAD_SENSOR_ID, f"'sensor' field {from_field[:64]!r} disagrees with the topic's {from_topic!r}")
     return from_topic if from_topic is not None else from_field
 
 
@@ -233,20 +220,20 @@ def _values(fields: dict, rules: ParseRules, sensor: str, ts: pd.Timestamp) -> R
     if not rules.ignore_unknown:
         unknown = [k for k in fields if k not in rules.features and k not in rules.known]
         if unknown:
-            return Rejection("unknown_feature", f"unknown field(s) {sorted(unknown)[:5]}; expected {list(rules.features)}", sensor)
+            return Rejection(Cause.UNKNOWN_FEATURE, f"unknown field(s) {sorted(unknown)[:5]}; expected {list(rules.features)}", sensor)
     values = []
     for name in rules.features:
         if name not in fields:
-            return Rejection("missing_feature", f"no value for feature {name!r}", sensor)
+            return Rejection(Cause.MISSING_FEATURE, f"no value for feature {name!r}", sensor)
         value = fields[name]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return Rejection("wrong_type", f"{name!r} must be a number, not {_type_name(value)}", sensor)
+            return Rejection(Cause.WRONG_TYPE, f"{name!r} must be a number, not {_type_name(value)}", sensor)
         try:
             value = float(value)
         except OverflowError:  # an integer beyond the float range
             value = math.inf
         if not math.isfinite(value):
-            return Rejection("non_finite", f"{name!r} is {value}", sensor)
+            return Rejection(Cause.NON_FINITE, f"{name!r} is {value}", sensor)
         values.append(value)
     return Reading(sensor, ts, tuple(values))
 

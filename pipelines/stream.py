@@ -63,7 +63,8 @@ class RollingWindow:
             values: one value per column, all finite.
 
         Raises:
-            StaleReading: the reading's slot is not after the last one (duplicate or late).
+            StaleReading: the reading's slot is not after the last one (``kind`` says duplicate
+                or out of order).
             ForecasterError: wrong number of values or a non-finite value.
         """
         row = np.asarray(values, dtype="float64")
@@ -73,8 +74,9 @@ class RollingWindow:
             raise ForecasterError("non-finite value in reading")
         slot = (ts.value if isinstance(ts, pd.Timestamp) else int(ts)) // self.step_ns
         if self.last_slot is not None and slot <= self.last_slot:
-            kind = "duplicate" if slot == self.last_slot else "out-of-order"
-            raise StaleReading(f"{kind} reading: slot {slot} is not after {self.last_slot}")
+            if slot == self.last_slot:
+                raise StaleReading(f"duplicate reading: slot {slot} is not after {self.last_slot}", kind="duplicate")
+            raise StaleReading(f"out-of-order reading: slot {slot} is not after {self.last_slot}", kind="out_of_order")
         windows: list[np.ndarray] = []
         if self.last_slot is not None:
             gap = slot - self.last_slot - 1

@@ -14,7 +14,7 @@ from helpers import ETT_COLUMNS
 from mqtt_broker import Collector, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from forecaster.serve.daemon import ServeConfig, run_daemon
+from forecaster.serve.daemon import Daemon, ServeConfig
 from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
 from pipelines.payloads import encode_reading
 
@@ -60,8 +60,8 @@ def retained_status(url: str, topic: str) -> bytes | None:
     return c.messages[-1][1] if c.messages else None
 
 
-class Daemon:
-    """`run_daemon` in a thread, stopped like a signal would stop it."""
+class DaemonThread:
+    """A `Daemon` serving in a thread (`Daemon.run_until`), stopped like a signal stops it."""
 
     def __init__(self, model, url: str, **overrides) -> None:
         self.port = free_port()
@@ -73,11 +73,15 @@ class Daemon:
             bundle="(in memory)", mqtt=settings, status_topic=f"forecaster/{settings.client_id}/status",
             metrics_port=self.port, **overrides,
         )
+        self.daemon = Daemon(self.config, model)
         self.stop = threading.Event()
         self.result: list[int] = []
-        self.thread = threading.Thread(target=lambda: self.result.append(run_daemon(self.config, model=model, stop=self.stop)))
+        self.thread = threading.Thread(target=self._serve, name="test-daemon")
         self.thread.start()
         wait_ready(self.port, timeout=30)
+
+    def _serve(self) -> None:
+        self.result.append(self.daemon.run_until(self.stop))
 
     def close(self) -> int:
         self.stop.set()

@@ -8,18 +8,25 @@ in the TOML file, or ``--password-file``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
 
 from pipelines.errors import ForecasterError
+
+if TYPE_CHECKING:
+    from forecaster.serve.daemon import ServeConfig
 
 EPILOG_SERVE = """\b
 Example:
@@ -131,7 +138,7 @@ def _info_logging(ctx: click.Context) -> None:
 def serve(ctx: click.Context, **o) -> None:
     """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
     from forecaster.bundle import read_meta
-    from forecaster.serve.daemon import ServeConfig, run_daemon
+    from forecaster.serve.daemon import ServeConfig
 
     _info_logging(ctx)
     settings = _mqtt_settings(ctx, o, persistent=o["persistent_session"], session_expiry=o["session_expiry"])
@@ -148,7 +155,31 @@ def serve(ctx: click.Context, **o) -> None:
         raise ForecasterError(f"{o['model']}: a {meta['kind']} bundle cannot serve forecasts (it needs the future); use `forecaster backfill`")
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
         raise ForecasterError(f"{o['model']}: no model.tflite; run `forecaster export --model {o['model']} --format tflite` first")
-    ctx.exit(run_daemon(config))
+    ctx.exit(_serve_until_signalled(config))
+
+
+def _serve_until_signalled(config: ServeConfig) -> int:
+    """The process around the daemon: TensorFlow threads, the model, the garbage collector
+    and the signal handlers (they only set the stop flag); then serve until it is set."""
+    from forecaster.model import Forecaster
+    from forecaster.serve.daemon import Daemon
+
+    if config.threads and config.runtime == "keras":
+        from forecaster.nn.tf_env import limit_threads
+
+        limit_threads(config.threads)  # process-wide, before TensorFlow's first op
+    model = Forecaster.load(config.bundle, runtime=config.runtime, threads=config.threads or None)
+    daemon = Daemon(config, model)
+    daemon.warm_up()
+    # TensorFlow leaves millions of long-lived Python objects; a full garbage collection that
+    # scans them all stalls the worker for 100+ ms. Freeze them out of the collector's view.
+    gc.collect()
+    gc.freeze()
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda _signum, _frame: stop.set())  # only a flag
+    return daemon.run_until(stop)
 
 
 @click.command(epilog=EPILOG_REPLAY)

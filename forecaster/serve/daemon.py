@@ -1,33 +1,33 @@
-"""`forecaster serve` at run time: wire model, MQTT client, worker, metrics and signals.
+"""`forecaster serve` at run time: the `Daemon` wires model, MQTT client, worker and metrics.
 
 The configuration is one frozen `ServeConfig`, built once by the command from flags, TOML
-and environment. Shutdown (SIGTERM/SIGINT: the handlers only set a flag) stops taking
-messages, lets the worker finish the queue, saves the state file, publishes ``offline``
-and disconnects.
+and environment. `Daemon.start` warms the model up, restores the windows, starts the
+worker and the metrics endpoint and connects; `Daemon.stop` stops taking messages, lets
+the worker finish the queue, saves the state file, publishes ``offline`` and disconnects.
+Process-wide set-up (signal handlers that only set a flag, TensorFlow threads, the garbage
+collector, logging) belongs to the program that embeds the daemon: `forecaster.cli.mqtt`.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import logging
-import os
-import signal
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING
 
 from forecaster.serve.mqtt_client import MqttClient, MqttSettings
 from forecaster.serve.service import ForecastService, check_template
+from forecaster.serve.state import restore_state, save_state
 from forecaster.serve.telemetry import Metrics, serve_http
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
-from pipelines.stream import WindowRegistry
+
+if TYPE_CHECKING:
+    from forecaster.model import Forecaster
 
 log = logging.getLogger(__name__)
-
-STATE_VERSION = 1
 
 
 def _check_qos(name: str, value: object) -> None:
@@ -104,146 +104,149 @@ class ServeConfig:
                 raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
-def _fingerprint(model) -> dict:
-    spec = model.spec
-    return {"input_steps": spec.input_steps, "features": list(spec.features), "freq": model.freq_, "max_gap": model.max_gap}
-
-
-def save_state(path: str | Path, registry: WindowRegistry, model) -> None:
-    """Write the windows atomically (a temporary file, then rename)."""
-    path = Path(path)
-    body = {"version": STATE_VERSION, "model": _fingerprint(model), "windows": registry.to_dict()}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(body, allow_nan=False))
-    os.replace(tmp, path)
-
-
-def restore_state(path: str | Path, registry: WindowRegistry, model) -> int:
-    """Load windows saved by `save_state`; returns how many sensors came back.
-
-    A missing file restores nothing; a file for another model's windows is ignored with a
-    warning (the windows are a cache); an unreadable file is an error.
-    """
-    path = Path(path)
-    if not path.exists():
-        return 0
-    try:
-        body = json.loads(path.read_text())
-        windows = body["windows"]
-        same = body.get("version") == STATE_VERSION and body.get("model") == _fingerprint(model)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ForecasterError(f"{path}: unreadable state file ({exc}); remove it to start with empty windows") from None
-    if not same:
-        log.warning("%s: saved for another model or version; starting with empty windows", path)
-        return 0
-    try:
-        registry.restore(windows)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ForecasterError(f"{path}: bad window state ({exc}); remove it to start with empty windows") from None
-    return len(windows)
-
-
-def run_daemon(config: ServeConfig, *, model=None, stop: threading.Event | None = None) -> int:
-    """Serve forecasts until SIGTERM/SIGINT (or until ``stop`` is set).
+class Daemon:
+    """The serving daemon: readings in over MQTT, forecasts out, until stopped.
 
     Args:
         config: the validated settings.
-        model: an already loaded Forecaster (loaded from ``config.bundle`` when None).
-        stop: an event that ends the daemon like a signal does (tests, embedding).
+        model: a loaded `forecaster.model.Forecaster` (``config.runtime``'s predict path).
 
-    Returns:
-        0 after a clean shutdown.
+    Example (what `forecaster serve` does after its process-wide set-up)::
+
+        daemon = Daemon(config, Forecaster.load(config.bundle))
+        daemon.warm_up()                 # compile before taking traffic
+        daemon.run_until(stop_event)     # start, wait for the event, stop; returns 0
     """
-    if model is None:
-        from forecaster.model import Forecaster
 
-        if config.threads and config.runtime == "keras":
-            from forecaster.nn.tf_env import limit_threads
+    def __init__(self, config: ServeConfig, model: Forecaster) -> None:
+        self.config = config
+        self.model = model
+        self.metrics = Metrics()
+        self.client = MqttClient(
+            config.mqtt, subscriptions=[(config.subscribe, config.qos_in)], on_message=self.on_message,
+            status_topic=config.status_topic, on_state=self.on_connection,
+        )
+        self.service = ForecastService(
+            model, rules=parse_rules(config, model), publisher=self.client, template=config.publish,
+            qos=config.qos_out, retain=config.retain, metrics=self.metrics, max_sensors=config.max_sensors,
+            queue_size=config.queue_size, more_pending=self.client.incoming_pending,
+        )
+        self._worker_stop = threading.Event()
+        self._worker = threading.Thread(
+            target=self.service.run, args=(self._worker_stop,), kwargs={"max_batch": config.max_batch},
+            name="forecast-worker", daemon=True,
+        )
+        self._http: ThreadingHTTPServer | None = None
+        self._warm = False
 
-            limit_threads(config.threads)
-        model = Forecaster.load(config.bundle, runtime=config.runtime, threads=config.threads or None)
-    started = time.perf_counter()
-    model.warmup()  # compile every batch size before taking traffic: no forecast waits for XLA
-    log.info("warmed up the %s predict path in %.1f s", config.runtime, time.perf_counter() - started)
-    # TensorFlow leaves millions of long-lived Python objects; a full garbage collection that
-    # scans them all stalls the worker for 100+ ms. Freeze them out of the collector's view.
-    gc.collect()
-    gc.freeze()
-    rules = ParseRules(
+    # ------------------------------------------------------------------ lifecycle
+    def warm_up(self) -> None:
+        """Compile every batch size before taking traffic, so that no forecast waits for XLA
+        (once; `start` calls it when the caller has not)."""
+        if self._warm:
+            return
+        started = time.perf_counter()
+        self.model.warmup()
+        log.info("warmed up the %s predict path in %.1f s", self.config.runtime, time.perf_counter() - started)
+        self._warm = True
+
+    def start(self) -> None:
+        """Warm up, restore the windows, start the worker and ``/metrics``, connect.
+
+        Raises:
+            ForecasterError: an unreadable state file, or the metrics port is taken.
+        """
+        self.warm_up()
+        if self.config.state_file:
+            restored = restore_state(self.config.state_file, self.service.windows, self.model)
+            if restored:
+                log.info("restored the windows of %d sensor(s) from %s", restored, self.config.state_file)
+        self._worker.start()
+        if self.config.metrics_port is not None:
+            self._http = self._serve_metrics()
+        self.client.start()
+        self._log_serving()
+
+    def run_until(self, stop_event: threading.Event) -> int:
+        """Start, serve until ``stop_event`` is set (a signal handler may set it), stop.
+
+        Returns:
+            0 after a clean shutdown.
+        """
+        self.start()
+        try:
+            while not stop_event.wait(5.0):  # setting the event ends the wait at once
+                pass
+        finally:
+            self.stop()
+        return 0
+
+    def stop(self) -> None:
+        """Stop taking messages, let the worker finish the queue (``drain_timeout``), save the
+        windows, publish ``offline`` and disconnect."""
+        service = self.service
+        log.info("shutting down: finishing %d queued reading(s)", service.inbox.qsize())
+        service.accepting = False
+        self._stop_worker()
+        self._worker.join(self.config.drain_timeout)
+        if self._worker.is_alive():
+            log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
+                      self.config.drain_timeout, service.inbox.qsize())
+        if self.config.state_file:
+            with service.processing_lock:  # a reading processed in the network thread is complete
+                save_state(self.config.state_file, service.windows, self.model)
+            log.info("saved the windows of %d sensor(s) to %s", len(service.windows), self.config.state_file)
+        self.client.flush(2.0)
+        self.client.stop()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        log.info("stopped: %d forecasts published", int(self.metrics.value("forecaster_forecasts_published_total") or 0))
+
+    # --------------------------------------------------------- health and callbacks
+    def healthy(self) -> bool:
+        """``/healthz``: the worker is alive."""
+        return self._worker.is_alive()
+
+    def ready(self) -> bool:
+        """``/readyz``: the worker is alive and the broker connected."""
+        return self._worker.is_alive() and self.client.connected.is_set()
+
+    def on_message(self, topic: str, payload: bytes) -> None:
+        """The MQTT client's message callback (paho's network thread): to the service."""
+        self.service.receive(topic, payload)
+
+    def on_connection(self, up: bool) -> None:
+        """The MQTT client's connection callback: the connection gauge and counter."""
+        self.metrics.connected.set(1 if up else 0)
+        if up:
+            self.metrics.connects.inc()
+
+    # ------------------------------------------------------------------- helpers
+    def _stop_worker(self) -> None:
+        self._worker_stop.set()
+        self.service.wake()
+
+    def _serve_metrics(self) -> ThreadingHTTPServer:
+        config = self.config
+        try:
+            return serve_http(self.metrics, config.metrics_host, config.metrics_port, healthy=self.healthy, ready=self.ready)
+        except OSError as exc:
+            self._stop_worker()
+            raise ForecasterError(f"cannot listen on {config.metrics_host}:{config.metrics_port}: {exc}") from None
+
+    def _log_serving(self) -> None:
+        config, model, http = self.config, self.model, self._http
+        log.info(
+            "serving %s (%s, input %d x %s): %s %s -> %s%s", model.name, model.freq_, model.spec.input_steps,
+            list(model.spec.features), config.mqtt.broker, config.subscribe, config.publish,
+            f", metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
+        )
+
+
+def parse_rules(config: ServeConfig, model: Forecaster) -> ParseRules:
+    """What a valid reading looks like for ``model`` under ``config``'s limits."""
+    return ParseRules(
         subscription=config.subscribe, features=model.spec.features, known=model.spec.targets,
         ignore_unknown=config.ignore_unknown, max_bytes=config.max_payload, max_future_s=config.max_future_s,
     )
-    metrics = Metrics()
-    stop = stop or threading.Event()
-
-    def on_state(up: bool) -> None:
-        metrics.connected.set(1 if up else 0)
-        if up:
-            metrics.connects.inc()
-
-    service_box: list[ForecastService] = []
-    client = MqttClient(
-        config.mqtt, subscriptions=[(config.subscribe, config.qos_in)],
-        on_message=lambda topic, payload: service_box[0].receive(topic, payload),
-        status_topic=config.status_topic, on_state=on_state,
-    )
-    service = ForecastService(
-        model, rules=rules, publisher=client, template=config.publish, qos=config.qos_out, retain=config.retain,
-        metrics=metrics, max_sensors=config.max_sensors, queue_size=config.queue_size,
-        more_pending=client.incoming_pending,
-    )
-    service_box.append(service)
-    if config.state_file:
-        restored = restore_state(config.state_file, service.windows, model)
-        if restored:
-            log.info("restored the windows of %d sensor(s) from %s", restored, config.state_file)
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda _signum, _frame: stop.set())  # only a flag
-
-    worker_stop = threading.Event()
-    worker = threading.Thread(target=service.run, args=(worker_stop,), kwargs={"max_batch": config.max_batch},
-                              name="forecast-worker", daemon=True)
-    worker.start()
-    http = None
-    if config.metrics_port is not None:
-        try:
-            http = serve_http(
-                metrics, config.metrics_host, config.metrics_port,
-                healthy=lambda: worker.is_alive(),
-                ready=lambda: worker.is_alive() and client.connected.is_set(),
-            )
-        except OSError as exc:
-            worker_stop.set()
-            service.wake()
-            raise ForecasterError(f"cannot listen on {config.metrics_host}:{config.metrics_port}: {exc}") from None
-    client.start()
-    log.info(
-        "serving %s (%s, input %d x %s): %s %s -> %s%s", model.name, model.freq_, model.spec.input_steps,
-        list(model.spec.features), config.mqtt.broker, config.subscribe, config.publish,
-        f", metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
-    )
-    try:
-        while not stop.wait(5.0):  # a signal handler sets `stop`, which ends the wait at once
-            pass
-    finally:
-        log.info("shutting down: finishing %d queued reading(s)", service.inbox.qsize())
-        service.accepting = False
-        worker_stop.set()
-        service.wake()
-        worker.join(config.drain_timeout)
-        if worker.is_alive():
-            log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
-                      config.drain_timeout, service.inbox.qsize())
-        if config.state_file:
-            with service.processing_lock:  # a reading processed in the network thread is complete
-                save_state(config.state_file, service.windows, model)
-            log.info("saved the windows of %d sensor(s) to %s", len(service.windows), config.state_file)
-        client.flush(2.0)
-        client.stop()
-        if http is not None:
-            http.shutdown()
-            http.server_close()
-        log.info("stopped: %d forecasts published", int(metrics.value("forecaster_forecasts_published_total") or 0))
-    return 0

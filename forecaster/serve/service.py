@@ -32,6 +32,7 @@ import pandas as pd
 from forecaster.serve.telemetry import Metrics, RateLimitedLog
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, format_timestamp, parse_message
+from pipelines.rejections import Cause
 from pipelines.stream import WindowRegistry
 from pipelines.timeutil import NS_PER_SECOND, step_of
 
@@ -184,7 +185,7 @@ class ForecastService:
         """Parse one message and enqueue the reading (or count the rejection); on an idle
         daemon, process it at once (`_process_if_idle`). Never raises."""
         if not self.accepting:
-            self.reject(Rejection("shutdown", "message arrived while shutting down"))
+            self.reject(Rejection(Cause.SHUTDOWN, "message arrived while shutting down"))
             return
         item = parse_message(topic, payload, self.rules, now=pd.Timestamp.now(tz="UTC"))
         if isinstance(item, Rejection):
@@ -198,7 +199,7 @@ class ForecastService:
             self.inbox.put_nowait(item)
             self._enqueued += 1
         except queue.Full:
-            self.reject(Rejection("queue_full", f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
+            self.reject(Rejection(Cause.QUEUE_FULL, f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
         self.metrics.queue.set(self.inbox.qsize())
 
     def _process_if_idle(self, item: Reading) -> bool:
@@ -239,27 +240,7 @@ class ForecastService:
         Returns:
             The number of forecasts published.
         """
-        newest: dict[str, tuple[np.ndarray, int]] = {}
-        for item in items:
-            if isinstance(item, Rejection):
-                self.reject(item)
-                continue
-            window = self.windows.get(item.sensor)
-            try:
-                completed = window.push(item.ts, item.values)
-            except StaleReading as exc:
-                cause = "duplicate" if str(exc).startswith("duplicate") else "out_of_order"
-                self.reject(Rejection(cause, str(exc), item.sensor))
-                continue
-            except ForecasterError as exc:  # parse_message already checks shape and finiteness
-                self.reject(Rejection("window_error", str(exc), item.sensor))
-                continue
-            self.metrics.accept()
-            if completed:
-                superseded = len(completed) - 1 + (item.sensor in newest)
-                if superseded:
-                    self.metrics.superseded.inc(superseded)
-                newest[item.sensor] = (completed[-1], int(window.last_slot))
+        newest = self._push(items)
         self.metrics.sensors.set(len(self.windows))
         if not newest:
             return 0
@@ -269,16 +250,46 @@ class ForecastService:
         forecasts = self.model.predict_windows(batch)
         self.metrics.inference.observe(time.perf_counter() - started)
         self.metrics.batch.observe(len(sensors))
+        published = self._publish(sensors, forecasts, [newest[s][1] for s in sensors])
+        self.metrics.forecasts.inc(published)
+        return published
+
+    def _push(self, items: Sequence[Reading | Rejection]) -> dict[str, tuple[np.ndarray, int]]:
+        """Push each reading into its window; the newest completed window (and its last slot)
+        of each sensor. Older windows completed in the same batch are counted as superseded."""
+        newest: dict[str, tuple[np.ndarray, int]] = {}
+        for item in items:
+            if isinstance(item, Rejection):
+                self.reject(item)
+                continue
+            window = self.windows.get(item.sensor)
+            try:
+                completed = window.push(item.ts, item.values)
+            except StaleReading as exc:
+                self.reject(Rejection(Cause(exc.kind), str(exc), item.sensor))
+                continue
+            except ForecasterError as exc:  # parse_message already checks shape and finiteness
+                self.reject(Rejection(Cause.WINDOW_ERROR, str(exc), item.sensor))
+                continue
+            self.metrics.accept()
+            if completed:
+                superseded = len(completed) - 1 + (item.sensor in newest)
+                if superseded:
+                    self.metrics.superseded.inc(superseded)
+                newest[item.sensor] = (completed[-1], int(window.last_slot))
+        return newest
+
+    def _publish(self, sensors: Sequence[str], forecasts: np.ndarray, slots: Sequence[int]) -> int:
+        """Publish each sensor's forecast (never a non-finite one); how many went out."""
         published = 0
         targets = list(self.model.spec.targets)
         times: dict[int, list[str]] = {}  # sensors of one batch usually share their last slot
         finite = np.isfinite(forecasts).all(axis=(1, 2))
-        for sensor, forecast, ok in zip(sensors, forecasts, finite):
+        for sensor, forecast, ok, slot in zip(sensors, forecasts, finite, slots):
             if not ok:  # JSON has no NaN: never publish one, count it
                 self.metrics.publish_errors.inc()
                 self._log("non_finite_forecast", f"forecast for {sensor!r} is not finite; not published")
                 continue
-            slot = newest[sensor][1]
             if slot not in times:
                 times[slot] = slot_times(slot, len(forecast), self.step_ns)
             payload = forecast_payload(
@@ -290,7 +301,6 @@ class ForecastService:
             else:
                 self.metrics.publish_errors.inc()
                 self._log("publish_error", f"forecast for {sensor!r} dropped (not connected, QoS 0)")
-        self.metrics.forecasts.inc(published)
         return published
 
     def wake(self) -> None:

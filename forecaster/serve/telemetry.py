@@ -14,11 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from pipelines.payloads import CAUSES
-
-STALE_CAUSES = ("duplicate", "out_of_order")
-SERVICE_CAUSES = ("queue_full", "shutdown", "window_error")
-ALL_CAUSES = CAUSES + STALE_CAUSES + SERVICE_CAUSES
+from pipelines.rejections import Cause
 
 
 class Metrics:
@@ -26,7 +22,7 @@ class Metrics:
 
     Example:
         >>> m = Metrics()
-        >>> m.reject("non_json")
+        >>> m.reject(Cause.NON_JSON)
         >>> m.value("forecaster_messages_total", result="rejected", cause="non_json")
         1.0
     """
@@ -54,12 +50,11 @@ class Metrics:
         self.connected = Gauge("forecaster_mqtt_connected", "1 while connected to the broker.", registry=r)
         self.connects = Counter("forecaster_mqtt_connects", "Successful connections (first one and reconnects).", registry=r)
         self._ok = self.messages.labels("accepted", "ok")
-        self._rejected = {cause: self.messages.labels("rejected", cause) for cause in ALL_CAUSES}  # all exist at 0
+        self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
 
-    def reject(self, cause: str) -> None:
+    def reject(self, cause: Cause) -> None:
         """Count one rejected message."""
-        counter = self._rejected.get(cause) or self.messages.labels("rejected", cause)
-        counter.inc()
+        self._rejected[cause].inc()
 
     def accept(self) -> None:
         """Count one accepted reading."""

@@ -1,7 +1,7 @@
 """`forecaster serve` and `forecaster replay` against a real Mosquitto (started per test).
 
 Parity and SIGTERM run the daemon as a real process (`python -m forecaster serve`); the
-fault, reconnect and persistent-session scenarios run `run_daemon` in a thread with the
+fault, reconnect and persistent-session scenarios run a `Daemon` in a thread with the
 already loaded tiny model, to keep the suite fast.
 """
 
@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from helpers import DATA, ETT_COLUMNS, ROOT
 from mqtt_broker import Collector, free_port
-from serve_support import Daemon, forecasts, good_payload, publisher, retained_status, scrape, wait_ready
+from serve_support import DaemonThread, forecasts, good_payload, publisher, retained_status, scrape, wait_ready
 
 from forecaster.cli import main
 from pipelines import read_csv
@@ -109,7 +109,7 @@ BAD_MESSAGES = {
 
 def test_faults_reconnect_and_topic_injection(broker, tiny_model, ett_small):
     everything = Collector(broker.url, "#", client_id="test-everything")
-    daemon = Daemon(tiny_model, broker.url, max_payload=2048)
+    daemon = DaemonThread(tiny_model, broker.url, max_payload=2048)
     sensor = publisher(broker.url)
     try:
         for i in range(40):
@@ -173,7 +173,7 @@ def test_persistent_session_and_state_file_carry_over_a_restart(broker, tiny_mod
     collector = Collector(broker.url, "forecasts/#")
     state = tmp_path / "windows.json"
     common = {"client_id": "test-persistent", "persistent": True, "state_file": str(state)}
-    daemon = Daemon(tiny_model, broker.url, **common)
+    daemon = DaemonThread(tiny_model, broker.url, **common)
     sensor = publisher(broker.url)
     try:
         for i in range(24):
@@ -183,7 +183,7 @@ def test_persistent_session_and_state_file_carry_over_a_restart(broker, tiny_mod
         for i in range(24, 30):  # sent while the daemon is away: the broker keeps them
             sensor.publish("sensors/p1/readings", good_payload(ett_small, i), qos=1)
         assert sensor.flush(10)
-        daemon = Daemon(tiny_model, broker.url, **common)
+        daemon = DaemonThread(tiny_model, broker.url, **common)
         want = ett_small["date"].iloc[29].strftime("%Y-%m-%dT%H:%M:%SZ")
         assert collector.wait_for(lambda m: any(json.loads(p)["issued_at"] == want for _, p, _ in m), timeout=30)
         assert daemon.close() == 0

@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 from mqtt_broker import Collector
-from serve_support import Daemon, good_payload, publisher
+from serve_support import DaemonThread, good_payload, publisher
 
 import forecaster
 from forecaster.nn.inference import BUCKETS
@@ -22,7 +22,7 @@ def issued(message: tuple) -> str | None:
 
 def test_daemon_warms_every_batch_size_before_it_is_ready(broker, tiny_bundle):
     model = forecaster.load(tiny_bundle)
-    daemon = Daemon(model, broker.url, client_id="warm-daemon")
+    daemon = DaemonThread(model, broker.url, client_id="warm-daemon")
     try:
         assert model.predictor._compiled >= set(BUCKETS)
     finally:
@@ -36,7 +36,7 @@ def test_tflite_runtime_serves_the_keras_forecast(broker, tiny_bundle, ett_small
     export_tflite(bundle)
     edge = forecaster.Forecaster.load(bundle, runtime="tflite")
     collector = Collector(broker.url, "forecasts/#", client_id="edge-collector")
-    daemon = Daemon(edge, broker.url, client_id="edge-daemon", runtime="tflite")
+    daemon = DaemonThread(edge, broker.url, client_id="edge-daemon", runtime="tflite")
     sensor = publisher(broker.url, "edge-sensor")
     try:
         rows = ett_small.iloc[:30]

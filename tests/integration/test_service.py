@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from helpers import ETT_COLUMNS
 
-from forecaster.serve.daemon import restore_state, save_state
 from forecaster.serve.service import ForecastService
+from forecaster.serve.state import restore_state, save_state
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules, Reading, encode_reading
 from pipelines.stream import WindowRegistry

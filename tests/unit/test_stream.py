@@ -37,10 +37,11 @@ def test_stale_and_bad_readings_leave_state_untouched():
     w.push(1, [1.0])
     w.push(2, [2.0])
     before = w.window()
-    with pytest.raises(StaleReading, match="duplicate"):
+    with pytest.raises(StaleReading, match="duplicate") as duplicate:
         w.push(2, [9.0])
-    with pytest.raises(StaleReading, match="out-of-order"):
+    with pytest.raises(StaleReading, match="out-of-order") as late:
         w.push(1, [9.0])
+    assert (duplicate.value.kind, late.value.kind) == ("duplicate", "out_of_order")
     with pytest.raises(ForecasterError, match="non-finite"):
         w.push(3, [float("nan")])
     with pytest.raises(ForecasterError, match="expected 1 values"):
