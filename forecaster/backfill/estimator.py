@@ -21,11 +21,12 @@ import pandas as pd
 
 from forecaster.backfill.plan import FillResult, GapPlan, assemble, plan_gaps
 from forecaster.params import LOSSES, _is_int, _require
+from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.gaps import BackfillSpec, window_of
 from pipelines.masking import network_input, synthetic_gaps
 from pipelines.scaling import Scaler
-from pipelines.series import detect_columns, prepare
+from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
 from pipelines.windows import window_starts
 
