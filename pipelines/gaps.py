@@ -24,7 +24,7 @@ import pandas as pd
 from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.readings import SensorReadings, sensor_readings
-from pipelines.windows import _names, _positive_int
+from pipelines.windows import _names, _positive_int, gather
 
 FILLED = "filled"
 TOO_LONG = "longer than max-fill"
@@ -200,6 +200,24 @@ def classify(gap: Gap, observed: np.ndarray, spec: BackfillSpec, max_fill: int) 
     return Gap(gap.sensor, gap.column, gap.start, gap.length, status)
 
 
+def gap_windows(values: np.ndarray, gaps: Sequence[tuple[int, int]], spec: BackfillSpec) -> np.ndarray:
+    """The ``(n, window, n_columns)`` windows centred on gaps ``(start, length)``, NaN beyond
+    the series: one `pipelines.windows.gather` on the series padded with NaN.
+
+    Example:
+        >>> spec = BackfillSpec(window=5, max_fill=1, min_context=2, features=["a"])
+        >>> gap_windows(np.arange(4.0).reshape(-1, 1), [(1, 1), (3, 1)], spec)[:, :, 0].tolist()
+        [[nan, 0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, nan, nan]]
+    """
+    values = np.asarray(values, dtype="float64")
+    lo = np.array([start - spec.placement(length) for start, length in gaps], dtype="int64")
+    before = max(0, -int(lo.min(initial=0)))
+    after = max(0, int((lo + spec.window).max(initial=0)) - len(values))
+    nan = np.full((1, values.shape[1]), np.nan)
+    padded = np.concatenate([np.repeat(nan, before, axis=0), values, np.repeat(nan, after, axis=0)])
+    return gather(padded, lo + before, spec.window)
+
+
 def window_of(values: np.ndarray, start: int, length: int, spec: BackfillSpec) -> np.ndarray:
     """The ``(window, n_columns)`` slice around a gap, NaN-padded beyond the series.
 
@@ -208,9 +226,4 @@ def window_of(values: np.ndarray, start: int, length: int, spec: BackfillSpec) -
         >>> window_of(np.arange(4.0).reshape(-1, 1), 1, 1, spec)[:, 0].tolist()
         [nan, 0.0, 1.0, 2.0, 3.0]
     """
-    lo = start - spec.placement(length)
-    padded = np.full((spec.window, values.shape[1]), np.nan)
-    a, b = max(lo, 0), min(lo + spec.window, len(values))
-    if b > a:
-        padded[a - lo : b - lo] = values[a:b]
-    return padded
+    return gap_windows(values, [(start, length)], spec)[0]
