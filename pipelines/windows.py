@@ -3,6 +3,12 @@
 A window is ``input_steps`` consecutive rows of the features (X) followed by the next
 ``horizon`` rows of the targets (y). Windows never cross a block boundary (a segment cut
 by a long gap, a train/validation/test split, or a change of sensor).
+
+Every batch path cuts windows in two steps defined here and nowhere else: the start rows
+(`window_starts`; per split `starts_by_label`), then one gather of the rows at `offsets`
+from each start (`gather`; `cut` for the X and y of a `WindowSpec`). Training, evaluation,
+backfill and the LTSF benchmark all call these; the stream path (`pipelines.stream`) is
+proven equal to them by a property test.
 """
 
 from __future__ import annotations
