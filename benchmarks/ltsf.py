@@ -15,6 +15,7 @@ import numpy as np
 
 from pipelines.errors import ForecasterError
 from pipelines.scaling import Scaler
+from pipelines.windows import gather, window_starts
 
 DATASETS = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 HORIZONS = (96, 192, 336, 720)
@@ -99,15 +100,16 @@ class Protocol:
         return max(0, hi - lo - self.lookback - self.horizon + 1)
 
     def window_starts(self, split: str) -> np.ndarray:
-        """First row of every window of ``split``; window ``i`` reads rows ``[s, s + L)`` and
+        """First row of every window of ``split`` (the rows of ``split`` are one block for
+        `pipelines.windows.window_starts`); window ``i`` reads rows ``[s, s + L)`` and
         forecasts rows ``[s + L, s + L + H)``.
 
         Example:
             >>> Protocol("ETTh1", lookback=720, horizon=96).window_starts("test")[[0, -1]].tolist()
             [10800, 13584]
         """
-        lo, _ = self.borders[split]
-        return lo + np.arange(self.window_count(split))
+        lo, hi = self.borders[split]
+        return lo + window_starts(np.zeros(hi - lo, dtype="int64"), self.lookback + self.horizon)
 
     def fit_scaler(self, values: np.ndarray, columns: tuple[str, ...] | list[str]) -> Scaler:
         """A scaler fit on the training rows ``[0, 8640 * per_hour)`` only."""
@@ -119,17 +121,15 @@ class Protocol:
 
 
 def cut_windows(values: np.ndarray, starts: np.ndarray, lookback: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """``X: (n, L, C)`` and ``y: (n, H, C)`` of the windows that start at ``starts``.
+    """``X: (n, L, C)`` and ``y: (n, H, C)`` of the windows that start at ``starts`` (all columns;
+    `pipelines.windows.gather`).
 
     Example:
         >>> X, y = cut_windows(np.arange(10.0)[:, None], np.array([0, 5]), 3, 2)
         >>> X[1, :, 0].tolist(), y[1, :, 0].tolist()
         ([5.0, 6.0, 7.0], [8.0, 9.0])
     """
-    starts = np.asarray(starts, dtype="int64")
-    X = values[starts[:, None] + np.arange(lookback)[None, :]]
-    y = values[starts[:, None] + lookback + np.arange(horizon)[None, :]]
-    return X, y
+    return gather(values, starts, lookback), gather(values, starts, horizon, lookback)
 
 
 def scaled_errors(actual: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:

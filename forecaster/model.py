@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from forecaster.params import ModelParams
+from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.metrics import mae, rmse
 from pipelines.scaling import Scaler
-from pipelines.series import Prepared, detect_columns, prepare
+from pipelines.series import Prepared, prepare
 from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
 from pipelines.timeutil import step_of
 from pipelines.windows import WindowSpec, windows_by_block_label

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipelines.columns import sensor_column, time_column
 from pipelines.errors import DataError
 from pipelines.timeutil import parse_time_column
 
 log = logging.getLogger(__name__)
 
-TIME_COLUMN_NAMES = ("ts", "time", "timestamp", "date", "datetime")
-SENSOR_COLUMN_NAME = "sensor"
 MISSING_MARKERS = ("", "nan", "NaN", "NA", "N/A", "null", "None")
 
 
@@ -59,9 +58,27 @@ def read_csv(
     """
     source = str(path)
     header = _read_header(Path(path))
-    time_col = time_col or next((c for c in TIME_COLUMN_NAMES if c in header), header[0])
-    if sensor_col is None and SENSOR_COLUMN_NAME in header:
-        sensor_col = SENSOR_COLUMN_NAME
+    time_col, sensor_col, columns = _choose_columns(header, time_col, sensor_col, columns, source)
+    raw = _read_cells(path, [c for c in (time_col, sensor_col) if c is not None], source)
+    frame = pd.DataFrame(index=raw.index)
+    frame[time_col] = _times(raw[time_col], source=source, column=time_col)
+    if sensor_col is not None:
+        frame[sensor_col] = _sensor_ids(raw[sensor_col], source=source, column=sensor_col)
+    for column in columns:
+        frame[column] = _numeric(raw[column], source=source, column=column)
+    _check_duplicates(frame, time_col, sensor_col, source)
+    frame.attrs.update(source=source, time_col=time_col, sensor_col=sensor_col)
+    return frame
+
+
+def _choose_columns(
+    header: list[str], time_col: str | None, sensor_col: str | None, columns: Sequence[str] | None, source: str
+) -> tuple[str, str | None, list[str]]:
+    """The time, sensor and value columns of a file, by the rule of `pipelines.columns`
+    (a file without a known time column name uses its first column), each checked against
+    the header (line 1)."""
+    time_col = time_column(header, time_col or None) or header[0]
+    sensor_col = sensor_column(header, sensor_col)
     for name, flag in ((time_col, "--time-col"), (sensor_col, "--sensor-col")):
         if name is not None and name not in header:
             raise DataError(
@@ -79,7 +96,11 @@ def read_csv(
             )
     if not columns:
         raise DataError("no value columns besides the time and sensor columns", source=source)
+    return time_col, sensor_col, columns
 
+
+def _read_cells(path: str | Path, keyed: list[str], source: str) -> pd.DataFrame:
+    """Every cell of the file (key columns as text), indexed by line number."""
     try:
         raw = pd.read_csv(
             path,
@@ -94,30 +115,29 @@ def read_csv(
     if raw.empty:
         raise DataError("no data rows after the header", source=source)
     raw.index = pd.RangeIndex(2, len(raw) + 2, name="line")
+    return raw
 
-    frame = pd.DataFrame(index=raw.index)
-    times, bad = parse_time_column(raw[time_col])
+
+def _times(raw: pd.Series, *, source: str, column: str) -> pd.Series:
+    times, bad = parse_time_column(raw)
     if bad.any():
         line = int(raw.index[np.argmax(bad)])
         raise DataError(
-            f"cannot parse time {raw[time_col][line]!r} (want ISO 8601 or epoch seconds)",
+            f"cannot parse time {raw[line]!r} (want ISO 8601 or epoch seconds)",
             source=source,
             line=line,
-            column=time_col,
+            column=column,
         )
-    frame[time_col] = times
-    if sensor_col is not None:
-        sensors = raw[sensor_col].fillna("").str.strip()
-        empty = (sensors == "").to_numpy()
-        if empty.any():
-            line = int(raw.index[np.argmax(empty)])
-            raise DataError("empty sensor id", source=source, line=line, column=sensor_col)
-        frame[sensor_col] = sensors.astype(object)
-    for column in columns:
-        frame[column] = _numeric(raw[column], source=source, column=column)
-    _check_duplicates(frame, time_col, sensor_col, source)
-    frame.attrs.update(source=source, time_col=time_col, sensor_col=sensor_col)
-    return frame
+    return times
+
+
+def _sensor_ids(raw: pd.Series, *, source: str, column: str) -> pd.Series:
+    sensors = raw.fillna("").str.strip()
+    empty = (sensors == "").to_numpy()
+    if empty.any():
+        line = int(raw.index[np.argmax(empty)])
+        raise DataError("empty sensor id", source=source, line=line, column=column)
+    return sensors.astype(object)
 
 
 def _read_header(path: Path) -> list[str]:

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
-from pipelines.series import SINGLE_SENSOR, detect_columns, infer_freq
-from pipelines.timeutil import step_of
-from pipelines.windows import _names, _positive_int
+from pipelines.readings import SensorReadings, sensor_readings
+from pipelines.windows import _names, _positive_int, gather
 
 FILLED = "filled"
 TOO_LONG = "longer than max-fill"
@@ -142,43 +142,22 @@ def raw_grids(
         ('1h', [1.0, nan, nan, 4.0], [0, 1, -1, 2])
     """
     time_col, sensor_col = detect_columns(frame, time_col, sensor_col)
-    source = frame.attrs.get("source")
     if time_col is None:
         raise DataError("no time column: backfill needs one to write filled rows (reset_index() the frame)",
-                        source=source)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"missing column(s) {missing}; columns are {list(frame.columns)}", source=source)
-    times = pd.DatetimeIndex(pd.to_datetime(frame[time_col], utc=True)).as_unit("ns")
-    if times.isna().any():
-        raise DataError("missing timestamps in the time column", source=source, column=time_col)
-    sensors = np.full(len(frame), SINGLE_SENSOR, dtype=object) if sensor_col is None else (
-        frame[sensor_col].astype(str).to_numpy())
-    try:
-        values = frame[list(columns)].to_numpy(dtype="float64")
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"value columns must be numeric: {exc}", source=source) from None
-    if freq is None:
-        order = np.lexsort((times.asi8, sensors.astype(str)))  # infer from time order, not file order
-        freq = infer_freq(times[order], pd.Series(sensors[order]))
-    slots = times.asi8 // step_of(freq).value
-    grids: dict[str, Grid] = {}
-    for sensor in sorted(set(sensors)):
-        idx = np.flatnonzero(sensors == sensor)
-        idx = idx[np.argsort(slots[idx], kind="stable")]
-        s = slots[idx]
-        same = np.flatnonzero(np.diff(s) == 0)
-        if len(same):
-            a, b = frame.index[idx[same[0]]], frame.index[idx[same[0] + 1]]
-            raise DataError(f"two readings in one {freq} slot (rows {a} and {b}); aggregate them or choose a finer freq",
-                            source=source, sensor=None if sensor_col is None else sensor)
-        n = int(s[-1] - s[0]) + 1
-        grid_values = np.full((n, len(columns)), np.nan)
-        grid_values[s - s[0]] = values[idx]
-        row = np.full(n, -1, dtype="int64")
-        row[s - s[0]] = idx
-        grids[sensor] = Grid(first_slot=int(s[0]), values=grid_values, row=row)
-    return freq, grids
+                        source=frame.attrs.get("source"))
+    freq, readings = sensor_readings(frame, columns, freq=freq, time_col=time_col, sensor_col=sensor_col)
+    return freq, {sensor: _grid(r) for sensor, r in readings.items()}
+
+
+def _grid(r: SensorReadings) -> Grid:
+    """A sensor's readings spread onto every slot from its first to its last."""
+    n = int(r.slots[-1] - r.slots[0]) + 1
+    at = r.slots - r.slots[0]
+    values = np.full((n, r.values.shape[1]), np.nan)
+    values[at] = r.values
+    row = np.full(n, -1, dtype="int64")
+    row[at] = r.rows
+    return Grid(first_slot=int(r.slots[0]), values=values, row=row)
 
 
 def find_gaps(sensor: str, observed: np.ndarray) -> list[Gap]:
@@ -221,6 +200,24 @@ def classify(gap: Gap, observed: np.ndarray, spec: BackfillSpec, max_fill: int) 
     return Gap(gap.sensor, gap.column, gap.start, gap.length, status)
 
 
+def gap_windows(values: np.ndarray, gaps: Sequence[tuple[int, int]], spec: BackfillSpec) -> np.ndarray:
+    """The ``(n, window, n_columns)`` windows centred on gaps ``(start, length)``, NaN beyond
+    the series: one `pipelines.windows.gather` on the series padded with NaN.
+
+    Example:
+        >>> spec = BackfillSpec(window=5, max_fill=1, min_context=2, features=["a"])
+        >>> gap_windows(np.arange(4.0).reshape(-1, 1), [(1, 1), (3, 1)], spec)[:, :, 0].tolist()
+        [[nan, 0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, nan, nan]]
+    """
+    values = np.asarray(values, dtype="float64")
+    lo = np.array([start - spec.placement(length) for start, length in gaps], dtype="int64")
+    before = max(0, -int(lo.min(initial=0)))
+    after = max(0, int((lo + spec.window).max(initial=0)) - len(values))
+    nan = np.full((1, values.shape[1]), np.nan)
+    padded = np.concatenate([np.repeat(nan, before, axis=0), values, np.repeat(nan, after, axis=0)])
+    return gather(padded, lo + before, spec.window)
+
+
 def window_of(values: np.ndarray, start: int, length: int, spec: BackfillSpec) -> np.ndarray:
     """The ``(window, n_columns)`` slice around a gap, NaN-padded beyond the series.
 
@@ -229,9 +226,4 @@ def window_of(values: np.ndarray, start: int, length: int, spec: BackfillSpec) -
         >>> window_of(np.arange(4.0).reshape(-1, 1), 1, 1, spec)[:, 0].tolist()
         [nan, 0.0, 1.0, 2.0, 3.0]
     """
-    lo = start - spec.placement(length)
-    padded = np.full((spec.window, values.shape[1]), np.nan)
-    a, b = max(lo, 0), min(lo + spec.window, len(values))
-    if b > a:
-        padded[a - lo : b - lo] = values[a:b]
-    return padded
+    return gap_windows(values, [(start, length)], spec)[0]

@@ -3,6 +3,12 @@
 A window is ``input_steps`` consecutive rows of the features (X) followed by the next
 ``horizon`` rows of the targets (y). Windows never cross a block boundary (a segment cut
 by a long gap, a train/validation/test split, or a change of sensor).
+
+Every batch path cuts windows in two steps defined here and nowhere else: the start rows
+(`window_starts`; per split `starts_by_label`), then one gather of the rows at `offsets`
+from each start (`gather`; `cut` for the X and y of a `WindowSpec`). Training, evaluation,
+backfill and the LTSF benchmark all call these; the stream path (`pipelines.stream`) is
+proven equal to them by a property test.
 """
 
 from __future__ import annotations
@@ -128,6 +134,75 @@ def window_starts(blocks: np.ndarray, length: int, stride: int = 1) -> np.ndarra
     return starts[ok]
 
 
+def offsets(length: int, offset: int = 0) -> np.ndarray:
+    """Rows of a window relative to its start row: ``offset, ..., offset + length - 1``.
+
+    The inputs of a window that starts at row ``s`` are rows ``s + offsets(input_steps)``,
+    its targets rows ``s + offsets(horizon, input_steps)``; `gather` (numpy) and
+    `forecaster.nn.training.series_dataset` (in the TensorFlow graph) both cut with these.
+
+    Example:
+        >>> offsets(3).tolist(), offsets(2, 3).tolist()
+        ([0, 1, 2], [3, 4])
+    """
+    return offset + np.arange(length, dtype="int64")
+
+
+def gather(values: np.ndarray, starts: np.ndarray, length: int, offset: int = 0) -> np.ndarray:
+    """``(n, length, n_columns)``: window ``i`` is rows ``[starts[i] + offset, starts[i] + offset + length)``.
+
+    Example:
+        >>> gather(np.arange(10.0).reshape(-1, 1), np.array([0, 5]), 3, offset=1)[:, :, 0].tolist()
+        [[1.0, 2.0, 3.0], [6.0, 7.0, 8.0]]
+    """
+    starts = np.asarray(starts, dtype="int64")
+    return np.asarray(values)[starts[:, None] + offsets(length, offset)[None, :]]
+
+
+def cut(values: np.ndarray, starts: np.ndarray, spec: WindowSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(X, y)`` windows of ``spec`` that start at ``starts`` (rows in `spec.columns` order).
+
+    Example:
+        >>> spec = WindowSpec(input_steps=2, horizon=1, features=["a"], targets=["a"])
+        >>> X, y = cut(np.arange(6.0).reshape(-1, 1), np.array([0, 3]), spec)
+        >>> X[:, :, 0].tolist(), y[:, :, 0].tolist()
+        ([[0.0, 1.0], [3.0, 4.0]], [[2.0], [5.0]])
+    """
+    X = gather(values, starts, spec.input_steps)[:, :, list(spec.feature_index)]
+    y = gather(values, starts, spec.horizon, spec.input_steps)[:, :, list(spec.target_index)]
+    return X, y
+
+
+def split_blocks(segment: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """One block id per row, distinct for each (segment, split label): rows of a window share it.
+
+    Example:
+        >>> split_blocks(np.array([0, 0, 0, 1, 1]), np.array([0, 0, 1, 1, 1])).tolist()
+        [0, 0, 1, 3, 3]
+    """
+    segment = np.asarray(segment, dtype="int64")
+    labels = np.asarray(labels, dtype="int64")
+    return segment * (int(labels.max(initial=0)) + 1) + labels
+
+
+def starts_by_label(
+    segment: np.ndarray, labels: np.ndarray, length: int, stride: int = 1
+) -> dict[int, np.ndarray]:
+    """Start rows of the windows of ``length`` rows in each split, none crossing a segment
+    or a split border.
+
+    Returns:
+        ``{label: starts}`` for every label in ``labels`` (empty where no window fits).
+
+    Example:
+        >>> starts_by_label(np.zeros(7, int), np.array([0, 0, 0, 0, 1, 1, 1]), 3)
+        {0: array([0, 1]), 1: array([4])}
+    """
+    labels = np.asarray(labels, dtype="int64")
+    starts = window_starts(split_blocks(segment, labels), length, stride)
+    return {int(lab): starts[labels[starts] == lab] for lab in np.unique(labels)}
+
+
 def make_windows(
     values: np.ndarray, spec: WindowSpec, blocks: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -153,20 +228,9 @@ def make_windows(
         >>> X[1, :, 0].tolist(), y[1, :, 0].tolist()   # rows 1-3 -> rows 4-5
         ([1.0, 2.0, 3.0], [4.0, 5.0])
     """
-    values = np.asarray(values)
-    if values.ndim != 2 or values.shape[1] != len(spec.columns):
-        raise ForecasterError(
-            f"values must have shape (rows, {len(spec.columns)}) for columns {spec.columns}. "
-            f"Received: shape={values.shape}"
-        )
+    values = _checked(values, spec)
     blocks = np.zeros(len(values), dtype="int64") if blocks is None else np.asarray(blocks)
-    starts = window_starts(blocks, spec.window_length, spec.stride)
-    L, H = spec.input_steps, spec.horizon
-    x_idx = starts[:, None] + np.arange(L)[None, :]
-    y_idx = starts[:, None] + L + np.arange(H)[None, :]
-    X = values[x_idx][:, :, list(spec.feature_index)]
-    y = values[y_idx][:, :, list(spec.target_index)]
-    return X, y
+    return cut(values, window_starts(blocks, spec.window_length, spec.stride), spec)
 
 
 def input_windows(values: np.ndarray, spec: WindowSpec, blocks: np.ndarray | None = None) -> np.ndarray:
@@ -180,9 +244,7 @@ def input_windows(values: np.ndarray, spec: WindowSpec, blocks: np.ndarray | Non
     """
     values = np.asarray(values)
     blocks = np.zeros(len(values), dtype="int64") if blocks is None else np.asarray(blocks)
-    starts = window_starts(blocks, spec.input_steps)
-    idx = starts[:, None] + np.arange(spec.input_steps)[None, :]
-    return values[idx][:, :, list(spec.feature_index)]
+    return gather(values, window_starts(blocks, spec.input_steps), spec.input_steps)[:, :, list(spec.feature_index)]
 
 
 def windows_by_block_label(
@@ -195,10 +257,16 @@ def windows_by_block_label(
     Returns:
         ``{label: (X, y)}`` for every label in ``labels`` (empty arrays where none fit).
     """
-    segment = np.asarray(segment, dtype="int64")
-    labels = np.asarray(labels, dtype="int64")
-    blocks = segment * (int(labels.max(initial=0)) + 1) + labels
-    starts = window_starts(blocks, spec.window_length, spec.stride)
-    X, y = make_windows(values, spec, blocks)
-    start_label = labels[starts]
-    return {int(lab): (X[start_label == lab], y[start_label == lab]) for lab in np.unique(labels)}
+    values = _checked(values, spec)
+    starts = starts_by_label(segment, labels, spec.window_length, spec.stride)
+    return {label: cut(values, s, spec) for label, s in starts.items()}
+
+
+def _checked(values: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] != len(spec.columns):
+        raise ForecasterError(
+            f"values must have shape (rows, {len(spec.columns)}) for columns {spec.columns}. "
+            f"Received: shape={values.shape}"
+        )
+    return values

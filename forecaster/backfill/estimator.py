@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, fields
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +23,14 @@ import pandas as pd
 
 from forecaster.backfill.plan import FillResult, GapPlan, assemble, plan_gaps
 from forecaster.params import LOSSES, _is_int, _require
+from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
-from pipelines.gaps import BackfillSpec, window_of
+from pipelines.gaps import BackfillSpec, gap_windows
 from pipelines.masking import network_input, synthetic_gaps
 from pipelines.scaling import Scaler
-from pipelines.series import detect_columns, prepare
+from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
-from pipelines.windows import window_starts
+from pipelines.windows import gather, starts_by_label
 
 log = logging.getLogger(__name__)
 
@@ -139,11 +142,9 @@ class Backfiller:
         W, p = self.spec.window, self.params
         for sensor, series in data.series.items():
             scaled = self.scaler_.transform(series.values)
-            blocks = series.segment * 3 + labels[sensor]
-            starts = window_starts(blocks, W, p.stride)
+            starts = starts_by_label(series.segment, labels[sensor], W, p.stride)
             for label in windows:
-                chosen = starts[labels[sensor][starts] == label]
-                windows[label].append(scaled[chosen[:, None] + np.arange(W)[None, :]])
+                windows[label].append(gather(scaled, starts.get(label, np.zeros(0, dtype="int64")), W))
         split = {k: np.concatenate(v) if v else np.zeros((0, W, len(self.spec.features))) for k, v in windows.items()}
         if len(split[TRAIN]) == 0:
             raise DataError(
@@ -237,8 +238,10 @@ class Backfiller:
         keys = sorted({(g.sensor, g.start, g.length) for g in gaps})
         estimates: dict[tuple[str, int, int], np.ndarray] = {}
         if keys:
-            scaled = {s: self.scaler_.transform(plan.grids[s].values) for s in {k[0] for k in keys}}
-            raw = np.stack([window_of(scaled[s], a, n, self.spec) for s, a, n in keys])
+            raw = np.concatenate([  # keys are sorted by sensor: one gather per sensor, in key order
+                gap_windows(self.scaler_.transform(plan.grids[s].values), [(a, n) for _, a, n in group], self.spec)
+                for s, group in groupby(keys, key=itemgetter(0))
+            ])
             out = self.scaler_.inverse_transform(self._estimate(raw, np.isfinite(raw))[0])
             where = {key: i for i, key in enumerate(keys)}
             for g in gaps:

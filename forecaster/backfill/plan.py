@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.gaps import FILLED, BackfillSpec, Gap, Grid, classify, find_gaps, raw_grids
-from pipelines.series import detect_columns
 from pipelines.timeutil import step_of, time_of_slot
 
 FLAG_SUFFIX = "_filled"

@@ -119,7 +119,8 @@ def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str
     """
     from forecaster.backfill.plan import assemble, check_max_fill, plan_gaps
     from forecaster.bundle import read_meta
-    from pipelines.csv_source import TIME_COLUMN_NAMES, read_csv
+    from pipelines.columns import TIME_COLUMN_NAMES, sensor_column, time_column
+    from pipelines.csv_source import read_csv
     from pipelines.gaps import BackfillSpec
 
     meta = read_meta(bundle)
@@ -130,12 +131,11 @@ def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str
     max_fill = check_max_fill(max_fill, spec)
     header = _header(data)
     if time_col is None:
-        time_col = next((c for c in (meta["time_col"], *TIME_COLUMN_NAMES) if c in header), None)
+        time_col = time_column(header, prefer=[meta["time_col"]])
         if time_col is None:
             raise DataError(f"no time column: none of {[meta['time_col'], *TIME_COLUMN_NAMES]} in the header "
                             f"{header}; name it with --time-col", source=data, line=1)
-    if sensor_col is None and meta["sensor_col"] in header:
-        sensor_col = meta["sensor_col"]
+    sensor_col = sensor_column(header, sensor_col, prefer=[meta["sensor_col"]])
     frame = read_csv(data, time_col=time_col, sensor_col=sensor_col)
     time_col, sensor_col = frame.attrs["time_col"], frame.attrs["sensor_col"]
     plan = plan_gaps(frame, spec, freq=meta["freq"], max_fill=max_fill, time_col=time_col, sensor_col=sensor_col)

@@ -26,7 +26,7 @@ from pipelines.errors import DataError, ForecasterError
 from pipelines.metrics import mae, mape, mase, near_zero, rmse, smape
 from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, split_labels
-from pipelines.windows import WindowSpec, window_starts
+from pipelines.windows import WindowSpec, gather, starts_by_label
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +116,14 @@ def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Win
     for sensor, series in data.series.items():
         labels = split_labels(series.slots, borders)
         train_targets[sensor] = (series.slots[labels == TRAIN], series.values[labels == TRAIN][:, tidx])
-        blocks = series.segment * 3 + labels
-        starts = window_starts(blocks, spec.window_length, spec.stride)
-        x_idx = starts[:, None] + np.arange(L)[None, :]
-        y_idx = starts[:, None] + L + np.arange(H)[None, :]
         times = data.times(sensor)
-        for label in np.unique(labels[starts]) if len(starts) else []:
-            keep = labels[starts] == label
-            parts.setdefault(int(label), []).append((
-                series.values[x_idx[keep]][:, :, fidx], series.values[y_idx[keep]][:, :, tidx],
-                series.values[x_idx[keep]][:, :, tidx], np.asarray(times[starts[keep] + L - 1]),
+        for label, starts in starts_by_label(series.segment, labels, spec.window_length, spec.stride).items():
+            if len(starts) == 0:
+                continue
+            inputs = gather(series.values, starts, L)
+            parts.setdefault(label, []).append((
+                inputs[:, :, fidx], gather(series.values, starts, H, L)[:, :, tidx],
+                inputs[:, :, tidx], np.asarray(times[starts + L - 1]),
             ))
     out = {}
     for label, items in parts.items():

@@ -13,6 +13,8 @@ quiet_tensorflow()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from pipelines.windows import offsets  # noqa: E402
+
 log = logging.getLogger(__name__)
 
 
@@ -44,10 +46,11 @@ def series_dataset(
 ) -> tf.data.Dataset:
     """Windows cut on the fly from one scaled series ``(rows, columns)``: window ``i`` takes
     rows ``[starts[i], starts[i] + input_steps)`` as X and the next ``horizon`` rows of the
-    targets as y (no copy of overlapping windows in memory)."""
+    targets as y (no copy of overlapping windows in memory). The rows are
+    `pipelines.windows.offsets`, the ones `pipelines.windows.gather` cuts in numpy."""
     series = tf.constant(values.astype("float32"))
-    x_off = tf.range(input_steps)
-    y_off = tf.range(input_steps, input_steps + horizon)
+    x_off = tf.constant(offsets(input_steps), dtype=tf.int32)
+    y_off = tf.constant(offsets(horizon, input_steps), dtype=tf.int32)
     data = tf.data.Dataset.from_tensor_slices(np.asarray(starts, dtype="int32"))
     if shuffle:
         data = data.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)

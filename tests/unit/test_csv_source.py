@@ -71,3 +71,24 @@ def test_same_time_for_two_sensors_is_fine(tmp_path):
         b,2026-01-01T00:00:00Z,2
     """)
     assert np.allclose(read_csv(path)["v"], [1, 2])
+
+
+@pytest.mark.parametrize("header", ["date,ts,v", "v,timestamp", "sensor,time,v", "datetime,sensor,v", "when,v"])
+def test_file_and_frame_find_the_same_time_and_sensor_columns(tmp_path, header):
+    """One rule (`pipelines.columns`): a header and a frame with those columns agree; only a
+    file with no known time name falls back to its first column."""
+    from pipelines.columns import detect_columns
+
+    names = header.split(",")
+    cells = {"sensor": "a", "v": "1"}
+    path = tmp_path / "cols.csv"
+    path.write_text(header + "\n" + ",".join(cells.get(n, "2026-01-01T00:00:00Z") for n in names) + "\n")
+    frame = read_csv(path, columns=["v"])  # a second time-like column is not a value column
+    plain = frame.copy()
+    plain.attrs = {}
+    if header == "when,v":
+        assert frame.attrs["time_col"] == "when"
+        with pytest.raises(DataError, match="no time column"):
+            detect_columns(plain, None, None)
+    else:
+        assert (frame.attrs["time_col"], frame.attrs["sensor_col"]) == detect_columns(plain, None, None)

@@ -17,6 +17,7 @@ from pipelines.gaps import (
     BackfillSpec,
     classify,
     find_gaps,
+    gap_windows,
     raw_grids,
     window_of,
 )
@@ -66,6 +67,17 @@ def test_window_is_centred_and_padded():
     w = window_of(values, 10, 3, SPEC)
     assert w.shape == (12, 1) and w[SPEC.placement(3), 0] == 10.0
     assert np.isnan(window_of(values, 1, 2, SPEC)[:4, 0]).all()
+
+
+def test_gap_windows_are_one_gather_of_the_hand_padded_slices():
+    values = np.arange(40.0).reshape(20, 2)
+    gaps = [(0, 1), (3, 4), (10, 2), (19, 1)]
+    windows = gap_windows(values, gaps, SPEC)
+    for w, (start, length) in zip(windows, gaps):
+        lo = start - SPEC.placement(length)
+        expected = np.array([values[r] if 0 <= r < len(values) else [np.nan, np.nan] for r in range(lo, lo + SPEC.window)])
+        assert np.array_equal(w, expected, equal_nan=True)
+        assert np.array_equal(w, window_of(values, start, length, SPEC), equal_nan=True)
 
 
 @pytest.mark.parametrize("bad", [{"window": 0}, {"max_fill": 1.5}, {"features": []}, {"window": 7}])

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines import ForecasterError, WindowSpec, make_windows, regularize
-from pipelines.windows import input_windows, window_starts, windows_by_block_label
+from pipelines.windows import gather, input_windows, starts_by_label, window_starts, windows_by_block_label
 
 
 def test_targets_are_aligned_after_the_inputs():
@@ -80,3 +80,52 @@ def test_input_windows_are_the_batch_inputs_plus_the_tail():
     X, _ = make_windows(values, spec)
     inputs = input_windows(values, spec)
     assert np.array_equal(inputs[: len(X)], X) and len(inputs) == len(X) + spec.horizon
+
+
+def _hand_windows(values, segment, labels, L, H, stride, fidx, tidx):
+    """Window by window with Python slices: the reference the one gather must equal."""
+    out = {int(lab): ([], []) for lab in np.unique(labels)}
+    block_start = 0
+    for s in range(len(values)):
+        if s and (segment[s] != segment[s - 1] or labels[s] != labels[s - 1]):
+            block_start = s
+        rows = slice(s, s + L + H)
+        if s + L + H > len(values) or len(set(segment[rows])) != 1 or len(set(labels[rows])) != 1:
+            continue
+        if (s - block_start) % stride == 0:
+            out[int(labels[s])][0].append(values[s : s + L][:, fidx])
+            out[int(labels[s])][1].append(values[s + L : s + L + H][:, tidx])
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 9)), min_size=1, max_size=60),
+    st.integers(1, 4), st.integers(1, 3), st.integers(1, 3),
+)
+def test_gathered_windows_equal_hand_indexed_ones_and_stay_in_their_block(rows, L, H, stride):
+    n = len(rows)
+    segment = np.cumsum([cut for cut, _ in rows]).astype("int64")  # a True starts a new segment
+    labels = np.sort(np.array([k % 3 for _, k in rows], dtype="int64"))  # splits: chronological
+    values = np.stack([np.arange(n, dtype=float), 1000 + np.arange(n, dtype=float)], axis=1)
+    spec = WindowSpec(input_steps=L, horizon=H, features=["a", "b"], targets=["b"], stride=stride)
+    parts = windows_by_block_label(values, spec, segment, labels)
+    hand = _hand_windows(values, segment, labels, L, H, stride, [0, 1], [1])
+    assert sorted(parts) == sorted(hand)
+    for label, (X, y) in parts.items():
+        hx, hy = hand[label]
+        assert X.shape == (len(hx), L, 2) and y.shape == (len(hy), H, 1)
+        assert np.array_equal(X, np.array(hx).reshape(X.shape)) and np.array_equal(y, np.array(hy).reshape(y.shape))
+    for label, starts in starts_by_label(segment, labels, L + H, stride).items():
+        for s in starts:  # no start lets a window cross a segment or split border
+            assert set(segment[s : s + L + H]) == {segment[s]} and set(labels[s : s + L + H]) == {label}
+            assert s + L + H <= n
+
+
+def test_gather_is_the_hand_slice():
+    values = np.arange(30.0).reshape(10, 3)
+    starts = np.array([0, 4, 5])
+    for length, offset in ((3, 0), (2, 3), (1, 1)):
+        expected = np.stack([values[s + offset : s + offset + length] for s in starts])
+        assert np.array_equal(gather(values, starts, length, offset), expected)
+    assert gather(values, np.zeros(0, dtype="int64"), 4).shape == (0, 4, 3)

@@ -1,0 +1,141 @@
+"""From a frame of readings to each sensor's readings on the cadence grid (nothing filled).
+
+The one step that both forecasting (`pipelines.series.prepare`, which then interpolates
+short gaps and cuts long ones) and backfill (`pipelines.gaps.raw_grids`, which keeps every
+gap) start from: find the columns, parse the times, split by sensor, put each reading in its
+slot ``floor(ts / step)``, sort by slot, and refuse two readings in one slot.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipelines.columns import detect_columns
+from pipelines.errors import DataError, ForecasterError
+from pipelines.timeutil import freq_string, step_of
+
+log = logging.getLogger(__name__)
+
+SINGLE_SENSOR = "0"  # the sensor id of a file with one series
+
+
+@dataclass(frozen=True)
+class SensorReadings:
+    """One sensor's readings in slot order: ``values[i]`` was read in slot ``slots[i]`` on
+    the frame's row at position ``rows[i]``."""
+
+    rows: np.ndarray  # int64 positions in the frame
+    slots: np.ndarray  # int64, strictly increasing
+    values: np.ndarray  # float64 (n, n_columns), NaN where a cell is missing
+
+
+def infer_freq(times: pd.Series | pd.DatetimeIndex, groups: pd.Series | None = None) -> str:
+    """The most common positive step between consecutive readings of each sensor.
+
+    Example:
+        >>> infer_freq(pd.Series(pd.date_range("2026-01-01", periods=5, freq="15min")))
+        '15min'
+    """
+    ns = pd.DatetimeIndex(times).as_unit("ns").asi8
+    keys = np.zeros(len(ns), dtype="int64") if groups is None else pd.factorize(groups.to_numpy())[0]
+    order = np.lexsort((ns, keys))  # by sensor, then time: the file's row order does not matter
+    ns, keys = ns[order], keys[order]
+    diffs = pd.Series(np.diff(ns))[np.diff(keys) == 0]
+    diffs = diffs[diffs > 0]
+    if diffs.empty:
+        raise ForecasterError("cannot infer the cadence from fewer than two timestamps; pass freq")
+    return freq_string(pd.Timedelta(int(diffs.mode().iloc[0]), unit="ns"))
+
+
+def sensor_readings(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    *,
+    freq: str | None = None,
+    time_col: str | None = None,
+    sensor_col: str | None = None,
+) -> tuple[str, dict[str, SensorReadings]]:
+    """Every sensor's readings of ``columns``, in slot order.
+
+    Args:
+        frame: readings, e.g. from `pipelines.read_csv`.
+        columns: the value columns to keep, in order.
+        freq: the cadence (e.g. ``"1h"``); inferred when ``None``.
+        time_col, sensor_col: as in `read_csv`; found by `pipelines.columns.detect_columns`
+            when ``None`` (no time column: the frame's DatetimeIndex).
+
+    Returns:
+        ``(freq, {sensor: SensorReadings})``, sensors sorted by id (`SINGLE_SENSOR` for a
+        frame of one series).
+
+    Raises:
+        DataError: a missing column, a missing timestamp, a non-numeric column, or two
+            readings in one slot (with their times and rows).
+
+    Example:
+        >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-01-01 03:00", "2026-01-01 00:00",
+        ...     "2026-01-01 01:00"], utc=True), "a": [3.0, 0.0, np.nan]})
+        >>> freq, by_sensor = sensor_readings(frame, ["a"])
+        >>> r = by_sensor["0"]
+        >>> freq, r.rows.tolist(), r.slots - r.slots[0], r.values[:, 0].tolist()
+        ('1h', [1, 2, 0], array([0, 1, 3]), [0.0, nan, 3.0])
+    """
+    time_col, sensor_col = detect_columns(frame, time_col, sensor_col)
+    source = frame.attrs.get("source")
+    times, sensors, values = _cells(frame, columns, time_col, sensor_col, source)
+    freq = freq or infer_freq(times, sensors)
+    slots = pd.DatetimeIndex(times).asi8 // step_of(freq).value
+    out: dict[str, SensorReadings] = {}
+    for sensor, rows in pd.Series(np.arange(len(frame))).groupby(sensors.to_numpy(), sort=True):
+        idx = rows.to_numpy()
+        order = idx[np.argsort(slots[idx], kind="stable")]
+        _refuse_shared_slots(frame, times, slots, order, freq, source, None if sensor_col is None else str(sensor))
+        out_of_order = int((np.diff(slots[idx]) < 0).sum())
+        if out_of_order:
+            log.info("sensor %s: %d out-of-order rows sorted by time", sensor, out_of_order)
+        out[str(sensor)] = SensorReadings(rows=order, slots=slots[order], values=values[order])
+    return freq, out
+
+
+def _cells(
+    frame: pd.DataFrame, columns: Sequence[str], time_col: str | None, sensor_col: str | None, source: str | None
+) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """The times (UTC, ns), sensor ids and float64 values of every row, checked."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; columns are {list(frame.columns)}", source=source)
+    times = pd.to_datetime(frame.index if time_col is None else frame[time_col], utc=True)
+    times = pd.Series(pd.DatetimeIndex(times).as_unit("ns"), index=frame.index)
+    if times.isna().any():
+        raise DataError("missing timestamps in the time column", source=source, column=time_col)
+    sensors = (
+        pd.Series(SINGLE_SENSOR, index=frame.index)
+        if sensor_col is None
+        else frame[sensor_col].astype(str)
+    )
+    try:
+        values = frame[list(columns)].to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"value columns must be numeric: {exc}", source=source) from None
+    return times, sensors, values
+
+
+def _refuse_shared_slots(
+    frame: pd.DataFrame, times: pd.Series, slots: np.ndarray, order: np.ndarray, freq: str,
+    source: str | None, sensor: str | None,
+) -> None:
+    """Two readings of one sensor in one slot are an error naming both times and rows."""
+    same = np.flatnonzero(np.diff(slots[order]) == 0)
+    if len(same):
+        first, second = order[same[0]], order[same[0] + 1]
+        raise DataError(
+            f"two readings in one {freq} slot ({times.iloc[first]} and {times.iloc[second]}, "
+            f"rows {frame.index[first]} and {frame.index[second]}); aggregate them or choose a finer freq",
+            source=source,
+            sensor=sensor,
+        )
