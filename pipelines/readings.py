@@ -15,13 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipelines.columns import detect_columns
+from pipelines.columns import SINGLE_SENSOR, detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.timeutil import freq_string, step_of
 
 log = logging.getLogger(__name__)
 
-SINGLE_SENSOR = "0"  # the sensor id of a file with one series
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipelines.readings import SINGLE_SENSOR as SINGLE_SENSOR  # re-exported (forecaster.serve.replay)
 from pipelines.readings import sensor_readings
 from pipelines.regular import RegularSeries, regularize
 from pipelines.timeutil import step_of, time_of_slot

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from forecaster.serve.mqtt_client import MqttClient, MqttSettings
+from pipelines.columns import SINGLE_SENSOR
 from pipelines.errors import ForecasterError
 from pipelines.payloads import check_sensor_id, encode_reading
-from pipelines.series import SINGLE_SENSOR
 
 log = logging.getLogger(__name__)
 
