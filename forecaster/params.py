@@ -165,6 +165,10 @@ class ModelParams:
     def from_options(cls, base: ModelParams | None, options: dict[str, Any], *, stacklevel: int = 2) -> ModelParams:
         """``base`` (default: the declared defaults) with ``options`` by field name.
 
+        With a ``base``, options replace its fields as they are: its ``segment`` and
+        ``decoder`` are already resolved (``ModelParams()`` holds 24 and ``"parallel"``), so
+        ``segment=0`` over it needs ``decoder="dense"`` (or ``"auto"``) too.
+
         Deprecated names are accepted with a FutureWarning (`upgrade_options`); any other
         unknown name is an error that names it.
 

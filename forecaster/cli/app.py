@@ -11,10 +11,9 @@ from dataclasses import fields
 from pathlib import Path
 
 import click
-from click.core import ParameterSource
 
-from forecaster.cli.util import declared_options, split_names
-from forecaster.params import CELLS, ModelParams
+from forecaster.cli.util import declared_options, deprecated_values, split_names
+from forecaster.params import DEPRECATED, ModelParams
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger("forecaster")
@@ -72,9 +71,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
 @click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
-@declared_options(ModelParams)
-@click.option("--model", "model", default=None, hidden=True, type=click.Choice(CELLS),
-              help="Deprecated name of --cell (for one release).")
+@declared_options(ModelParams, DEPRECATED)
 @click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
 @click.option("--max-gap", default=3, show_default=True, type=click.IntRange(min=0),
               help="Longest run of missing steps to interpolate; longer gaps cut the series.")
@@ -181,17 +178,9 @@ def export(bundle: str, fmt: str) -> None:
 
 
 def _model_params(o: dict) -> ModelParams:
-    """The `ModelParams` of the declared options in ``o``; the deprecated ``--model`` stands
-    for ``--cell`` (with a warning on stderr) unless another --cell is given too."""
-    options = {f.name: o[f.name] for f in fields(ModelParams)}
-    if o["model"] is not None:
-        click.echo("forecaster: warning: `train --model` is deprecated and will be removed; use --cell", err=True)
-        source = click.get_current_context().get_parameter_source("cell")
-        if source is not ParameterSource.DEFAULT and options["cell"] != o["model"]:
-            raise ForecasterError(f"--cell {options['cell']} and --model {o['model']}: give --cell only "
-                                  "(--model is its deprecated name)")
-        options["cell"] = o["model"]
-    return ModelParams(**options)
+    """The `ModelParams` of the declared options in ``o`` (deprecated names moved to the new ones)."""
+    values = deprecated_values(o, DEPRECATED)
+    return ModelParams(**{f.name: values[f.name] for f in fields(ModelParams)})
 
 
 def _gap_summary(reports: dict) -> str:

@@ -90,7 +90,7 @@ def test_train_model_is_a_deprecated_alias_of_cell(small_csv, tmp_path, capsys):
     base = ["train", "--data", str(small_csv), "--out", str(tmp_path / "x"), "--targets", "OT"]
     assert main([*base, "--model", "lstm", "--dropout", "1.5"]) == 2  # stops at the params, before training
     err = capsys.readouterr().err
-    assert err.splitlines() == ["forecaster: warning: `train --model` is deprecated and will be removed; use --cell",
+    assert err.splitlines() == ["forecaster: warning: --model is deprecated and will be removed; use --cell",
                                 "forecaster: error: `dropout` must be a float in [0, 1). Received: dropout=1.5"]
     assert main([*base, "--model", "lstm", "--cell", "gru"]) == 2
     assert "give --cell only" in capsys.readouterr().err
