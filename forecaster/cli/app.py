@@ -36,8 +36,9 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
 
     group = ctx.command
     assert isinstance(group, click.Group)
-    options = {
-        name: {p.name for p in cmd.params if p.name} for name, cmd in group.commands.items()
+    options = {  # hidden (deprecated) options are not configurable: `model` in a TOML file is a bundle
+        name: {p.name for p in cmd.params if p.name and not getattr(p, "hidden", False)}
+        for name, cmd in group.commands.items()
     }
     ctx.default_map = default_map(load_toml(value), options)
     return value

@@ -98,6 +98,16 @@ def test_train_model_is_a_deprecated_alias_of_cell(small_csv, tmp_path, capsys):
     assert "'median' is not one of 'last', 'mean', 'none'" in capsys.readouterr().err
 
 
+def test_config_model_is_the_bundle_of_the_other_commands_not_trains_deprecated_option(small_csv, tmp_path, capsys):
+    """deploy/forecaster.toml sets a top-level `model` (the bundle of serve/predict): train's hidden
+    --model (the deprecated --cell) must not pick it up."""
+    config = tmp_path / "f.toml"
+    config.write_text('model = "/models/etth"\ncell = "lstm"\n')
+    assert main(["--config", str(config), "train", "--data", str(small_csv), "--out", str(tmp_path / "x"),
+                 "--dropout", "1.5"]) == 2
+    assert capsys.readouterr().err == "forecaster: error: `dropout` must be a float in [0, 1). Received: dropout=1.5\n"
+
+
 def test_train_parallel_decoder_without_segments_is_exit_2(small_csv, tmp_path, capsys):
     assert main(["train", "--data", str(small_csv), "--out", str(tmp_path / "x"), "--targets", "OT",
                  "--segment", "0", "--decoder", "parallel", "--no-progress"]) == 2
