@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipelines.checks import one_of, optional
 from pipelines.errors import ForecasterError
 
 SCHEMA_VERSION = 1
@@ -40,8 +41,7 @@ def sha256(path: Path) -> str:
 
 def save_bundle(directory: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     """Write ``model`` and ``meta`` into ``directory`` (created if needed)."""
-    if meta.get("kind") not in KINDS:
-        raise ForecasterError(f"bundle kind must be one of {KINDS}. Received: {meta.get('kind')!r}")
+    one_of(KINDS)("kind", meta.get("kind"))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     from forecaster.nn.saving import save_network
@@ -82,8 +82,7 @@ def read_meta(directory: str | Path, expect: str | None = None) -> dict[str, Any
         ForecasterError: not a bundle, another schema version, a changed or missing file, or
             a bundle of another kind than ``expect``.
     """
-    if expect is not None and expect not in KINDS:
-        raise ForecasterError(f"`expect` must be one of {KINDS}. Received: expect={expect!r}")
+    optional(one_of(KINDS))("expect", expect)
     directory = Path(directory)
     meta_path = directory / META_FILE
     if not meta_path.is_file():
