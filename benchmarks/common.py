@@ -60,18 +60,17 @@ def percentile_ms(seconds: Sequence[float], q: float) -> float:
 def reference_bundle(directory: Path, *, export: bool = False) -> Path:
     """Save the reference 2x64 LSTM (untrained, seeded: speed does not depend on weights) as a
     forecast bundle on a 1 h cadence with the 7 ETT columns; optionally with its TFLite export."""
-    from forecaster.model import Forecaster
+    from parts import from_parts  # this folder is on sys.path wherever common is imported
     from forecaster.nn.training import set_seed
     from forecaster.params import ModelParams
     from pipelines import Scaler, WindowSpec
 
     columns = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
     set_seed(0)
-    model = Forecaster(spec=WindowSpec(input_steps=96, horizon=24, features=columns, targets=columns),
-                       params=ModelParams(layers=2, units=64), name="reference-2x64-lstm")
-    model.model_ = reference_network()
-    model.scaler_ = Scaler(columns=columns).fit(np.random.default_rng(1).normal(size=(100, 7)))
-    model.freq_, model.time_col_, model.sensor_col_ = "1h", "date", None
+    scaler = Scaler(columns=columns).fit(np.random.default_rng(1).normal(size=(100, 7)))
+    model = from_parts(spec=WindowSpec(input_steps=96, horizon=24, features=columns, targets=columns),
+                       params=ModelParams(cell="lstm", layers=2, units=64, segment=0), network=reference_network(),
+                       scaler=scaler, freq="1h", time_col="date", name="reference-2x64-lstm")
     model.save(directory)
     if export:
         from forecaster.export import export_tflite

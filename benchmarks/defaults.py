@@ -30,7 +30,7 @@ TASKS = {
 }
 DESIGNS = {
     "row by row: LSTM 64, dense head, MSE (defaults before)": {
-        "model": "lstm", "units": 64, "segment": 0, "decoder": "dense", "loss": "mse", "lr_decay": 1.0},
+        "cell": "lstm", "units": 64, "segment": 0, "decoder": "dense", "loss": "mse", "lr_decay": 1.0},
     "defaults: GRU 128, segments of 24, parallel decoder, L1, decay 0.9": {},
 }
 

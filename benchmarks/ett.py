@@ -35,11 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, PUBLISHED_MSE, Protocol, cut_windows  # noqa: E402
+from benchmarks.parts import blend, from_parts, members_of  # noqa: E402
 from forecaster.params import ModelParams  # noqa: E402
 from pipelines.windows import WindowSpec  # noqa: E402
 
 BEST = ModelParams(
-    model="gru", layers=1, units=512, dropout=0.5, residual=True, norm="last", channel_independent=True,
+    cell="gru", layers=1, units=512, dropout=0.5, norm="last", channel_independent=True,
     segment=48, decoder="parallel", loss="mae", epochs=30, batch_size=256, learning_rate=1e-3,
     patience=3, lr_decay=0.9, seed=2024, ensemble=5,
 )
@@ -82,9 +83,8 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     """Train and test one setting; returns ``(row dict, fitted Forecaster)``. ``blend_with``:
     loaded benchmark bundles (checked by `check_blend` first) whose networks are averaged in
     with the trained ones (`blended`)."""
-    from forecaster.model import Forecaster
     from forecaster.nn.build import build_network
-    from forecaster.nn.ensemble import members_of, train_ensemble
+    from forecaster.nn.ensemble import train_ensemble
     from forecaster.nn.inference import Predictor
     from forecaster.nn.training import fit_network, series_dataset
     from pipelines.split import SplitSpec
@@ -132,7 +132,7 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     if blend_with:
         row["blended_with"] = [{"params": other.params.to_dict(), "networks": len(members_of(other.model_))}
                                for other in blend_with]
-    model = Forecaster.from_parts(
+    model = from_parts(
         spec=spec, params=params, network=network, scaler=scaler, freq=proto.freq, max_gap=0,
         time_col="date", sensor_col=None, name=f"{dataset}-{features}-{horizon}",
         split=SplitSpec(train_end=dates.iloc[proto.borders["train"][1]], val_end=dates.iloc[proto.borders["val"][1]]),
@@ -160,9 +160,7 @@ def check_blend(others: tuple, spec, scaler) -> None:
 
 def blended(network, others: tuple):
     """``network`` with the networks of the ``others`` (loaded bundles) averaged in, every
-    network weighing the same (`forecaster.nn.ensemble.blend`)."""
-    from forecaster.nn.ensemble import blend
-
+    network weighing the same (`benchmarks.parts.blend`)."""
     return blend([network, *(other.model_ for other in others)]) if others else network
 
 
@@ -220,18 +218,23 @@ def published_rows(dataset: str, horizon: int) -> list[tuple[str, float]]:
     return [(name, v[k]) for name, v in PUBLISHED_MSE.get(dataset, {}).items()]
 
 
+def cell_of(params: dict) -> str:
+    """The cell of a results row's params (rows written before the rename say ``model``)."""
+    return params.get("cell", params.get("model", "?"))
+
+
 def markdown(rows: list[dict]) -> str:
     """Our rows and, for multivariate settings, the published rows beside them."""
     lines = ["| dataset | features | H | L | model | MSE | MAE | epochs | train s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         p = r["params"]
-        name = f"ours: {p['model'].upper()} seg{p['segment']} d{p['units']}"
+        name = f"ours: {cell_of(p).upper()} seg{p['segment']} d{p['units']}"
         if p.get("ensemble", 1) > 1:
             name += f" x{p['ensemble']} seeds"
         for other in r.get("blended_with", []):
             o = other["params"]
-            name += f" + {other['networks']} x {o['model'].upper()} seg{o['segment']} d{o['units']} (blended)"
+            name += f" + {other['networks']} x {cell_of(o).upper()} seg{o['segment']} d{o['units']} (blended)"
         lines.append(f"| {r['dataset']} | {r['features']} | {r['horizon']} | {r['lookback']} | {name} | "
                      f"{r['mse']:.4f} | {r['mae']:.4f} | {r['epochs']} | {r['train_seconds']:.0f} |")
         if r["features"] == "M":
@@ -250,7 +253,7 @@ def markdown(rows: list[dict]) -> str:
 @click.option("--features", default="M", show_default=True, type=click.Choice(["M", "S"]),
               help="M: 7 columns in and out; S: OT only.")
 @click.option("--lookback", default=720, show_default=True, type=click.IntRange(min=1), help="Input length L.")
-@click.option("--model", "cell", default=BEST.model, show_default=True, type=click.Choice(["gru", "lstm"]))
+@click.option("--cell", default=BEST.cell, show_default=True, type=click.Choice(["gru", "lstm"]))
 @click.option("--units", default=BEST.units, show_default=True, type=click.IntRange(min=1))
 @click.option("--segment", default=BEST.segment, show_default=True, type=click.IntRange(min=0))
 @click.option("--dropout", default=BEST.dropout, show_default=True, type=float)
@@ -296,7 +299,7 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     horizons = list(HORIZONS) if "all" in horizons else [int(h) for h in dict.fromkeys(horizons)]
     if (save_bundle or blend) and len(datasets) * len(horizons) != 1:
         raise click.UsageError("--save-bundle and --blend need a single run (one dataset, one horizon)")
-    params = replace(BEST, model=cell, units=units, segment=segment, dropout=dropout, loss=loss,
+    params = replace(BEST, cell=cell, units=units, segment=segment, dropout=dropout, loss=loss,
                      lr_decay=lr_decay, batch_size=batch_size, epochs=epochs, seed=seed, ensemble=ensemble,
                      decoder="parallel" if segment else "dense")
     chosen = {k: v for k, v in {"learning_rate": learning_rate, "patience": patience}.items() if v is not None}

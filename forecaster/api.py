@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from forecaster.model import Forecaster
-from forecaster.params import DEFAULTS as _D
 from forecaster.params import ModelParams
 from pipelines.split import SplitSpec
 from pipelines.windows import WindowSpec
@@ -16,26 +18,8 @@ from pipelines.windows import WindowSpec
 def train(
     frame: pd.DataFrame,
     spec: WindowSpec,
+    params: ModelParams | None = None,
     *,
-    model: str = _D["model"],
-    layers: int = _D["layers"],
-    units: int = _D["units"],
-    dropout: float = _D["dropout"],
-    recurrent_dropout: float = _D["recurrent_dropout"],
-    conv: bool = _D["conv"],
-    residual: bool = _D["residual"],
-    loss: str = _D["loss"],
-    epochs: int = _D["epochs"],
-    batch_size: int = _D["batch_size"],
-    learning_rate: float = _D["learning_rate"],
-    patience: int = _D["patience"],
-    seed: int = _D["seed"],
-    norm: str = _D["norm"],
-    channel_independent: bool = _D["channel_independent"],
-    segment: int | None = _D["segment"],
-    decoder: str = _D["decoder"],
-    lr_decay: float = _D["lr_decay"],
-    ensemble: int = _D["ensemble"],
     freq: str | None = None,
     max_gap: int = 3,
     split: SplitSpec | None = None,
@@ -43,34 +27,49 @@ def train(
     sensor_col: str | None = None,
     name: str = "forecaster",
     verbose: int = 0,
+    **overrides: Any,
 ) -> Forecaster:
     """Train a forecaster on ``frame`` (fit on the train split; early stopping on validation).
 
     Args:
         frame: readings, e.g. from `forecaster.read_csv`.
         spec: the window definition.
-        model, layers, units, dropout, recurrent_dropout, conv, residual, loss, epochs,
-            batch_size, learning_rate, patience, seed, norm, channel_independent, segment,
-            decoder, lr_decay, ensemble: see `ModelParams` (norm to lr_decay are the SegRNN-style
-            options; ``ensemble`` > 1 averages that many networks trained with successive seeds).
+        params: network and training settings (default: the declared defaults of `ModelParams`).
         freq, max_gap, split, time_col, sensor_col, name: see `Forecaster`.
         verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
+        **overrides: any `ModelParams` option by name (``cell="lstm"``, ``units=64``, ...),
+            applied over ``params``.
 
     Returns:
         The fitted `Forecaster`.
+
+    Raises:
+        ForecasterError: an unknown option (named in the message) or an invalid value, before any training.
+
+    Example:
+        >>> train(None, None, unit=16)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: unknown model option(s) ['unit']; the options are cell, layers, ...
     """
-    params = ModelParams(
-        model=model, layers=layers, units=units, dropout=dropout,
-        recurrent_dropout=recurrent_dropout, conv=conv, residual=residual, loss=loss,
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        patience=patience, seed=seed, norm=norm, channel_independent=channel_independent,
-        segment=segment, decoder=decoder, lr_decay=lr_decay, ensemble=ensemble,
-    )
+    params = ModelParams.from_options(params, overrides, stacklevel=3)
     forecaster = Forecaster(
         spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
         time_col=time_col, sensor_col=sensor_col, name=name,
     )
     return forecaster.fit(frame, verbose=verbose)
+
+
+def _signature_with_options() -> inspect.Signature:
+    """`train`'s signature with every `ModelParams` option as a keyword (for help() and editors)."""
+    signature = inspect.signature(train)
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    options = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+               for f in fields(ModelParams)]
+    return signature.replace(parameters=own + options)
+
+
+train.__signature__ = _signature_with_options()  # type: ignore[attr-defined]
 
 
 def load(directory: str | Path, *, runtime: str = "keras", threads: int | None = None) -> Forecaster:

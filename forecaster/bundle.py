@@ -3,7 +3,8 @@
 ``bundle.json`` holds the schema version, the kind (``forecast`` or ``backfill``), the
 metadata a model needs to be used (window spec, columns, cadence, gap rule, scaler
 statistics, parameters), what training measured, library versions, and the sha256 of
-every other file in the bundle. `read_meta` checks all of it without TensorFlow; `load_bundle`
+every other file in the bundle. `read_meta` checks all of it without TensorFlow, and the kind
+the caller expects (the one place that refuses a bundle of the other kind); `load_bundle`
 then loads the network with ``safe_mode=True``.
 """
 
@@ -14,10 +15,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipelines.checks import one_of, optional
 from pipelines.errors import ForecasterError
 
 SCHEMA_VERSION = 1
 KINDS = ("forecast", "backfill")
+WRONG_KIND = {
+    "forecast": "a backfill bundle cannot serve forecasts (its bidirectional network needs the future, so it "
+                "cannot forecast); use `forecaster backfill` with it",
+    "backfill": "a forecast bundle cannot backfill; train one with `forecaster train-backfill`",
+}
+"""What to say when a caller expecting this kind gets a bundle of the other kind."""
 MODEL_FILE = "model.keras"
 META_FILE = "bundle.json"
 
@@ -33,8 +41,7 @@ def sha256(path: Path) -> str:
 
 def save_bundle(directory: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     """Write ``model`` and ``meta`` into ``directory`` (created if needed)."""
-    if meta.get("kind") not in KINDS:
-        raise ForecasterError(f"bundle kind must be one of {KINDS}. Received: {meta.get('kind')!r}")
+    one_of(KINDS)("kind", meta.get("kind"))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     from forecaster.nn.saving import save_network
@@ -64,8 +71,18 @@ def write_meta(directory: Path, meta: dict[str, Any]) -> None:
     tmp.replace(directory / META_FILE)
 
 
-def read_meta(directory: str | Path) -> dict[str, Any]:
-    """Read and check ``bundle.json`` and the checksums of the files it lists."""
+def read_meta(directory: str | Path, expect: str | None = None) -> dict[str, Any]:
+    """Read and check ``bundle.json`` and the checksums of the files it lists.
+
+    Args:
+        directory: the bundle.
+        expect: the kind the caller needs (``"forecast"`` or ``"backfill"``); ``None``: either.
+
+    Raises:
+        ForecasterError: not a bundle, another schema version, a changed or missing file, or
+            a bundle of another kind than ``expect``.
+    """
+    optional(one_of(KINDS))("expect", expect)
     directory = Path(directory)
     meta_path = directory / META_FILE
     if not meta_path.is_file():
@@ -81,6 +98,8 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
         )
     if meta.get("kind") not in KINDS:
         raise ForecasterError(f"{directory}: unknown bundle kind {meta.get('kind')!r}")
+    if expect is not None and meta["kind"] != expect:
+        raise ForecasterError(f"{directory}: {WRONG_KIND[expect]}")
     for name, digest in meta.get("files", {}).items():
         path = directory / name
         if not path.is_file():
@@ -92,9 +111,9 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     return meta
 
 
-def load_bundle(directory: str | Path) -> tuple[Any, dict[str, Any]]:
-    """Check and load a bundle: ``(keras model, metadata)``."""
-    meta = read_meta(directory)
+def load_bundle(directory: str | Path, expect: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Check (`read_meta`, kind included) and load a bundle: ``(keras model, metadata)``."""
+    meta = read_meta(directory, expect)
     from forecaster.nn.saving import load_network
 
     return load_network(Path(directory) / MODEL_FILE, source=directory), meta

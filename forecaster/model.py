@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.params import ModelParams
+from pipelines.checks import integer, one_of
 from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.metrics import mae, rmse
@@ -20,6 +21,8 @@ from pipelines.timeutil import step_of
 from pipelines.windows import WindowSpec, windows_by_block_label
 
 log = logging.getLogger(__name__)
+
+RUNTIMES = ("keras", "tflite")
 
 
 class Forecaster:
@@ -56,8 +59,9 @@ class Forecaster:
     ) -> None:
         if not isinstance(spec, WindowSpec):
             raise ForecasterError(f"`spec` must be a WindowSpec. Received: {type(spec).__name__}")
-        if not isinstance(max_gap, int) or isinstance(max_gap, bool) or max_gap < 0:
-            raise ForecasterError(f"`max_gap` must be a non-negative integer. Received: max_gap={max_gap!r}")
+        integer(0)("max_gap", max_gap)
+        if params is not None and not isinstance(params, ModelParams):
+            raise ForecasterError(f"`params` must be a ModelParams. Received: {type(params).__name__}")
         if freq is not None:
             step_of(freq)
         self.spec = spec
@@ -300,40 +304,18 @@ class Forecaster:
             ForecasterError: not a bundle, a changed file, a backfill or bidirectional
                 network, or no TFLite export for ``runtime="tflite"``.
         """
-        from forecaster.bundle import read_meta
+        from forecaster.bundle import load_bundle, read_meta
 
-        meta = read_meta(directory)
-        if meta["kind"] != "forecast":
-            raise ForecasterError(
-                f"{directory}: a {meta['kind']} bundle (bidirectional network) cannot forecast "
-                "(it needs the future); use `forecaster backfill` with it"
-            )
-        if runtime not in ("keras", "tflite"):
-            raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={runtime!r}")
-        model = None
+        one_of(RUNTIMES)("runtime", runtime)
         if runtime == "keras":
-            from forecaster.bundle import load_bundle
             from forecaster.nn.recurrent import is_bidirectional
 
-            model, meta = load_bundle(directory)
+            model, meta = load_bundle(directory, expect="forecast")
             if is_bidirectional(model):
                 raise ForecasterError(f"{directory}: a bidirectional network cannot forecast (it needs the future)")
-        try:
-            spec = WindowSpec.from_dict(meta["spec"])
-        except (KeyError, TypeError) as exc:
-            raise ForecasterError(f"{directory}: bundle.json has no valid window spec ({exc})") from None
-        expected = (None, spec.input_steps, len(spec.features))
-        if model is not None and tuple(model.input_shape) != expected:
-            raise ForecasterError(f"{directory}: network input {model.input_shape} does not match the spec {expected}")
-        scaler = Scaler.from_dict(meta["scaler"])
-        if scaler.columns != spec.columns:
-            raise ForecasterError(f"{directory}: scaler columns {scaler.columns} do not match {spec.columns}")
-        self = cls.from_parts(
-            spec=spec, params=ModelParams.from_dict(meta["params"]), network=model, scaler=scaler,
-            freq=meta["freq"], max_gap=meta["max_gap"], time_col=meta["time_col"], sensor_col=meta["sensor_col"],
-            split=SplitSpec.from_dict(meta["split"]) if "split" in meta else None,
-            name=meta.get("name", "forecaster"), history=meta.get("history", {}), metrics=meta.get("metrics", {}),
-        )
+        else:
+            model, meta = None, read_meta(directory, expect="forecast")
+        self = cls._restore(directory, meta, model)
         if runtime == "tflite":
             from forecaster.nn.litert import TFLitePredictor
 
@@ -341,20 +323,26 @@ class Forecaster:
         return self
 
     @classmethod
-    def from_parts(
-        cls, *, spec: WindowSpec, params: ModelParams, network: Any, scaler: Scaler, freq: str,
-        max_gap: int = 3, time_col: str | None = "date", sensor_col: str | None = None,
-        split: SplitSpec | None = None, name: str = "forecaster",
-        history: dict | None = None, metrics: dict | None = None,
-    ) -> Forecaster:
-        """A fitted forecaster from a trained network (None with the tflite runtime) and its
-        scaler (e.g. trained by a benchmark on its own windows), ready to `predict` and `save`."""
-        self = cls(spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
-                   time_col=time_col, sensor_col=sensor_col, name=name)
-        self.freq_, self.time_col_, self.sensor_col_ = freq, time_col, sensor_col
-        self.scaler_, self._predictor = scaler, None
-        self.split_ = self.split
+    def _restore(cls, directory: str | Path, meta: dict[str, Any], network: Any) -> Forecaster:
+        """The fitted forecaster a checked ``bundle.json`` describes, with its loaded network
+        (``None`` for the tflite runtime); ``directory`` names the bundle in messages."""
+        try:
+            spec = WindowSpec.from_dict(meta["spec"])
+        except (KeyError, TypeError) as exc:
+            raise ForecasterError(f"{directory}: bundle.json has no valid window spec ({exc})") from None
+        expected = (None, spec.input_steps, len(spec.features))
+        if network is not None and tuple(network.input_shape) != expected:
+            raise ForecasterError(f"{directory}: network input {network.input_shape} does not match the spec {expected}")
+        scaler = Scaler.from_dict(meta["scaler"])
+        if scaler.columns != spec.columns:
+            raise ForecasterError(f"{directory}: scaler columns {scaler.columns} do not match {spec.columns}")
+        split = SplitSpec.from_dict(meta["split"]) if "split" in meta else None
+        self = cls(spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
+                   max_gap=meta["max_gap"], split=split, time_col=meta["time_col"], sensor_col=meta["sensor_col"],
+                   name=meta.get("name", "forecaster"))
+        self.freq_, self.time_col_, self.sensor_col_ = meta["freq"], meta["time_col"], meta["sensor_col"]
+        self.scaler_, self.split_, self._predictor = scaler, self.split, None
         if network is not None:
             self.model_ = network
-        self.history_, self.metrics_ = history or {}, metrics or {}
+        self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
         return self

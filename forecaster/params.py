@@ -1,25 +1,73 @@
-"""Model and training settings: a frozen, validated dataclass (no TensorFlow needed)."""
+"""Model and training settings, declared once: a frozen, validated dataclass (no TensorFlow).
+
+Every option of `ModelParams` is one `option` field: its default, its check (shared with the
+other settings, `pipelines.checks`) and its help text. ``forecaster train`` derives its
+options from these fields and `forecaster.train` its keywords, so a new option is one edit.
+Old names are translated in one place, `upgrade_options` (bundles saved with them load as
+before; the library and the command line warn that they are deprecated).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
+from pipelines.checks import Check, boolean, integer, one_of, optional, real
 from pipelines.errors import ForecasterError
 
 CELLS = ("lstm", "gru")
 LOSSES = ("mse", "mae")
-NORMS = ("last", "mean")
+NORMS = ("last", "mean", "none")
 DECODERS = ("dense", "parallel", "auto")
 DEFAULT_SEGMENT = 24
+DEPRECATED = {"model": "cell"}
+"""Old option names and their names now (accepted, with a FutureWarning, for one release)."""
 
 
-def _require(name: str, value: object, ok: bool, want: str) -> None:
-    if not ok:
-        raise ForecasterError(f"`{name}` must be {want}. Received: {name}={value!r}")
+def option(default: Any, check: Check, help: str) -> Any:
+    """A settings field: its default, its `Check` and its help text (read by the command line)."""
+    return field(default=default, metadata={"check": check, "help": help})
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def check_fields(settings: Any) -> None:
+    """Run the declared check of every field of a settings dataclass (in declaration order)."""
+    for f in fields(settings):
+        if "check" in f.metadata:
+            f.metadata["check"](f.name, getattr(settings, f.name))
+
+
+def upgrade_options(options: dict[str, Any], *, warn: bool, stacklevel: int = 2) -> dict[str, Any]:
+    """``options`` with old names translated (the one place that knows them).
+
+    ``model`` is now ``cell``; ``residual`` (instance normalization on or off) and ``norm``
+    (its statistic) are now one ``norm``: ``residual=False`` is ``norm="none"``. Bundles
+    saved before are read with ``warn=False``; callers of the library get a FutureWarning.
+
+    Example:
+        >>> upgrade_options({"model": "lstm", "residual": False, "norm": "mean"}, warn=False)
+        {'norm': 'none', 'cell': 'lstm'}
+    """
+    options = dict(options)
+    for old, new in DEPRECATED.items():
+        if old not in options:
+            continue
+        if new in options:
+            raise ForecasterError(f"give `{new}` only (`{old}` is its deprecated name)")
+        if warn:
+            warnings.warn(f"`{old}` is deprecated and will be removed; use `{new}`", FutureWarning,
+                          stacklevel=stacklevel)
+        options[new] = options.pop(old)
+    if "residual" in options:
+        residual = options.pop("residual")
+        if warn:
+            warnings.warn("`residual` is deprecated and will be removed; use `norm` ('last', 'mean' or 'none')",
+                          FutureWarning, stacklevel=stacklevel)
+            if residual is False and options.get("norm", "none") != "none":
+                raise ForecasterError("residual=False turns instance normalization off; give norm='none' only")
+        if residual is False:  # such networks were built without instance normalization, whatever `norm` said
+            options["norm"] = "none"
+    return options
 
 
 @dataclass(frozen=True)
@@ -31,21 +79,13 @@ class ModelParams:
     parallel decoder, the last-value instance normalization, L1 loss and a learning rate
     that decays by 0.9 per epoch. ``segment=0`` gives the plain row-by-row recurrent network
     (stacked with ``layers``; ``conv`` adds its Conv1D front), with a dense head; ``segment``
-    left at ``None`` means 24, or 0 with ``conv=True``.
-
-    The first group builds the network (``residual`` turns instance normalization on,
-    ``norm`` picks the statistic: the window's ``"last"`` value or its ``"mean"``;
-    ``channel_independent``, ``segment`` and ``decoder`` are the SegRNN-style options of
-    `forecaster.nn.segment.build_segment_model`, used when ``segment`` > 0, ``channel_independent``
-    or ``norm="mean"``; a segment longer than the input window is the whole window).
-    ``decoder="auto"`` becomes ``"parallel"`` with segments and ``"dense"`` without.
-    ``lr_decay`` < 1 multiplies the learning rate by that factor every epoch after the
-    third (1: halve it on plateaus instead). ``ensemble`` > 1 trains that
-    many networks of this design, with seeds ``seed``, ``seed + 1``, ..., each with its own
-    early stopping, and forecasts their average (one saved network; `forecaster.nn.ensemble`).
+    left at ``None`` means 24, or 0 with ``conv=True``. ``channel_independent``, ``segment``,
+    ``decoder`` and ``norm="mean"`` are the SegRNN-style options of
+    `forecaster.nn.segment.build_segment_model`. ``ensemble`` > 1 trains that many networks
+    of this design (seeds ``seed``, ``seed + 1``, ...) and forecasts their average.
 
     Example:
-        >>> ModelParams(model="lstm", layers=2).decoder
+        >>> ModelParams(cell="lstm", layers=2).decoder
         'parallel'
         >>> ModelParams(segment=0).decoder
         'dense'
@@ -57,69 +97,59 @@ class ModelParams:
         pipelines.errors.ForecasterError: `dropout` must be a float in [0, 1). Received: dropout=1.5
     """
 
-    model: str = "gru"
-    layers: int = 1
-    units: int = 128
-    dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    conv: bool = False
-    residual: bool = True
-    loss: str = "mae"
-    epochs: int = 30
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    patience: int = 5
-    seed: int = 0
-    norm: str = "last"
-    channel_independent: bool = False
-    segment: int | None = None
-    decoder: str = "auto"
-    lr_decay: float = 0.9
-    ensemble: int = 1
+    cell: str = option("gru", one_of(CELLS), "Recurrent cell.")
+    layers: int = option(1, integer(1), "Stacked recurrent layers.")
+    units: int = option(128, integer(1), "Units per layer (also the segment embedding size).")
+    dropout: float = option(0.0, real(0, 1, high_open=True), "Dropout in [0, 1) (before the head).")
+    recurrent_dropout: float = option(0.0, real(0, 1, high_open=True), "Recurrent dropout in [0, 1).")
+    conv: bool = option(False, boolean(),
+                        "Conv1D + MaxPooling front of the row-by-row network (segments default to 0 with it).")
+    norm: str = option("last", one_of(NORMS),
+                       "Instance normalization: subtract each channel's last value in the window (or its mean) "
+                       "and add it back to the forecast; none: off.")
+    channel_independent: bool = option(False, boolean(),
+                                       "One shared network runs over each input channel (every target must be a "
+                                       "feature).")
+    segment: int | None = option(None, optional(integer(0)),
+                                 "Cut the window into segments of this many rows, each embedded; the RNN runs over "
+                                 "segments (SegRNN; longer than the window: one segment). 0: row by row. "
+                                 "[default: 24; 0 with --conv]")
+    decoder: str = option("auto", one_of(DECODERS),
+                          "One dense head for the whole horizon, or SegRNN's parallel decoding (needs segments); "
+                          "auto: parallel with segments, dense without.")
+    loss: str = option("mae", one_of(LOSSES), "Training loss.")
+    epochs: int = option(30, integer(1), "Most epochs (early stopping ends most runs sooner).")
+    batch_size: int = option(64, integer(1), "Windows per training batch.")
+    learning_rate: float = option(1e-3, real(0, 1, low_open=True, high_open=True), "Adam learning rate.")
+    lr_decay: float = option(0.9, real(0, 1, low_open=True),
+                             "Multiply the learning rate by this every epoch after the third (1: halve it on "
+                             "plateaus).")
+    patience: int = option(5, integer(1), "Early-stopping patience (epochs).")
+    seed: int = option(0, integer(0), "Random seed (weights, shuffling).")
+    ensemble: int = option(1, integer(1), "Train this many networks (seeds seed, seed+1, ...) and forecast their "
+                                          "average.")
 
     def __post_init__(self) -> None:
-        _require("model", self.model, self.model in CELLS, f"one of {CELLS}")
-        _require("loss", self.loss, self.loss in LOSSES, f"one of {LOSSES}")
-        _require("norm", self.norm, self.norm in NORMS, f"one of {NORMS}")
-        _require("decoder", self.decoder, self.decoder in DECODERS, f"one of {DECODERS}")
+        check_fields(self)
         if self.segment is None:  # segments of 24, unless the Conv1D front asks for the row-by-row network
             object.__setattr__(self, "segment", 0 if self.conv else DEFAULT_SEGMENT)
-        _require("segment", self.segment, _is_int(self.segment) and self.segment >= 0, "a non-negative integer")
         if self.decoder == "auto":
             object.__setattr__(self, "decoder", "parallel" if self.segment else "dense")
-        if self.decoder == "parallel":
-            _require("segment", self.segment, self.segment > 0,
-                     "positive for decoder='parallel' (use decoder='dense' or 'auto' with segment=0)")
-        if self.norm == "mean" and not self.residual:
-            raise ForecasterError("norm='mean' picks the statistic of instance normalization, which residual=False "
-                                  "turns off; set residual=True or leave norm at 'last'")
+        if self.decoder == "parallel" and not self.segment:
+            raise ForecasterError("`segment` must be positive for decoder='parallel' (use decoder='dense' or "
+                                  f"'auto' with segment=0). Received: segment={self.segment!r}")
         if self.conv and self.segment_model:
             raise ForecasterError("`conv` is an option of the plain recurrent network: set segment=0 with it (and "
-                                  "leave channel_independent off, decoder at 'dense' or 'auto', norm at 'last')")
-        lr_decay = self.lr_decay
-        _require("lr_decay", lr_decay, isinstance(lr_decay, (int, float)) and not isinstance(lr_decay, bool)
-                 and 0 < lr_decay <= 1, "a float in (0, 1]")
-        for name in ("layers", "units", "epochs", "batch_size", "patience", "ensemble"):
-            value = getattr(self, name)
-            _require(name, value, _is_int(value) and value >= 1, "a positive integer")
-        _require("seed", self.seed, _is_int(self.seed) and self.seed >= 0, "a non-negative integer")
-        for name in ("dropout", "recurrent_dropout"):
-            value = getattr(self, name)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1
-            _require(name, value, ok, "a float in [0, 1)")
-        lr = self.learning_rate
-        _require("learning_rate", lr, isinstance(lr, (int, float)) and 0 < lr < 1, "a float in (0, 1)")
-        for name in ("conv", "residual", "channel_independent"):
-            _require(name, getattr(self, name), isinstance(getattr(self, name), bool), "True or False")
+                                  "leave channel_independent off, decoder at 'dense' or 'auto', norm 'last' or "
+                                  "'none')")
 
     @property
     def segment_model(self) -> bool:
         """True when the network comes from `forecaster.nn.segment` (a SegRNN-style option is set)."""
-        return self.channel_independent or self.segment > 0 or self.decoder != "dense" or self.norm != "last"
+        return self.channel_independent or self.segment > 0 or self.decoder != "dense" or self.norm == "mean"
 
     def to_dict(self) -> dict:
-        """Plain JSON-able form (``ensemble`` only when > 1, so that single-network bundles
-        stay readable by releases from before the option)."""
+        """Plain JSON-able form (``ensemble`` only when > 1)."""
         data = asdict(self)
         if data["ensemble"] == 1:
             del data["ensemble"]
@@ -127,21 +157,36 @@ class ModelParams:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelParams:
-        """Inverse of `to_dict` (unknown keys are an error)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """Inverse of `to_dict`; also reads the names of earlier bundles (``model``,
+        ``residual``) without a warning. Unknown keys are an error."""
+        return cls.from_options(None, upgrade_options(data, warn=False))
+
+    @classmethod
+    def from_options(cls, base: ModelParams | None, options: dict[str, Any], *, stacklevel: int = 2) -> ModelParams:
+        """``base`` (default: the declared defaults) with ``options`` by field name.
+
+        With a ``base``, options replace its fields as they are: its ``segment`` and
+        ``decoder`` are already resolved (``ModelParams()`` holds 24 and ``"parallel"``), so
+        ``segment=0`` over it needs ``decoder="dense"`` (or ``"auto"``) too.
+
+        Deprecated names are accepted with a FutureWarning (`upgrade_options`); any other
+        unknown name is an error that names it.
+
+        Example:
+            >>> ModelParams.from_options(None, {"cell": "lstm", "units": 16}).units
+            16
+            >>> ModelParams.from_options(None, {"unit": 16})  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            pipelines.errors.ForecasterError: unknown model option(s) ['unit']; the options are ...
+        """
+        options = upgrade_options(options, warn=True, stacklevel=stacklevel + 1)
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(options) - set(names))
         if unknown:
-            raise ForecasterError(f"unknown model parameter(s) {unknown}")
-        if data.get("norm") == "mean" and data.get("residual") is False:
-            # saved before that combination became an error: the network was built without
-            # instance normalization (norm has no effect then); keep such bundles loadable
-            params = cls(**{**data, "residual": True})
-            object.__setattr__(params, "residual", False)
-            return params
-        return cls(**data)
-
-
-DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(ModelParams)}
-"""The declared default of every `ModelParams` field (``segment`` as ``None``, ``decoder`` as
-``"auto"``: resolved when the params are made), shared by
-`forecaster.train` and the ``forecaster train`` options."""
+            raise ForecasterError(f"unknown model option(s) {unknown}; the options are {', '.join(names)}")
+        if base is None:
+            return cls(**options)
+        if not isinstance(base, ModelParams):
+            raise ForecasterError(f"`params` must be a ModelParams. Received: {type(base).__name__}")
+        return replace(base, **options)

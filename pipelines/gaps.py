@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipelines.checks import integer
 from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.readings import SensorReadings, sensor_readings
-from pipelines.windows import _names, _positive_int, gather
+from pipelines.windows import _names, gather
 
 FILLED = "filled"
 TOO_LONG = "longer than max-fill"
@@ -60,7 +61,7 @@ class BackfillSpec:
 
     def __post_init__(self) -> None:
         for name in ("window", "max_fill", "min_context"):
-            _positive_int(name, getattr(self, name))
+            integer(1)(name, getattr(self, name))
         object.__setattr__(self, "features", _names("features", self.features))
         need = self.max_fill + 2 * self.min_context
         if self.window < need:

@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipelines.checks import integer
 from pipelines.errors import ForecasterError
-
-
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
 
 def _names(name: str, value: object) -> tuple[str, ...]:
@@ -65,9 +61,8 @@ class WindowSpec:
     stride: int = 1
 
     def __post_init__(self) -> None:
-        _positive_int("input_steps", self.input_steps)
-        _positive_int("horizon", self.horizon)
-        _positive_int("stride", self.stride)
+        for name in ("input_steps", "horizon", "stride"):
+            integer(1)(name, getattr(self, name))
         object.__setattr__(self, "features", _names("features", self.features))
         object.__setattr__(self, "targets", _names("targets", self.targets))
 

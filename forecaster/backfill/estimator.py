@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from forecaster.backfill.plan import FillResult, GapPlan, assemble, plan_gaps
-from forecaster.params import LOSSES, _is_int, _require
+from forecaster.params import LOSSES, check_fields, option
+from pipelines.checks import integer, one_of, real
 from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
 from pipelines.gaps import BackfillSpec, gap_windows
@@ -48,27 +49,19 @@ class BackfillParams:
         pipelines.errors.ForecasterError: `units` must be a positive integer. Received: units=0
     """
 
-    layers: int = 2
-    units: int = 64
-    dropout: float = 0.0
-    loss: str = "mae"
-    epochs: int = 30
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    patience: int = 5
-    stride: int = 1
-    seed: int = 0
+    layers: int = option(2, integer(1), "Stacked Bidirectional(LSTM) layers.")
+    units: int = option(64, integer(1), "Units per direction.")
+    dropout: float = option(0.0, real(0, 1, high_open=True), "Dropout in [0, 1).")
+    loss: str = option("mae", one_of(LOSSES), "Training loss (on the masked points).")
+    epochs: int = option(30, integer(1), "Most epochs (early stopping ends most runs sooner).")
+    batch_size: int = option(64, integer(1), "Windows per training batch.")
+    learning_rate: float = option(1e-3, real(0, 1, low_open=True, high_open=True), "Adam learning rate.")
+    patience: int = option(5, integer(1), "Early-stopping patience (epochs).")
+    stride: int = option(1, integer(1), "Slots between training windows.")
+    seed: int = option(0, integer(0), "Random seed (weights, synthetic gaps).")
 
     def __post_init__(self) -> None:
-        _require("loss", self.loss, self.loss in LOSSES, f"one of {LOSSES}")
-        for name in ("layers", "units", "epochs", "batch_size", "patience", "stride"):
-            value = getattr(self, name)
-            _require(name, value, _is_int(value) and value >= 1, "a positive integer")
-        _require("seed", self.seed, _is_int(self.seed) and self.seed >= 0, "a non-negative integer")
-        d = self.dropout
-        _require("dropout", d, isinstance(d, (int, float)) and not isinstance(d, bool) and 0 <= d < 1, "a float in [0, 1)")
-        lr = self.learning_rate
-        _require("learning_rate", lr, isinstance(lr, (int, float)) and 0 < lr < 1, "a float in (0, 1)")
+        check_fields(self)
 
     def to_dict(self) -> dict:
         """Plain JSON-able form."""
@@ -280,12 +273,9 @@ class Backfiller:
         Raises:
             ForecasterError: not a bundle, a changed file, or a forecast bundle.
         """
-        from forecaster.bundle import load_bundle, read_meta
+        from forecaster.bundle import load_bundle
 
-        if read_meta(directory)["kind"] != "backfill":
-            raise ForecasterError(f"{directory}: a forecast bundle cannot backfill; train one with "
-                                  "`forecaster train-backfill`")
-        model, meta = load_bundle(directory)
+        model, meta = load_bundle(directory, expect="backfill")
         spec = BackfillSpec.from_dict(meta["spec"])
         expected = (None, spec.window, 2 * len(spec.features))
         if tuple(model.input_shape) != expected:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import click
 
-from forecaster.cli.util import split_names
-from forecaster.params import DEFAULTS as MODEL_DEFAULTS
+from forecaster.cli.util import declared_options, deprecated_values, split_names
+from forecaster.params import DEPRECATED, ModelParams
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger("forecaster")
@@ -35,8 +36,9 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
 
     group = ctx.command
     assert isinstance(group, click.Group)
-    options = {
-        name: {p.name for p in cmd.params if p.name} for name, cmd in group.commands.items()
+    options = {  # hidden (deprecated) options are not configurable: `model` in a TOML file is a bundle
+        name: {p.name for p in cmd.params if p.name and not getattr(p, "hidden", False)}
+        for name, cmd in group.commands.items()
     }
     ctx.default_map = default_map(load_toml(value), options)
     return value
@@ -70,36 +72,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
 @click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
-@click.option("--model", "cell", default=MODEL_DEFAULTS["model"], show_default=True, type=click.Choice(["lstm", "gru"]))
-@click.option("--layers", default=MODEL_DEFAULTS["layers"], show_default=True, type=click.IntRange(min=1), help="Stacked recurrent layers.")
-@click.option("--units", default=MODEL_DEFAULTS["units"], show_default=True, type=click.IntRange(min=1), help="Units per layer.")
-@click.option("--dropout", default=MODEL_DEFAULTS["dropout"], show_default=True, type=float, help="Dropout in [0, 1).")
-@click.option("--recurrent-dropout", default=MODEL_DEFAULTS["recurrent_dropout"], show_default=True, type=float, help="Recurrent dropout in [0, 1).")
-@click.option("--conv/--no-conv", default=MODEL_DEFAULTS["conv"], show_default=True,
-              help="Conv1D + MaxPooling front of the row-by-row network (segments default to 0 with it).")
-@click.option("--residual/--no-residual", default=MODEL_DEFAULTS["residual"], show_default=True,
-              help="Predict the change from each target's last value.")
-@click.option("--norm", default=MODEL_DEFAULTS["norm"], show_default=True, type=click.Choice(["last", "mean"]),
-              help="Instance normalization (with --residual): subtract the window's last value or its mean.")
-@click.option("--channel-independent/--no-channel-independent", default=MODEL_DEFAULTS["channel_independent"], show_default=True,
-              help="One shared network runs over each input channel (every target must be a feature).")
-@click.option("--segment", default=MODEL_DEFAULTS["segment"], type=click.IntRange(min=0),
-              help="Cut the window into segments of this many rows, each embedded; the RNN runs over segments "
-                   "(SegRNN; longer than the window: one segment). 0: row by row. [default: 24; 0 with --conv]")
-@click.option("--decoder", default=MODEL_DEFAULTS["decoder"], show_default=True,
-              type=click.Choice(["dense", "parallel", "auto"]),
-              help="One dense head for the whole horizon, or SegRNN's parallel decoding (needs --segment); "
-                   "auto: parallel with segments, dense without.")
-@click.option("--loss", default=MODEL_DEFAULTS["loss"], show_default=True, type=click.Choice(["mse", "mae"]))
-@click.option("--epochs", default=MODEL_DEFAULTS["epochs"], show_default=True, type=click.IntRange(min=1))
-@click.option("--batch-size", default=MODEL_DEFAULTS["batch_size"], show_default=True, type=click.IntRange(min=1))
-@click.option("--learning-rate", default=MODEL_DEFAULTS["learning_rate"], show_default=True, type=float)
-@click.option("--lr-decay", default=MODEL_DEFAULTS["lr_decay"], show_default=True, type=float,
-              help="Multiply the learning rate by this every epoch after the third (1: halve it on plateaus).")
-@click.option("--patience", default=MODEL_DEFAULTS["patience"], show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
-@click.option("--seed", default=MODEL_DEFAULTS["seed"], show_default=True, type=click.IntRange(min=0))
-@click.option("--ensemble", default=MODEL_DEFAULTS["ensemble"], show_default=True, type=click.IntRange(min=1),
-              help="Train this many networks (seeds seed, seed+1, ...) and forecast their average.")
+@declared_options(ModelParams, DEPRECATED)
 @click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
 @click.option("--max-gap", default=3, show_default=True, type=click.IntRange(min=0),
               help="Longest run of missing steps to interpolate; longer gaps cut the series.")
@@ -110,9 +83,11 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--name", default=None, help="Model name in published forecasts [default: the bundle folder name].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
 def train(**o) -> None:
-    """Train a forecaster on a CSV and write a model bundle."""
+    """Train a forecaster on a CSV and write a model bundle.
+
+    The model options (--cell to --ensemble) are those of `forecaster.params.ModelParams`.
+    """
     from forecaster.model import Forecaster
-    from forecaster.params import ModelParams
     from pipelines.csv_source import read_csv
     from pipelines.split import SplitSpec
     from pipelines.windows import WindowSpec
@@ -125,14 +100,7 @@ def train(**o) -> None:
     if unknown:
         raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")
     spec = WindowSpec(input_steps=o["input_steps"], horizon=o["horizon"], features=features, targets=targets)
-    params = ModelParams(
-        model=o["cell"], layers=o["layers"], units=o["units"], dropout=o["dropout"],
-        recurrent_dropout=o["recurrent_dropout"], conv=o["conv"], residual=o["residual"], loss=o["loss"],
-        epochs=o["epochs"], batch_size=o["batch_size"], learning_rate=o["learning_rate"],
-        patience=o["patience"], seed=o["seed"], ensemble=o["ensemble"], norm=o["norm"],
-        channel_independent=o["channel_independent"], segment=o["segment"], decoder=o["decoder"],
-        lr_decay=o["lr_decay"],
-    )
+    params = _model_params(o)
     split = SplitSpec(val=o["val"], test=o["test"], train_end=o["train_end"], val_end=o["val_end"])
     model = Forecaster(
         spec=spec, params=params, freq=o["freq"], max_gap=o["max_gap"], split=split,
@@ -167,10 +135,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
-    meta = read_meta(bundle)
-    if meta["kind"] != "forecast":
-        raise ForecasterError(f"{bundle}: a {meta['kind']} bundle (bidirectional network) cannot forecast; "
-                              "use `forecaster backfill` with it")
+    meta = read_meta(bundle, expect="forecast")
     frame = read_csv(data, time_col=meta["time_col"] if meta["time_col"] else None,
                      sensor_col=meta["sensor_col"])
     spec_features = meta["spec"]["features"]
@@ -206,13 +171,17 @@ def export(bundle: str, fmt: str) -> None:
     """Write an edge export (TFLite, builtin ops only) into the bundle, checked against Keras."""
     from forecaster.bundle import read_meta
 
-    meta = read_meta(bundle)
-    if meta["kind"] != "forecast":
-        raise ForecasterError(f"{bundle}: only forecast bundles can be exported (this one is {meta['kind']})")
+    read_meta(bundle, expect="forecast")
     from forecaster.export import export_tflite
 
     path, diff = export_tflite(bundle)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max difference from Keras {diff:.2g}")
+
+
+def _model_params(o: dict) -> ModelParams:
+    """The `ModelParams` of the declared options in ``o`` (deprecated names moved to the new ones)."""
+    values = deprecated_values(o, DEPRECATED)
+    return ModelParams(**{f.name: values[f.name] for f in fields(ModelParams)})
 
 
 def _gap_summary(reports: dict) -> str:

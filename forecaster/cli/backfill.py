@@ -123,10 +123,7 @@ def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str
     from pipelines.csv_source import read_csv
     from pipelines.gaps import BackfillSpec
 
-    meta = read_meta(bundle)
-    if meta["kind"] != "backfill":
-        raise ForecasterError(f"{bundle}: a {meta['kind']} bundle cannot backfill; train one with "
-                              "`forecaster train-backfill`")
+    meta = read_meta(bundle, expect="backfill")
     spec = BackfillSpec.from_dict(meta["spec"])
     max_fill = check_max_fill(max_fill, spec)
     header = _header(data)

@@ -36,7 +36,7 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
-    meta = read_meta(bundle)
+    meta = read_meta(bundle, expect="forecast")
     frame = read_csv(data, time_col=meta["time_col"], sensor_col=meta["sensor_col"])
     missing = [c for c in meta["spec"]["features"] + meta["spec"]["targets"] if c not in frame.columns]
     if missing:

@@ -150,9 +150,7 @@ def serve(ctx: click.Context, **o) -> None:
         max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
         runtime=o["runtime"], threads=o["threads"],
     )
-    meta = read_meta(o["model"])  # checks schema and checksums without TensorFlow
-    if meta["kind"] != "forecast":
-        raise ForecasterError(f"{o['model']}: a {meta['kind']} bundle cannot serve forecasts (it needs the future); use `forecaster backfill`")
+    meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
         raise ForecasterError(f"{o['model']}: no model.tflite; run `forecaster export --model {o['model']} --format tflite` first")
     ctx.exit(_serve_until_signalled(config))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import Field, fields
+from typing import Any
+
 import click
+from click.core import ParameterSource
+
+from pipelines.errors import ForecasterError
 
 
 def split_names(value: str | None) -> list[str] | None:
@@ -18,3 +25,62 @@ def split_names(value: str | None) -> list[str] | None:
     if not names:
         raise click.BadParameter("give at least one column name")
     return names
+
+
+def declared_options(settings: type, deprecated: dict[str, str] | None = None) -> Callable[[Callable], Callable]:
+    """Click options for every field of a settings dataclass, from its declaration
+    (`forecaster.params.option`: default, check, help): ``units`` becomes ``--units``, a
+    boolean ``conv`` becomes ``--conv/--no-conv``, a choice a `click.Choice`, an integer an
+    `click.IntRange` of its lower bound; floats are checked by the dataclass itself.
+    ``deprecated`` maps old names to fields: each becomes a hidden option of the field's type,
+    default ``None`` (`deprecated_values` reads them)."""
+    by_name = {f.name: f for f in fields(settings)}
+
+    def decorate(command: Callable) -> Callable:
+        for old, new in (deprecated or {}).items():
+            command = click.option(f"--{old.replace('_', '-')}", old, default=None, hidden=True,
+                                   type=_type_of(by_name[new]), help=f"Deprecated name of {_flag(new)}.")(command)
+        for f in reversed(fields(settings)):
+            command = _option(f)(command)
+        return command
+
+    return decorate
+
+
+def deprecated_values(values: dict[str, Any], deprecated: dict[str, str]) -> dict[str, Any]:
+    """``values`` (a command's options) with each deprecated option given moved to its new name,
+    with a one-line warning on stderr; giving both (the new one not at its default) is an error."""
+    values = dict(values)
+    context = click.get_current_context()
+    for old, new in deprecated.items():
+        value = values.pop(old, None)
+        if value is None:
+            continue
+        click.echo(f"forecaster: warning: {_flag(old)} is deprecated and will be removed; use {_flag(new)}",
+                   err=True)
+        if context.get_parameter_source(new) is not ParameterSource.DEFAULT and values[new] != value:
+            raise ForecasterError(f"{_flag(new)} {values[new]} and {_flag(old)} {value}: give {_flag(new)} only "
+                                  f"({_flag(old)} is its deprecated name)")
+        values[new] = value
+    return values
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _type_of(f: Field) -> Any:
+    check = f.metadata["check"]
+    if check.kind == "choice":
+        return click.Choice(check.choices)
+    if check.kind == "int":
+        return click.IntRange(min=check.low)
+    return {"float": float, "bool": bool}[check.kind]
+
+
+def _option(f: Field) -> Callable[[Callable], Callable]:
+    flag = _flag(f.name)
+    kwargs: dict[str, Any] = {"default": f.default, "show_default": f.default is not None, "help": f.metadata["help"]}
+    if f.metadata["check"].kind == "bool":
+        return click.option(f"{flag}/--no-{flag[2:]}", f.name, **kwargs)
+    return click.option(flag, f.name, type=_type_of(f), **kwargs)

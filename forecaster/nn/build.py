@@ -22,7 +22,7 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
                               params)
     name = name or "forecaster"
     in_features = [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
-    residual = in_features if params.residual else None
+    normalize = in_features is not None and params.norm != "none"
     if params.segment_model:
         if in_features is None and params.channel_independent:
             missing = [t for t in spec.targets if t not in spec.features]
@@ -30,14 +30,14 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
                                   f"feature; {missing} are not (add them to `features` or drop channel_independent)")
         return build_segment_model(
             input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
-            target_index=in_features or list(range(len(spec.targets))), cell=params.model, layers=params.layers,
+            target_index=in_features or list(range(len(spec.targets))), cell=params.cell, layers=params.layers,
             units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
-            norm=params.norm if residual is not None else "none", channel_independent=params.channel_independent,
+            norm=params.norm if normalize else "none", channel_independent=params.channel_independent,
             segment=params.segment, decoder=params.decoder, unroll=unroll, name=name,
         )
     return build_model(
         input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
-        n_targets=len(spec.targets), cell=params.model, layers=params.layers, units=params.units,
+        n_targets=len(spec.targets), cell=params.cell, layers=params.layers, units=params.units,
         dropout=params.dropout, recurrent_dropout=params.recurrent_dropout, conv=params.conv,
-        residual_index=residual, unroll=unroll, name=name,
+        residual_index=in_features if normalize else None, unroll=unroll, name=name,
     )

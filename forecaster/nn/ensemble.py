@@ -24,22 +24,6 @@ def combine(members: list[Any], name: str = "ensemble") -> Any:
     return keras.Model(inputs, outputs, name=name)
 
 
-def members_of(network: Any) -> list[Any]:
-    """The member networks of an ensemble made by `combine` (``[network]`` for a single network)."""
-    members = [layer for layer in network.layers if layer.name.startswith("member_")]
-    return members or [network]
-
-
-def blend(networks: list[Any]) -> Any:
-    """One ensemble of every member of ``networks`` (single networks or ensembles, possibly of
-    different designs, same input and output shapes), each member weighing the same; members
-    are renamed ``member_1 .. member_N`` in order."""
-    members = [member for network in networks for member in members_of(network)]
-    for k, member in enumerate(members):
-        member.name = f"member_{k + 1}"
-    return combine(members)
-
-
 def member_params(params: ModelParams, index: int) -> ModelParams:
     """The settings of member ``index`` (0-based): one network, seed ``params.seed + index``."""
     return replace(params, ensemble=1, seed=params.seed + index)

@@ -54,7 +54,7 @@ def build_model(
         >>> m.output_shape
         (None, 4, 1)
     """
-    ModelParams(model=cell, layers=layers, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout)
+    ModelParams(cell=cell, layers=layers, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout)
     rnn = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     inputs = keras.Input(shape=(input_steps, n_features), name="window")
     x = inputs if residual_index is None else SubtractLast(name="subtract_last")(inputs)

@@ -88,8 +88,8 @@ def build_segment_model(
 
     if norm not in NORMS:
         raise ForecasterError(f"`norm` must be one of {NORMS}. Received: norm={norm!r}")
-    ModelParams(model=cell, layers=layers, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                norm="mean" if norm == "mean" else "last", channel_independent=channel_independent,
+    ModelParams(cell=cell, layers=layers, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                norm=norm, channel_independent=channel_independent,
                 segment=segment, decoder=decoder)
     target_index = [int(i) for i in target_index]
     segment = min(segment, input_steps)

@@ -54,3 +54,46 @@ def test_backfill_bundle_cannot_forecast(copy):
 def test_not_a_bundle(tmp_path):
     with pytest.raises(forecaster.ForecasterError, match="not a model bundle"):
         forecaster.load(tmp_path)
+
+
+@pytest.fixture
+def backfill_kind(copy):
+    from forecaster.bundle import write_meta
+
+    meta = json.loads((copy / META_FILE).read_text())
+    meta["kind"] = "backfill"
+    write_meta(copy, meta)
+    return copy
+
+
+@pytest.mark.parametrize("command", [["predict", "--out", "f.csv"], ["evaluate"], ["export"]])
+def test_every_forecast_command_refuses_a_backfill_bundle_with_the_one_message(command, backfill_kind, capsys):
+    """The kind check lives in `read_meta(directory, expect=...)` only; each command says the same line."""
+    from forecaster.bundle import WRONG_KIND
+    from forecaster.cli import main
+
+    args = [command[0], "--model", str(backfill_kind), *command[1:]]
+    if command[0] != "export":
+        args += ["--data", "never-read.csv"]  # the bundle is checked first
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"forecaster: error: {backfill_kind}: {WRONG_KIND['forecast']}\n"
+
+
+def test_backfill_command_refuses_a_forecast_bundle(tiny_bundle, capsys):
+    from forecaster.bundle import WRONG_KIND
+    from forecaster.cli import main
+
+    assert main(["backfill", "--model", str(tiny_bundle), "--data", "never-read.csv", "--out", "x.csv"]) == 2
+    assert capsys.readouterr().err == f"forecaster: error: {tiny_bundle}: {WRONG_KIND['backfill']}\n"
+    with pytest.raises(forecaster.ForecasterError, match="a forecast bundle cannot backfill"):
+        forecaster.Backfiller.load(tiny_bundle)
+
+
+def test_read_meta_checks_the_expected_kind(tiny_bundle):
+    from forecaster.bundle import read_meta
+
+    assert read_meta(tiny_bundle, expect="forecast")["kind"] == "forecast"
+    assert read_meta(tiny_bundle)["kind"] == "forecast"
+    with pytest.raises(forecaster.ForecasterError, match="`expect` must be one of"):
+        read_meta(tiny_bundle, expect="forecasts")

@@ -63,13 +63,49 @@ def test_train_segrnn_options(small_csv, tmp_path):
     out = tmp_path / "seg"
     assert main(["train", "--data", str(small_csv), "--out", str(out), "--targets", "OT,HUFL",
                  "--features", "HUFL,HULL,OT", "--input-steps", "24", "--horizon", "6", "--units", "4",
-                 "--epochs", "1", "--model", "gru", "--channel-independent", "--segment", "6",
+                 "--epochs", "1", "--cell", "gru", "--channel-independent", "--segment", "6",
                  "--decoder", "parallel", "--norm", "mean", "--loss", "mae", "--lr-decay", "0.9",
                  "--no-progress"]) == 0
     p = forecaster.load(out).params
-    assert (p.model, p.channel_independent, p.segment, p.decoder, p.norm, p.loss, p.lr_decay) == (
+    assert (p.cell, p.channel_independent, p.segment, p.decoder, p.norm, p.loss, p.lr_decay) == (
         "gru", True, 6, "parallel", "mean", "mae", 0.9)
     assert "segment_embedding" in [layer.name for layer in forecaster.load(out).model_.layers]
+
+
+def test_train_options_are_the_declared_model_params():
+    """`forecaster train` derives its model options from `ModelParams`: same names, defaults and help."""
+    from dataclasses import fields
+
+    from forecaster.cli.app import train
+    from forecaster.params import ModelParams
+
+    options = {p.name: p for p in train.params}
+    for f in fields(ModelParams):
+        assert options[f.name].default == f.default and options[f.name].help == f.metadata["help"]
+    assert options["cell"].opts == ["--cell"] and options["conv"].secondary_opts == ["--no-conv"]
+    assert "residual" not in options and options["model"].hidden  # --model: the deprecated --cell
+
+
+def test_train_model_is_a_deprecated_alias_of_cell(small_csv, tmp_path, capsys):
+    base = ["train", "--data", str(small_csv), "--out", str(tmp_path / "x"), "--targets", "OT"]
+    assert main([*base, "--model", "lstm", "--dropout", "1.5"]) == 2  # stops at the params, before training
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["forecaster: warning: --model is deprecated and will be removed; use --cell",
+                                "forecaster: error: `dropout` must be a float in [0, 1). Received: dropout=1.5"]
+    assert main([*base, "--model", "lstm", "--cell", "gru"]) == 2
+    assert "give --cell only" in capsys.readouterr().err
+    assert main([*base, "--norm", "median"]) == 2
+    assert "'median' is not one of 'last', 'mean', 'none'" in capsys.readouterr().err
+
+
+def test_config_model_is_the_bundle_of_the_other_commands_not_trains_deprecated_option(small_csv, tmp_path, capsys):
+    """deploy/forecaster.toml sets a top-level `model` (the bundle of serve/predict): train's hidden
+    --model (the deprecated --cell) must not pick it up."""
+    config = tmp_path / "f.toml"
+    config.write_text('model = "/models/etth"\ncell = "lstm"\n')
+    assert main(["--config", str(config), "train", "--data", str(small_csv), "--out", str(tmp_path / "x"),
+                 "--dropout", "1.5"]) == 2
+    assert capsys.readouterr().err == "forecaster: error: `dropout` must be a float in [0, 1). Received: dropout=1.5\n"
 
 
 def test_train_parallel_decoder_without_segments_is_exit_2(small_csv, tmp_path, capsys):

@@ -13,7 +13,7 @@ from pipelines import WindowSpec
 from pipelines.errors import ForecasterError
 
 SPEC = WindowSpec(input_steps=24, horizon=6, features=ETT_COLUMNS[-3:], targets=ETT_COLUMNS[-3:])
-SEGRNN = dict(model="gru", units=4, channel_independent=True, segment=6, decoder="parallel", loss="mae")
+SEGRNN = dict(cell="gru", units=4, channel_independent=True, segment=6, decoder="parallel", loss="mae")
 
 
 def test_ensemble_size_is_validated_and_old_params_default_to_one():
@@ -29,7 +29,7 @@ def test_ensemble_size_is_validated_and_old_params_default_to_one():
 def test_forecast_is_the_mean_of_the_members(cell):
     from forecaster.nn.build import build_network
 
-    params = ModelParams(model=cell, units=4, ensemble=3, seed=5)
+    params = ModelParams(cell=cell, units=4, ensemble=3, seed=5)
     network = build_network(SPEC, params)
     members = [network.get_layer(f"member_{k}") for k in (1, 2, 3)]
     x = np.random.default_rng(0).normal(size=(4, 24, 3)).astype("float32")
@@ -54,15 +54,15 @@ def test_each_member_is_the_single_network_of_its_seed(ett_small, tmp_path):
 
 
 def test_ensemble_exports_to_tflite(ett_small, tmp_path):
+    from benchmarks.parts import from_parts
     from forecaster.export import export_tflite
-    from forecaster.model import Forecaster
     from forecaster.nn.build import build_network
     from pipelines.scaling import Scaler
 
     params = ModelParams(ensemble=2, **SEGRNN)
     values = ett_small[list(SPEC.columns)].to_numpy()
-    model = Forecaster.from_parts(spec=SPEC, params=params, network=build_network(SPEC, params),
-                                  scaler=Scaler(columns=SPEC.columns).fit(values), freq="1h")
+    model = from_parts(spec=SPEC, params=params, network=build_network(SPEC, params),
+                       scaler=Scaler(columns=SPEC.columns).fit(values), freq="1h")
     bundle = model.save(tmp_path / "b")
     _, diff = export_tflite(bundle)
     assert diff <= 1e-4
@@ -75,10 +75,9 @@ def test_blend_of_two_designs_is_the_mean_of_all_members_and_export_refuses_it_i
     """`blend` (what `benchmarks/ett.py --blend` uses) averages every member of networks of
     different designs; such a network is not what its settings describe, so the TFLite export,
     which rebuilds the network from those settings, says so instead of failing deep in Keras."""
+    from benchmarks.parts import blend, from_parts, members_of
     from forecaster.export import convert_tflite
-    from forecaster.model import Forecaster
     from forecaster.nn.build import build_network
-    from forecaster.nn.ensemble import blend, members_of
 
     two = build_network(SPEC, ModelParams(ensemble=2, **SEGRNN))
     other = build_network(SPEC, ModelParams(**{**SEGRNN, "segment": 12}))
@@ -87,7 +86,7 @@ def test_blend_of_two_designs_is_the_mean_of_all_members_and_export_refuses_it_i
     x = np.random.default_rng(0).normal(size=(4, 24, 3)).astype("float32")
     outs = [np.asarray(m(x)) for m in members_of(network)]
     np.testing.assert_allclose(np.asarray(network(x)), np.mean(outs, axis=0), rtol=0, atol=1e-6)
-    model = Forecaster.from_parts(spec=SPEC, params=ModelParams(ensemble=2, **SEGRNN), network=network, scaler=None,
-                                  freq="1h", name="blended")
+    model = from_parts(spec=SPEC, params=ModelParams(ensemble=2, **SEGRNN), network=network, scaler=None,
+                       freq="1h", name="blended")
     with pytest.raises(ForecasterError, match="^blended: the saved network is not the one its settings describe"):
         convert_tflite(model)

@@ -134,7 +134,7 @@ def test_blend_averages_a_saved_bundle_of_another_design_into_the_run(tmp_path):
     from click.testing import CliRunner
 
     import forecaster
-    from forecaster.nn.ensemble import members_of
+    from benchmarks.parts import members_of
 
     bench = _bench()
     base = ["--data-dir", str(DATA), "--dataset", "ETTh1", "--horizon", "96", "--lookback", "48", "--units", "4",

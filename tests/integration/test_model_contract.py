@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ CELLS = ["lstm", "gru"]
 def trained(request, ett_small):
     spec = WindowSpec(input_steps=16, horizon=4, features=ETT_COLUMNS, targets=["OT", "HUFL"])
     frame = ett_small.copy()
-    model = forecaster.train(frame, spec, model=request.param, layers=2, units=4, epochs=1, seed=3)
+    model = forecaster.train(frame, spec, cell=request.param, layers=2, units=4, epochs=1, seed=3)
     return model, frame, ett_small
 
 
@@ -53,7 +55,7 @@ def test_save_load_gives_identical_forecasts(trained, tmp_path):
 def test_seeded_training_is_reproducible(cell):
     frame = synthetic_frame(200)
     spec = WindowSpec(input_steps=12, horizon=3, features=["load", "temp"], targets=["temp"])
-    runs = [forecaster.train(frame, spec, model=cell, units=4, epochs=2, seed=7).predict(frame) for _ in range(2)]
+    runs = [forecaster.train(frame, spec, cell=cell, units=4, epochs=2, seed=7).predict(frame) for _ in range(2)]
     np.testing.assert_allclose(runs[0]["temp"], runs[1]["temp"], rtol=0, atol=1e-6)
 
 
@@ -110,8 +112,44 @@ def test_unfitted_use_is_an_error():
         forecaster.Forecaster(spec=spec).predict(pd.DataFrame({"ts": [], "a": []}))
 
 
-@pytest.mark.parametrize("bad", [{"dropout": 1.5}, {"model": "rnn"}, {"units": 0}, {"layers": True}])
+@pytest.mark.parametrize("bad", [{"dropout": 1.5}, {"cell": "rnn"}, {"units": 0}, {"layers": True}, {"norm": "median"}])
 def test_bad_params_are_errors_before_any_training(bad, ett_small):
     spec = WindowSpec(input_steps=2, horizon=1, features=["OT"], targets=["OT"])
     with pytest.raises(forecaster.ForecasterError, match="must be"):
         forecaster.train(ett_small, spec, **bad)
+
+
+def test_unknown_option_is_an_error_that_names_it(ett_small):
+    """No silent pass-through: every keyword of `train` is a declared `ModelParams` option."""
+    spec = WindowSpec(input_steps=2, horizon=1, features=["OT"], targets=["OT"])
+    with pytest.raises(forecaster.ForecasterError, match=r"unknown model option\(s\) \['unit', 'windows'\]"):
+        forecaster.train(ett_small, spec, unit=4, windows=3)
+
+
+def test_train_keywords_are_the_declared_options():
+    import inspect
+    from dataclasses import fields
+
+    from forecaster.params import ModelParams
+
+    keywords = inspect.signature(forecaster.train).parameters
+    for f in fields(ModelParams):
+        assert keywords[f.name].default == f.default
+    assert "residual" not in keywords and "model" not in keywords
+
+
+def test_params_and_overrides_combine_and_model_is_a_deprecated_alias(ett_small):
+    from forecaster.params import ModelParams
+
+    spec = WindowSpec(input_steps=8, horizon=2, features=["OT"], targets=["OT"])
+    frame = ett_small.iloc[:120]
+    model = forecaster.train(frame, spec, ModelParams(cell="lstm", units=4, segment=0), epochs=1, layers=2)
+    assert (model.params.cell, model.params.units, model.params.layers, model.params.segment) == ("lstm", 4, 2, 0)
+    with pytest.warns(FutureWarning, match="`model` is deprecated and will be removed; use `cell`") as record:
+        with pytest.raises(forecaster.ForecasterError, match="`cell` must be one of"):  # checked as `cell`
+            forecaster.train(frame, spec, model="rnn")
+    assert record[0].filename == __file__  # the warning points at the caller's line
+    with warnings.catch_warnings():  # (not inside pytest.warns, which would re-raise TensorFlow's own warnings)
+        warnings.filterwarnings("ignore", "`model` is deprecated", FutureWarning)
+        alias = forecaster.train(frame, spec, model="lstm", units=4, segment=0, epochs=1)
+    assert alias.params.cell == "lstm"

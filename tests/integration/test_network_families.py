@@ -15,12 +15,12 @@ from pipelines import WindowSpec
 SPEC = WindowSpec(input_steps=24, horizon=6, features=["load", "temp"], targets=["temp"])
 TINY = {"units": 4, "epochs": 1, "seed": 5}
 FAMILIES = {
-    "lstm-stacked": {"model": "lstm", "layers": 2, "segment": 0},
-    "gru-stacked": {"model": "gru", "layers": 2, "segment": 0},
-    "lstm-conv-front": {"model": "lstm", "conv": True},
-    "gru-segment": {"model": "gru", "segment": 12},
-    "lstm-segment": {"model": "lstm", "segment": 12},
-    "gru-segment-ensemble": {"model": "gru", "segment": 12, "ensemble": 2},
+    "lstm-stacked": {"cell": "lstm", "layers": 2, "segment": 0},
+    "gru-stacked": {"cell": "gru", "layers": 2, "segment": 0},
+    "lstm-conv-front": {"cell": "lstm", "conv": True},
+    "gru-segment": {"cell": "gru", "segment": 12},
+    "lstm-segment": {"cell": "lstm", "segment": 12},
+    "gru-segment-ensemble": {"cell": "gru", "segment": 12, "ensemble": 2},
 }
 
 

@@ -17,24 +17,24 @@ OPTIONS = {
     "segments_parallel": dict(segment=6, decoder="parallel"),
     "segrnn": dict(channel_independent=True, segment=6, decoder="parallel", loss="mae"),
     "mean_norm": dict(norm="mean", segment=5, channel_independent=True),
-    "no_norm_parallel": dict(residual=False, segment=4, decoder="parallel"),
-    "no_norm_channel_independent": dict(residual=False, channel_independent=True, segment=4),
+    "no_norm_parallel": dict(norm="none", segment=4, decoder="parallel"),
+    "no_norm_channel_independent": dict(norm="none", channel_independent=True, segment=4),
 }
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 @pytest.mark.parametrize("option", sorted(OPTIONS))
 def test_option_round_trips_under_safe_mode(cell, option, ett_small, tmp_path):
-    from forecaster.model import Forecaster
+    from benchmarks.parts import from_parts
     from forecaster.nn.build import build_network
     from pipelines.scaling import Scaler
 
     spec = WindowSpec(input_steps=24, horizon=10, features=ETT_COLUMNS[-3:], targets=["OT", "LULL"])
-    params = ModelParams(model=cell, units=4, seed=1, **OPTIONS[option])
+    params = ModelParams(cell=cell, units=4, seed=1, **OPTIONS[option])
     assert params.segment_model
     values = ett_small[list(spec.columns)].to_numpy()
-    model = Forecaster.from_parts(spec=spec, params=params, network=build_network(spec, params),
-                                  scaler=Scaler(columns=spec.columns).fit(values), freq="1h")
+    model = from_parts(spec=spec, params=params, network=build_network(spec, params),
+                       scaler=Scaler(columns=spec.columns).fit(values), freq="1h")
     loaded = forecaster.load(model.save(tmp_path / "b"))  # loads with safe_mode=True
     assert loaded.params == model.params
     windows = np.stack([values[-24:], values[:24]])
@@ -46,7 +46,7 @@ def test_option_round_trips_under_safe_mode(cell, option, ett_small, tmp_path):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_segrnn_trains_through_the_library(cell, ett_small, tmp_path):
     spec = WindowSpec(input_steps=24, horizon=6, features=ETT_COLUMNS, targets=ETT_COLUMNS)
-    model = forecaster.train(ett_small.iloc[:400], spec, model=cell, units=4, epochs=1, batch_size=64,
+    model = forecaster.train(ett_small.iloc[:400], spec, cell=cell, units=4, epochs=1, batch_size=64,
                              channel_independent=True, segment=6, decoder="parallel", loss="mae", lr_decay=0.9)
     assert model.history_["loss"] and np.isfinite(model.metrics_["mae"]["OT"])
     assert forecaster.load(model.save(tmp_path / "b")).predict(ett_small).shape == (6, 8)
@@ -79,8 +79,6 @@ def test_invalid_options_are_errors():
         ModelParams(lr_decay=1.5)
     with pytest.raises(ForecasterError, match="conv"):
         ModelParams(conv=True, segment=4)
-    with pytest.raises(ForecasterError, match="residual=False"):
-        ModelParams(norm="mean", residual=False)
     with pytest.raises(ForecasterError, match="segment=0"):
         ModelParams(conv=True, segment=24)  # conv belongs to the row-by-row network
     assert ModelParams(conv=True, segment=0).decoder == "dense"
@@ -93,7 +91,7 @@ def test_defaults_are_the_measured_segment_gru_and_auto_decoder_follows_segment(
     """The defaults are the design benchmarks/defaults.py measured best (README)."""
     params = ModelParams()
     assert ModelParams.from_dict(params.to_dict()) == params  # bundles record the resolved segment
-    assert (params.model, params.units, params.segment, params.decoder, params.loss, params.lr_decay) == (
+    assert (params.cell, params.units, params.segment, params.decoder, params.loss, params.lr_decay) == (
         "gru", 128, 24, "parallel", "mae", 0.9)
     assert params.segment_model
     assert not ModelParams(segment=0).segment_model  # row by row: the plain builder
@@ -113,18 +111,34 @@ def test_segment_longer_than_the_window_is_one_segment():
     np.testing.assert_allclose(network.predict(x, verbose=0), same.predict(x, verbose=0), rtol=1e-6)
 
 
-def test_bundles_saved_with_mean_norm_and_no_residual_still_load():
-    """A bundle written before norm='mean' with residual=False became an error keeps loading,
-    and rebuilds the network it was trained with (no instance normalization)."""
+@pytest.mark.parametrize("old_norm", ["last", "mean"])
+def test_bundles_saved_with_residual_false_load_as_norm_none(old_norm):
+    """Params of bundles written before `residual` and `norm` became one option (``model`` then
+    named the cell) are read silently: residual=False is norm="none" (such networks were built
+    without instance normalization, whatever `norm` said), and rebuild the same network."""
     from forecaster.nn.build import build_network
 
-    saved = {**ModelParams(segment=4).to_dict(), "norm": "mean", "residual": False}
+    new = {k: v for k, v in ModelParams(segment=4).to_dict().items() if k not in ("cell", "norm")}
+    saved = {**new, "model": "lstm", "norm": old_norm, "residual": False}
     params = ModelParams.from_dict(saved)
-    assert (params.norm, params.residual, params.segment_model) == ("mean", False, True)
-    assert params.to_dict() == saved
+    assert (params.cell, params.norm, params.segment_model) == ("lstm", "none", True)
+    assert ModelParams.from_dict(params.to_dict()) == params and "residual" not in params.to_dict()
     spec = WindowSpec(input_steps=8, horizon=4, features=["OT"], targets=["OT"])
-    plain = build_network(spec, ModelParams(segment=4, norm="last", residual=False))
-    assert build_network(spec, params).count_params() == plain.count_params()
+    assert build_network(spec, params).count_params() == build_network(spec, ModelParams(cell="lstm", segment=4,
+                                                                                        norm="none")).count_params()
+    kept = ModelParams.from_dict({**saved, "residual": True})
+    assert (kept.cell, kept.norm) == ("lstm", old_norm)
+
+
+def test_deprecated_names_warn_and_mean_the_new_ones():
+    with pytest.warns(FutureWarning, match="`model` is deprecated.*use `cell`"):
+        assert ModelParams.from_options(None, {"model": "lstm"}).cell == "lstm"
+    with pytest.warns(FutureWarning, match="`residual` is deprecated"):
+        assert ModelParams.from_options(None, {"residual": False}).norm == "none"
+    with pytest.raises(ForecasterError, match="give `cell` only"):
+        ModelParams.from_options(None, {"model": "lstm", "cell": "gru"})
+    with pytest.raises(TypeError):  # the dataclass itself knows only the new names
+        ModelParams(model="lstm")
 
 
 def test_channel_independence_needs_targets_among_features():
@@ -134,7 +148,7 @@ def test_channel_independence_needs_targets_among_features():
     with pytest.raises(ForecasterError, match=r"channel independence .*\['OT'\] are not"):
         build_network(spec, ModelParams(channel_independent=True))
     with pytest.raises(ForecasterError, match="channel independence"):
-        build_network(spec, ModelParams(channel_independent=True, residual=False))
+        build_network(spec, ModelParams(channel_independent=True, norm="none"))
 
 
 def test_bundle_loads_in_a_fresh_process(ett_small, tmp_path):
@@ -144,15 +158,15 @@ def test_bundle_loads_in_a_fresh_process(ett_small, tmp_path):
 
     from helpers import ROOT
 
-    from forecaster.model import Forecaster
+    from benchmarks.parts import from_parts
     from forecaster.nn.build import build_network
     from pipelines.scaling import Scaler
 
     spec = WindowSpec(input_steps=12, horizon=4, features=ETT_COLUMNS, targets=ETT_COLUMNS)
-    params = ModelParams(model="gru", units=4, channel_independent=True, segment=4, decoder="parallel")
+    params = ModelParams(cell="gru", units=4, channel_independent=True, segment=4, decoder="parallel")
     values = ett_small[list(spec.columns)].to_numpy()
-    Forecaster.from_parts(spec=spec, params=params, network=build_network(spec, params),
-                          scaler=Scaler(columns=spec.columns).fit(values), freq="1h").save(tmp_path / "b")
+    from_parts(spec=spec, params=params, network=build_network(spec, params),
+               scaler=Scaler(columns=spec.columns).fit(values), freq="1h").save(tmp_path / "b")
     code = f"import forecaster; print(forecaster.load({str(tmp_path / 'b')!r}).spec.horizon)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.stdout.strip() == "4", out.stderr
