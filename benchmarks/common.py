@@ -61,6 +61,7 @@ def reference_bundle(directory: Path, *, export: bool = False) -> Path:
     """Save the reference 2x64 LSTM (untrained, seeded: speed does not depend on weights) as a
     forecast bundle on a 1 h cadence with the 7 ETT columns; optionally with its TFLite export."""
     from parts import from_parts  # this folder is on sys.path wherever common is imported
+
     from forecaster.nn.training import set_seed
     from forecaster.params import ModelParams
     from pipelines import Scaler, WindowSpec
