@@ -39,6 +39,25 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def fitted_meta(kind: str, estimator: Any, **extra: Any) -> dict[str, Any]:
+    """What ``bundle.json`` records of any fitted estimator (`Forecaster`, `Backfiller`): its
+    kind, name, spec, cadence, columns, scaler statistics, parameters, training history and
+    metrics, and ``extra`` (e.g. the forecaster's ``max_gap`` and ``split``)."""
+    return {
+        "kind": kind,
+        "name": estimator.name,
+        "spec": estimator.spec.to_dict(),
+        "freq": estimator.freq_,
+        **extra,
+        "time_col": estimator.time_col_,
+        "sensor_col": estimator.sensor_col_,
+        "scaler": estimator.scaler_.to_dict(),
+        "params": estimator.params.to_dict(),
+        "history": getattr(estimator, "history_", {}),
+        "metrics": getattr(estimator, "metrics_", {}),
+    }
+
+
 def save_bundle(directory: str | Path, model: Any, meta: dict[str, Any]) -> Path:
     """Write ``model`` and ``meta`` into ``directory`` (created if needed)."""
     one_of(KINDS)("kind", meta.get("kind"))

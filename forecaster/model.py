@@ -268,20 +268,9 @@ class Forecaster:
     def metadata(self) -> dict[str, Any]:
         """What `bundle.json` records about this forecaster."""
         self._check_fitted()
-        return {
-            "kind": "forecast",
-            "name": self.name,
-            "spec": self.spec.to_dict(),
-            "freq": self.freq_,
-            "max_gap": self.max_gap,
-            "time_col": self.time_col_,
-            "sensor_col": self.sensor_col_,
-            "scaler": self.scaler_.to_dict(),
-            "params": self.params.to_dict(),
-            "split": self.split_.to_dict(),
-            "history": getattr(self, "history_", {}),
-            "metrics": getattr(self, "metrics_", {}),
-        }
+        from forecaster.bundle import fitted_meta
+
+        return fitted_meta("forecast", self, max_gap=self.max_gap, split=self.split_.to_dict())
 
     def save(self, directory: str | Path) -> Path:
         """Write the bundle directory (model.keras + bundle.json)."""

@@ -247,18 +247,9 @@ class Backfiller:
     def metadata(self) -> dict[str, Any]:
         """What `bundle.json` records about this backfiller."""
         self._check_fitted()
-        return {
-            "kind": "backfill",
-            "name": self.name,
-            "spec": self.spec.to_dict(),
-            "freq": self.freq_,
-            "time_col": self.time_col_,
-            "sensor_col": self.sensor_col_,
-            "scaler": self.scaler_.to_dict(),
-            "params": self.params.to_dict(),
-            "history": getattr(self, "history_", {}),
-            "metrics": getattr(self, "metrics_", {}),
-        }
+        from forecaster.bundle import fitted_meta
+
+        return fitted_meta("backfill", self)
 
     def save(self, directory: str | Path) -> Path:
         """Write the bundle directory (model.keras + bundle.json, kind ``backfill``)."""

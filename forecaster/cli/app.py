@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from forecaster.cli.util import declared_options, deprecated_values, split_names
+from forecaster.cli.util import declared_options, deprecated_values, split_names, training_input, training_split
 from forecaster.params import DEPRECATED, ModelParams
 from pipelines.errors import ForecasterError
 
@@ -64,22 +64,15 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 @cli.command(epilog=EPILOG_TRAIN)
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training CSV.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
-@click.option("--time-col", default=None, help="Time column [default: ts/time/timestamp/date/datetime, else the first].")
-@click.option("--sensor-col", default=None, help="Sensor id column of a long file [default: 'sensor' if present].")
+@training_input
 @click.option("--features", default=None, help="Comma-separated input columns [default: the targets; add covariates explicitly].")
 @click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
 @click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
 @declared_options(ModelParams, DEPRECATED)
-@click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
 @click.option("--max-gap", default=3, show_default=True, type=click.IntRange(min=0),
               help="Longest run of missing steps to interpolate; longer gaps cut the series.")
-@click.option("--val", default=0.1, show_default=True, type=float, help="Validation fraction of the time span.")
-@click.option("--test", default=0.2, show_default=True, type=float, help="Test fraction of the time span (the latest).")
-@click.option("--train-end", default=None, help="Explicit end of the training split (ISO time; wins over --val/--test).")
-@click.option("--val-end", default=None, help="Explicit end of the validation split (ISO time).")
+@training_split
 @click.option("--name", default=None, help="Model name in published forecasts [default: the bundle folder name].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
 def train(**o) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from forecaster.cli.util import split_names
+from forecaster.cli.util import split_names, training_input, training_split
 from pipelines.errors import DataError, ForecasterError
 
 EPILOG_TRAIN_BACKFILL = """\b
@@ -25,10 +25,7 @@ Example:
 
 
 @click.command("train-backfill", epilog=EPILOG_TRAIN_BACKFILL)
-@click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training CSV.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write.")
-@click.option("--time-col", default=None, help="Time column [default: ts/time/timestamp/date/datetime, else the first].")
-@click.option("--sensor-col", default=None, help="Sensor id column of a long file [default: 'sensor' if present].")
+@training_input
 @click.option("--features", default=None, help="Comma-separated columns to read and fill [default: all value columns].")
 @click.option("--window", default=96, show_default=True, type=click.IntRange(min=1), help="Slots the network sees, the gap centred.")
 @click.option("--max-fill", default=24, show_default=True, type=click.IntRange(min=1), help="Longest gap (slots) to learn to fill.")
@@ -44,11 +41,7 @@ Example:
 @click.option("--patience", default=5, show_default=True, type=click.IntRange(min=1), help="Early-stopping patience (epochs).")
 @click.option("--stride", default=1, show_default=True, type=click.IntRange(min=1), help="Slots between training windows.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred].")
-@click.option("--val", default=0.1, show_default=True, type=float, help="Validation fraction of the time span.")
-@click.option("--test", default=0.2, show_default=True, type=float, help="Test fraction of the time span (the latest).")
-@click.option("--train-end", default=None, help="Explicit end of the training split (ISO time; wins over --val/--test).")
-@click.option("--val-end", default=None, help="Explicit end of the validation split (ISO time).")
+@training_split
 @click.option("--name", default=None, help="Model name [default: the bundle folder name].")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
 def train_backfill(**o) -> None:

@@ -84,3 +84,35 @@ def _option(f: Field) -> Callable[[Callable], Callable]:
     if f.metadata["check"].kind == "bool":
         return click.option(f"{flag}/--no-{flag[2:]}", f.name, **kwargs)
     return click.option(flag, f.name, type=_type_of(f), **kwargs)
+
+
+def stacked(*decorators: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
+    """One decorator that applies ``decorators`` as if written one above the other."""
+
+    def apply(command: Callable) -> Callable:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return apply
+
+
+training_input = stacked(
+    click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training CSV."),
+    click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write."),
+    click.option("--time-col", default=None,
+                 help="Time column [default: ts/time/timestamp/date/datetime, else the first]."),
+    click.option("--sensor-col", default=None, help="Sensor id column of a long file [default: 'sensor' if present]."),
+)
+"""The CSV and bundle options of the commands that train (``train``, ``train-backfill``)."""
+
+training_split = stacked(
+    click.option("--freq", default=None, help="Cadence such as 1h or 15min [default: inferred]."),
+    click.option("--val", default=0.1, show_default=True, type=float, help="Validation fraction of the time span."),
+    click.option("--test", default=0.2, show_default=True, type=float,
+                 help="Test fraction of the time span (the latest)."),
+    click.option("--train-end", default=None,
+                 help="Explicit end of the training split (ISO time; wins over --val/--test)."),
+    click.option("--val-end", default=None, help="Explicit end of the validation split (ISO time)."),
+)
+"""The cadence and split options of the commands that train."""
