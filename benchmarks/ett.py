@@ -34,7 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, PUBLISHED_MSE, Protocol, cut_windows  # noqa: E402
+from benchmarks.ett_report import write_tables  # noqa: E402
+from benchmarks.ltsf import DATASETS, ETT_COLUMNS, HORIZONS, Protocol, cut_windows  # noqa: E402
 from benchmarks.parts import blend, from_parts, members_of  # noqa: E402
 from forecaster.params import ModelParams  # noqa: E402
 from pipelines.windows import WindowSpec  # noqa: E402
@@ -85,9 +86,6 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     with the trained ones (`blended`)."""
     from forecaster.nn.build import build_network
     from forecaster.nn.ensemble import train_ensemble
-    from forecaster.nn.inference import Predictor
-    from forecaster.nn.training import fit_network, series_dataset
-    from pipelines.split import SplitSpec
 
     columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
     proto = Protocol(dataset, lookback=lookback, horizon=horizon)
@@ -95,9 +93,32 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     scaler = proto.fit_scaler(values, columns)
     scaled = scaler.transform(values)
     spec = WindowSpec(input_steps=lookback, horizon=horizon, features=columns, targets=columns)
+    fit_member = member_fitter(scaled, proto, len(columns), verbose=verbose, time_budget=time_budget,
+                               steps_per_epoch=steps_per_epoch)
+    began = time.monotonic()
+    network, history = train_ensemble(lambda p, name: build_network(spec, p, name=name), params, fit_member)
+    train_seconds = time.monotonic() - began
+    network = blended(network, blend_with)
+    row = {"dataset": dataset, "features": features, "horizon": horizon, "lookback": lookback,
+           **scores(network, scaled, proto, history, params.loss),
+           "steps_per_epoch": steps_per_epoch, "best_val_loss": min(history.get("val_loss", [float("nan")])),
+           "val_loss": val_loss(network, scaled, proto.window_starts("val"), lookback, horizon, params.loss),
+           "train_seconds": round(train_seconds, 1), "params": params.to_dict()}
+    if blend_with:
+        row["blended_with"] = [{"params": other.params.to_dict(), "networks": len(members_of(other.model_))}
+                               for other in blend_with]
+    return row, bundle_of(frame, row, spec, params, network, scaler, proto, history)
+
+
+def member_fitter(scaled: np.ndarray, proto: Protocol, n_targets: int, *, verbose: int, time_budget: float | None,
+                  steps_per_epoch: int | None):
+    """``fit_member(network, member_params)`` for `train_ensemble`: fits one network on the
+    protocol's train windows (early stopping on its validation windows); returns the history."""
+    from forecaster.nn.training import fit_network, series_dataset
 
     def fit_member(network, member: ModelParams) -> dict[str, list[float]]:
-        common = dict(input_steps=lookback, horizon=horizon, target_index=list(range(len(columns))), seed=member.seed)
+        common = dict(input_steps=proto.lookback, horizon=proto.horizon, target_index=list(range(n_targets)),
+                      seed=member.seed)
         train = series_dataset(scaled, proto.window_starts("train"), batch_size=member.batch_size, shuffle=True,
                                **common)
         val = series_dataset(scaled, proto.window_starts("val"), batch_size=1024, shuffle=False, **common)
@@ -107,10 +128,15 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
             verbose=verbose, lr_decay=member.lr_decay, time_budget=time_budget, steps_per_epoch=steps_per_epoch,
         )
 
-    began = time.monotonic()
-    network, history = train_ensemble(lambda p, name: build_network(spec, p, name=name), params, fit_member)
-    train_seconds = time.monotonic() - began
-    network = blended(network, blend_with)
+    return fit_member
+
+
+def scores(network, scaled: np.ndarray, proto: Protocol, history: dict, loss: str) -> dict:
+    """The test scores of a results row (MSE, MAE, windows, MSE over full published batches),
+    epochs trained and, for several networks, each member's test MSE."""
+    from forecaster.nn.inference import Predictor
+
+    lookback, horizon = proto.lookback, proto.horizon
     members = members_of(network)
     starts = proto.window_starts("test")
     window_se, window_ae = test_errors(Predictor(network), scaled, starts, lookback, horizon)
@@ -119,27 +145,24 @@ def run(frame, dataset: str, horizon: int, features: str, params: ModelParams, l
     if len(members) > 1:
         member_mse = [float(test_errors(Predictor(member), scaled, starts, lookback, horizon)[0].mean())
                       for member in members]
+    return {"mse": float(window_se.mean()), "mae": float(window_ae.mean()), "test_windows": int(len(starts)),
+            "mse_without_last_partial_batch": float(window_se[:full].mean()),
+            "epochs": epochs_text(history), "member_epochs": history.get("member_epochs"), "member_mse": member_mse}
+
+
+def bundle_of(frame, row: dict, spec, params: ModelParams, network, scaler, proto: Protocol, history: dict):
+    """The scored network as a Forecaster (split at the protocol's borders; the row's test
+    scores in its metrics), ready to save as a normal bundle."""
+    from pipelines.split import SplitSpec
+
     dates = frame["date"]
-    row = {
-        "dataset": dataset, "features": features, "horizon": horizon, "lookback": lookback,
-        "mse": float(window_se.mean()), "mae": float(window_ae.mean()), "test_windows": int(len(starts)),
-        "mse_without_last_partial_batch": float(window_se[:full].mean()),
-        "epochs": epochs_text(history), "member_epochs": history.get("member_epochs"), "member_mse": member_mse,
-        "steps_per_epoch": steps_per_epoch, "best_val_loss": min(history.get("val_loss", [float("nan")])),
-        "val_loss": val_loss(network, scaled, proto.window_starts("val"), lookback, horizon, params.loss),
-        "train_seconds": round(train_seconds, 1), "params": params.to_dict(),
-    }
-    if blend_with:
-        row["blended_with"] = [{"params": other.params.to_dict(), "networks": len(members_of(other.model_))}
-                               for other in blend_with]
-    model = from_parts(
+    return from_parts(
         spec=spec, params=params, network=network, scaler=scaler, freq=proto.freq, max_gap=0,
-        time_col="date", sensor_col=None, name=f"{dataset}-{features}-{horizon}",
+        time_col="date", sensor_col=None, name=f"{row['dataset']}-{row['features']}-{row['horizon']}",
         split=SplitSpec(train_end=dates.iloc[proto.borders["train"][1]], val_end=dates.iloc[proto.borders["val"][1]]),
         history=history, metrics={"benchmark": {k: row[k] for k in ("mse", "mae", "test_windows", "lookback",
                                                                     "blended_with") if k in row}},
     )
-    return row, model
 
 
 def check_blend(others: tuple, spec, scaler) -> None:
@@ -210,37 +233,64 @@ def library_check(loaded, trained, frame, dataset: str, horizon: int, lookback: 
             "benchmark_mse": float(np.mean((scored - y) ** 2)), "library_mse": float(np.mean((library - y) ** 2))}
 
 
-def published_rows(dataset: str, horizon: int) -> list[tuple[str, float]]:
-    """Published multivariate MSE for one dataset and horizon."""
-    if horizon not in HORIZONS:
-        return []
-    k = HORIZONS.index(horizon)
-    return [(name, v[k]) for name, v in PUBLISHED_MSE.get(dataset, {}).items()]
+def read_inputs(data_dir: Path, datasets: list[str], horizons: list[int], features: str, lookback: int,
+                blend: tuple) -> tuple[dict, tuple]:
+    """``(frames, blend_with)``: every dataset and ``--blend`` bundle read, and the bundles checked
+    against the (single) run, before any training: a bad one is a one-line error, not a lost run."""
+    import forecaster
+    from pipelines.errors import ForecasterError
+
+    try:
+        frames = {dataset: load_frame(data_dir, dataset) for dataset in datasets}
+        blend_with = tuple(forecaster.load(path) for path in blend)
+        if blend_with:  # --blend means a single run
+            columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
+            frame = frames[datasets[0]]
+            check_blend(blend_with, WindowSpec(input_steps=lookback, horizon=horizons[0], features=columns,
+                                               targets=columns),
+                        Protocol(datasets[0], lookback=lookback, horizon=horizons[0]).fit_scaler(
+                            frame[columns].to_numpy("float64"), columns))
+    except ForecasterError as error:
+        raise click.ClickException(str(error)) from None
+    return frames, blend_with
 
 
-def cell_of(params: dict) -> str:
-    """The cell of a results row's params (rows written before the rename say ``model``)."""
-    return params.get("cell", params.get("model", "?"))
+def run_setting(frame, dataset: str, horizon: int, features: str, params: ModelParams, lookback: int,
+                time_budget: float, steps_per_epoch: int | None, blend_with: tuple, save_bundle: str | None,
+                check: int) -> dict:
+    """One dataset and horizon: train and score (`run`), save the bundle if asked, re-forecast
+    ``check`` test windows through the library (`checked`); the results row."""
+    row, model = run(frame, dataset, horizon, features, params, lookback, time_budget,
+                     steps_per_epoch=steps_per_epoch, blend_with=blend_with)
+    columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
+    if save_bundle:
+        model.save(save_bundle)
+        row["bundle"] = str(save_bundle)
+    click.echo(f"{dataset} {features} H={horizon} L={lookback}: scored, MSE {row['mse']:.4f}", err=True)
+    if check:
+        row.update(checked(model, frame, dataset, horizon, lookback, columns, check, save_bundle))
+    click.echo(f"{dataset} {features} H={horizon} L={lookback}: MSE {row['mse']:.4f} MAE {row['mae']:.4f} "
+               f"({row['epochs']} epochs, {row['train_seconds']:.0f} s; library check max diff "
+               f"{row.get('library_max_abs_diff', float('nan')):.2e})", err=True)
+    return row
 
 
-def markdown(rows: list[dict]) -> str:
-    """Our rows and, for multivariate settings, the published rows beside them."""
-    lines = ["| dataset | features | H | L | model | MSE | MAE | epochs | train s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for r in rows:
-        p = r["params"]
-        name = f"ours: {cell_of(p).upper()} seg{p['segment']} d{p['units']}"
-        if p.get("ensemble", 1) > 1:
-            name += f" x{p['ensemble']} seeds"
-        for other in r.get("blended_with", []):
-            o = other["params"]
-            name += f" + {other['networks']} x {cell_of(o).upper()} seg{o['segment']} d{o['units']} (blended)"
-        lines.append(f"| {r['dataset']} | {r['features']} | {r['horizon']} | {r['lookback']} | {name} | "
-                     f"{r['mse']:.4f} | {r['mae']:.4f} | {r['epochs']} | {r['train_seconds']:.0f} |")
-        if r["features"] == "M":
-            for pname, mse in published_rows(r["dataset"], r["horizon"]):
-                lines.append(f"| {r['dataset']} | M | {r['horizon']} | | {pname} (published) | {mse:.3f} | | | |")
-    return "\n".join(lines)
+def checked(model, frame, dataset: str, horizon: int, lookback: int, columns: list[str], count: int,
+            save_bundle: str | None) -> dict:
+    """The row's library check fields: `library_check` of the saved bundle (or a scratch one),
+    or the error it raised (a failed check must not lose hours of training: it is recorded)."""
+    import forecaster
+
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            loaded = forecaster.load(save_bundle or model.save(Path(scratch) / "bundle"))
+            result = library_check(loaded, model, frame, dataset, horizon, lookback, columns, count)
+        return {"library_max_abs_diff": result["max_abs_diff"],
+                "library_check_mse": [result["benchmark_mse"], result["library_mse"]]}
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        click.echo(f"library check failed: {message}", err=True)
+        return {"library_check_error": message}
 
 
 @click.command(epilog="\b\nExample:\n  python benchmarks/ett.py --dataset ETTh1 --horizon 96 --ensemble 1")
@@ -305,51 +355,16 @@ def main(data_dir, datasets, horizons, features, lookback, cell, units, segment,
     chosen = {k: v for k, v in {"learning_rate": learning_rate, "patience": patience}.items() if v is not None}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    from pipelines.errors import ForecasterError
-
-    try:  # every file read and checked before any training: a bad one is a one-line error, not a lost run
-        frames = {dataset: load_frame(Path(data_dir), dataset) for dataset in datasets}
-        blend_with = tuple(forecaster.load(path) for path in blend)
-        if blend_with:  # --blend means a single run
-            columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
-            frame = frames[datasets[0]]
-            check_blend(blend_with, WindowSpec(input_steps=lookback, horizon=horizons[0], features=columns,
-                                               targets=columns),
-                        Protocol(datasets[0], lookback=lookback, horizon=horizons[0]).fit_scaler(
-                            frame[columns].to_numpy("float64"), columns))
-    except ForecasterError as error:
-        raise click.ClickException(str(error)) from None
+    frames, blend_with = read_inputs(Path(data_dir), datasets, horizons, features, lookback, blend)
     rows = []
     for dataset, frame in frames.items():
         for horizon in horizons:
-            row, model = run(frame, dataset, horizon, features, params_for(params, horizon, chosen), lookback,
-                             time_budget * 60, steps_per_epoch=steps_per_epoch, blend_with=blend_with)
-            columns = list(ETT_COLUMNS) if features == "M" else ["OT"]
-            if save_bundle:
-                model.save(save_bundle)
-                row["bundle"] = str(save_bundle)
-            click.echo(f"{dataset} {features} H={horizon} L={lookback}: scored, MSE {row['mse']:.4f}", err=True)
-            if check:
-                try:
-                    with tempfile.TemporaryDirectory() as scratch:
-                        loaded = forecaster.load(save_bundle or model.save(Path(scratch) / "bundle"))
-                        result = library_check(loaded, model, frame, dataset, horizon, lookback, columns, check)
-                    row["library_max_abs_diff"] = result["max_abs_diff"]
-                    row["library_check_mse"] = [result["benchmark_mse"], result["library_mse"]]
-                except Exception as error:  # a failed check must not lose hours of training: record it
-                    row["library_check_error"] = f"{type(error).__name__}: {error}"
-                    click.echo(f"library check failed: {row['library_check_error']}", err=True)
+            row = run_setting(frame, dataset, horizon, features, params_for(params, horizon, chosen), lookback,
+                              time_budget * 60, steps_per_epoch, blend_with, save_bundle, check)
             rows.append(row)
-            click.echo(f"{dataset} {features} H={horizon} L={lookback}: MSE {row['mse']:.4f} MAE {row['mae']:.4f} "
-                       f"({row['epochs']} epochs, {row['train_seconds']:.0f} s; library check max diff "
-                       f"{row.get('library_max_abs_diff', float('nan')):.2e})", err=True)
             with (out / "results.jsonl").open("a") as handle:
                 handle.write(json.dumps(row) + "\n")
-    table = markdown(rows)
-    click.echo(table)
-    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    with (out / "results.md").open("a") as handle:
-        handle.write(f"\n<!-- {' '.join(sys.argv)} -->\n{table}\n")
+    write_tables(rows, out)
 
 
 if __name__ == "__main__":
