@@ -14,7 +14,8 @@ from helpers import ETT_COLUMNS
 from mqtt_broker import Collector, free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from forecaster.serve.daemon import Daemon, ServeConfig
+from forecaster.serve.config import ServeConfig
+from forecaster.serve.daemon import Daemon
 from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
 from pipelines.payloads import encode_reading
 

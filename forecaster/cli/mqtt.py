@@ -26,7 +26,7 @@ from click.core import ParameterSource
 from pipelines.errors import ForecasterError
 
 if TYPE_CHECKING:
-    from forecaster.serve.daemon import ServeConfig
+    from forecaster.serve.config import ServeConfig
 
 EPILOG_SERVE = """\b
 Example:
@@ -138,7 +138,7 @@ def _info_logging(ctx: click.Context) -> None:
 def serve(ctx: click.Context, **o) -> None:
     """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
     from forecaster.bundle import read_meta
-    from forecaster.serve.daemon import ServeConfig
+    from forecaster.serve.config import ServeConfig
 
     _info_logging(ctx)
     settings = _mqtt_settings(ctx, o, persistent=o["persistent_session"], session_expiry=o["session_expiry"])

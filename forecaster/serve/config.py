@@ -1,0 +1,85 @@
+"""The daemon's configuration: one frozen, validated `ServeConfig`, built once by
+``forecaster serve`` from flags, TOML and environment, and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forecaster.serve.mqtt_client import MqttSettings
+from forecaster.serve.service import check_template
+from pipelines.errors import ForecasterError
+from pipelines.payloads import ParseRules
+
+
+def _check_qos(name: str, value: object) -> None:
+    if value not in (0, 1, 2) or isinstance(value, bool):
+        raise ForecasterError(f"`{name}` must be 0, 1 or 2. Received: {name}={value!r}")
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Everything `forecaster serve` needs, validated.
+
+    Args:
+        bundle: the forecast bundle directory.
+        mqtt: connection settings.
+        subscribe: the readings' topic filter (its ``+`` level is the sensor id).
+        publish: the forecast topic template, e.g. ``forecasts/{sensor}``.
+        status_topic: retained ``online``/``offline``.
+        qos_in, qos_out, retain: subscription QoS; forecasts' QoS and retain flag.
+        metrics_host, metrics_port: where ``/metrics``, ``/healthz``, ``/readyz`` listen (None: off).
+        state_file: windows saved at shutdown and restored at start (None: off).
+        max_sensors, queue_size, max_batch, max_payload, max_future_s, ignore_unknown:
+            limits, see `ForecastService` and `ParseRules`.
+        drain_timeout: seconds the worker gets to finish the queue at shutdown.
+        runtime: ``keras`` (TensorFlow, XLA fast path) or ``tflite`` (the bundle's LiteRT
+            export; no TensorFlow needed).
+        threads: inference threads (0: the runtime's default, all cores).
+
+    Example:
+        >>> from forecaster.serve.mqtt_client import BrokerAddress
+        >>> ServeConfig(bundle="b", mqtt=MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c"),
+        ...             status_topic="s", qos_out=3)
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `qos_out` must be 0, 1 or 2. Received: qos_out=3
+    """
+
+    bundle: str
+    mqtt: MqttSettings
+    status_topic: str
+    subscribe: str = "sensors/+/readings"
+    publish: str = "forecasts/{sensor}"
+    qos_in: int = 1
+    qos_out: int = 1
+    retain: bool = False
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    state_file: str | None = None
+    max_sensors: int = 10_000
+    queue_size: int = 100_000
+    max_batch: int = 1024
+    max_payload: int = 65_536
+    max_future_s: float = 86_400.0
+    ignore_unknown: bool = False
+    drain_timeout: float = 5.0
+    runtime: str = "keras"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
+            raise ForecasterError(f"`threads` must be a non-negative integer. Received: threads={self.threads!r}")
+        if self.runtime not in ("keras", "tflite"):
+            raise ForecasterError(f"`runtime` must be 'keras' or 'tflite'. Received: runtime={self.runtime!r}")
+        _check_qos("qos_in", self.qos_in)
+        _check_qos("qos_out", self.qos_out)
+        check_template(self.publish)
+        ParseRules(subscription=self.subscribe, features=("x",))  # validates the filter
+        if not self.status_topic or any(c in self.status_topic for c in "+#\0"):
+            raise ForecasterError(f"`status_topic` must be a plain topic. Received: status_topic={self.status_topic!r}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ForecasterError(f"`metrics_port` must be in [0, 65535]. Received: metrics_port={self.metrics_port}")
+        for name in ("max_sensors", "queue_size", "max_batch", "max_payload"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
