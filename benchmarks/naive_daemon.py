@@ -22,7 +22,7 @@ def main(bundle: str, url: str) -> int:
     import numpy as np
 
     from forecaster.model import Forecaster
-    from forecaster.serve.service import forecast_payload
+    from forecaster.serve.formats import forecast_payload
     from pipelines.payloads import ParseRules, Rejection, parse_message
     from pipelines.stream import WindowRegistry
     from pipelines.timeutil import step_of

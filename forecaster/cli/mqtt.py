@@ -134,6 +134,9 @@ def _info_logging(ctx: click.Context) -> None:
               help="Reject readings more than this many seconds ahead of the clock.")
 @click.option("--ignore-unknown/--reject-unknown", default=False, show_default=True,
               help="Ignore payload fields that are not model columns instead of rejecting the message.")
+@click.option("--output-format", default="json", show_default=True, type=click.Choice(["json", "influx"]),
+              help="json: one JSON object per forecast; influx: InfluxDB line protocol, one line per target and step "
+                   "(Telegraf mqtt_consumer, data_format = \"influx\").")
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
     """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
@@ -148,7 +151,7 @@ def serve(ctx: click.Context, **o) -> None:
         metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
         max_sensors=o["max_sensors"], queue_size=o["queue_size"], max_batch=o["max_batch"],
         max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
-        runtime=o["runtime"], threads=o["threads"],
+        runtime=o["runtime"], threads=o["threads"], output_format=o["output_format"],
     )
     meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):

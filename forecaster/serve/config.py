@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forecaster.serve.formats import check_output_format
 from forecaster.serve.mqtt_client import MqttSettings
 from forecaster.serve.service import check_template
 from pipelines.errors import ForecasterError
@@ -35,6 +36,8 @@ class ServeConfig:
         runtime: ``keras`` (TensorFlow, XLA fast path) or ``tflite`` (the bundle's LiteRT
             export; no TensorFlow needed).
         threads: inference threads (0: the runtime's default, all cores).
+        output_format: ``json`` (DESIGN 3.2) or ``influx`` (InfluxDB line protocol), see
+            `forecaster.serve.formats`.
 
     Example:
         >>> from forecaster.serve.mqtt_client import BrokerAddress
@@ -65,6 +68,7 @@ class ServeConfig:
     drain_timeout: float = 5.0
     runtime: str = "keras"
     threads: int = 0
+    output_format: str = "json"
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
@@ -79,7 +83,9 @@ class ServeConfig:
             raise ForecasterError(f"`status_topic` must be a plain topic. Received: status_topic={self.status_topic!r}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ForecasterError(f"`metrics_port` must be in [0, 65535]. Received: metrics_port={self.metrics_port}")
+        check_output_format(self.output_format)
         for name in ("max_sensors", "queue_size", "max_batch", "max_payload"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+

@@ -56,6 +56,7 @@ class Daemon:
             model, rules=parse_rules(config, model), publisher=self.client, template=config.publish,
             qos=config.qos_out, retain=config.retain, metrics=self.metrics, max_sensors=config.max_sensors,
             queue_size=config.queue_size, more_pending=self.client.incoming_pending,
+            output_format=config.output_format,
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(

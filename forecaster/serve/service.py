@@ -26,15 +26,15 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
-import orjson
 import pandas as pd
 
+from forecaster.serve.formats import formatter
 from forecaster.serve.telemetry import Metrics, RateLimitedLog
 from pipelines.errors import ForecasterError, StaleReading
-from pipelines.payloads import ParseRules, Reading, Rejection, format_timestamp, parse_message
+from pipelines.payloads import ParseRules, Reading, Rejection, parse_message
 from pipelines.rejections import Cause
 from pipelines.stream import WindowRegistry
-from pipelines.timeutil import NS_PER_SECOND, step_of
+from pipelines.timeutil import step_of
 
 log = logging.getLogger(__name__)
 _WAKE = object()  # put into the queue to wake the worker; not a reading
@@ -80,46 +80,6 @@ def check_template(template: str) -> str:
     return template
 
 
-def forecast_payload(
-    sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, freq: str, model: str, targets: Sequence[str],
-    times: Sequence[str] | None = None,
-) -> bytes:
-    """The outbound JSON (DESIGN 3.2): ``issued_at`` is the time of the window's last row.
-
-    Args:
-        times: the formatted times of slots ``last_slot .. last_slot + horizon`` when
-            already known (`slot_times`; shared by the sensors of one batch).
-
-    Example:
-        >>> forecast_payload("t1", 1, np.array([[30.5]]), step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"])
-        b'{"sensor":"t1","issued_at":"1970-01-01T01:00:00Z","model":"m","step":"1h","forecast":[{"ts":"1970-01-01T02:00:00Z","OT":30.5}]}'
-    """
-    times = times or slot_times(last_slot, len(forecast), step_ns)
-    steps = []
-    for k, row in enumerate(forecast.tolist()):
-        item: dict[str, object] = {"ts": times[k + 1]}
-        item.update(zip(targets, row))
-        steps.append(item)
-    body = {"sensor": sensor, "issued_at": times[0], "model": model, "step": freq, "forecast": steps}
-    return orjson.dumps(body)  # 5x faster than json.dumps here (21 vs 109 us for 24 x 7)
-
-
-def slot_times(last_slot: int, horizon: int, step_ns: int) -> list[str]:
-    """ISO times of ``last_slot`` and the ``horizon`` slots after it (vectorized: this runs
-    for every published forecast).
-
-    Example:
-        >>> slot_times(0, 2, 1_800_000_000_000)
-        ['1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z', '1970-01-01T01:00:00Z']
-        >>> slot_times(3, 1, 500_000_000)
-        ['1970-01-01T00:00:01.5Z', '1970-01-01T00:00:02Z']
-    """
-    ns = (np.arange(last_slot, last_slot + horizon + 1, dtype="int64") * step_ns).astype("datetime64[ns]")
-    if step_ns % NS_PER_SECOND == 0:
-        return [t + "Z" for t in np.datetime_as_string(ns, unit="s").tolist()]
-    return [format_timestamp(pd.Timestamp(int(v), unit="ns", tz="UTC")) for v in ns.astype("int64")]
-
-
 class ForecastService:
     """Windows per sensor, batched prediction, publishing.
 
@@ -137,6 +97,9 @@ class ForecastService:
             client's `incoming_pending`); enables the idle shortcut. None: always queue.
         idle_gap: seconds without a message after which the daemon counts as idle (the
             shortcut is only taken then, so that a busy daemon always batches).
+        output_format: ``json`` or ``influx`` (`forecaster.serve.formats`).
+        announce: called with a sensor id before each of its forecasts is published (Home
+            Assistant discovery announces a new sensor there); None: nothing.
     """
 
     def __init__(
@@ -154,6 +117,8 @@ class ForecastService:
         log_interval: float = 10.0,
         more_pending: Callable[[], bool] | None = None,
         idle_gap: float = 0.005,
+        output_format: str = "json",
+        announce: Callable[[str], None] | None = None,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
@@ -165,6 +130,8 @@ class ForecastService:
         self.qos, self.retain = qos, retain
         self.metrics = metrics or Metrics()
         self.step_ns = step_of(model.freq_).value
+        self.format = formatter(output_format, step_ns=self.step_ns, freq=model.freq_, model=model.name, targets=spec.targets)
+        self.announce = announce
         self.windows = WindowRegistry(
             length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
             max_gap=model.max_gap, max_sensors=max_sensors,
@@ -282,20 +249,20 @@ class ForecastService:
     def _publish(self, sensors: Sequence[str], forecasts: np.ndarray, slots: Sequence[int]) -> int:
         """Publish each sensor's forecast (never a non-finite one); how many went out."""
         published = 0
-        targets = list(self.model.spec.targets)
-        times: dict[int, list[str]] = {}  # sensors of one batch usually share their last slot
         finite = np.isfinite(forecasts).all(axis=(1, 2))
         for sensor, forecast, ok, slot in zip(sensors, forecasts, finite, slots):
             if not ok:  # JSON has no NaN: never publish one, count it
                 self.metrics.publish_errors.inc()
                 self._log("non_finite_forecast", f"forecast for {sensor!r} is not finite; not published")
                 continue
-            if slot not in times:
-                times[slot] = slot_times(slot, len(forecast), self.step_ns)
-            payload = forecast_payload(
-                sensor, slot, forecast, step_ns=self.step_ns, freq=self.model.freq_,
-                model=self.model.name, targets=targets, times=times[slot],
-            )
+            try:
+                payload = self.format(sensor, slot, forecast)
+            except ForecasterError as exc:  # a sensor id the output format cannot carry
+                self.metrics.publish_errors.inc()
+                self._log("unformattable_forecast", f"forecast for {sensor[:128]!r} not published: {exc}")
+                continue
+            if self.announce is not None:
+                self.announce(sensor)
             if self.publisher.publish(self.template.replace("{sensor}", sensor), payload, self.qos, self.retain):
                 published += 1
             else:

@@ -1,0 +1,159 @@
+"""How a forecast is written on the wire (``--output-format``): one formatter, picked once.
+
+- ``json`` (the default): the outbound JSON of DESIGN 3.2, one object per forecast.
+- ``influx``: InfluxDB line protocol, one line per target and step, all in one message,
+  which Telegraf's ``mqtt_consumer`` with ``data_format = "influx"`` ingests as is::
+
+      forecast,model=etth1,sensor=t1,step=1,target=OT value=30.9 1467342000000000000
+
+  Tags are sorted by key (the order InfluxDB recommends); ``step`` makes each lead time its
+  own series, so forecasts of one time issued at different times never overwrite each
+  other; the timestamp is the forecast time in nanoseconds since the epoch (UTC). Tag
+  values escape ``,``, ``=`` and space with a backslash; an id that line protocol cannot
+  carry unambiguously (empty, a backslash or a control character) is refused, not altered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from pipelines.errors import ForecasterError
+from pipelines.payloads import format_timestamp
+from pipelines.timeutil import NS_PER_SECOND
+
+OUTPUT_FORMATS = ("json", "influx")
+MEASUREMENT = "forecast"
+Formatter = Callable[[str, int, np.ndarray], bytes]
+"""``(sensor, last_slot, forecast of shape (horizon, n_targets)) -> payload``."""
+
+_TAG_ESCAPES = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+
+
+def check_output_format(value: str) -> str:
+    """Validate ``--output-format``.
+
+    Example:
+        >>> check_output_format("xml")
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: `output_format` must be 'json' or 'influx'. Received: output_format='xml'
+    """
+    if value not in OUTPUT_FORMATS:
+        raise ForecasterError(f"`output_format` must be 'json' or 'influx'. Received: output_format={value!r}")
+    return value
+
+
+def tag_value(value: str, what: str = "tag") -> str:
+    """``value`` as a line-protocol tag value: ``,`` ``=`` and space escaped with a backslash.
+
+    Raises:
+        ForecasterError: ``value`` is empty or holds a backslash or a control character
+            (line protocol has no unambiguous way to carry them).
+
+    Example:
+        >>> print(tag_value("hall 2,floor=1"))
+        hall\\ 2\\,floor\\=1
+        >>> tag_value("a\\\\b", "sensor")
+        Traceback (most recent call last):
+        ...
+        pipelines.errors.ForecasterError: sensor 'a\\\\b' cannot be an InfluxDB tag value (empty, a backslash or a control character)
+    """
+    if not value or "\\" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ForecasterError(f"{what} {value!r} cannot be an InfluxDB tag value (empty, a backslash or a control character)")
+    return value.translate(_TAG_ESCAPES)
+
+
+def forecast_payload(
+    sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, freq: str, model: str, targets: Sequence[str],
+    times: Sequence[str] | None = None,
+) -> bytes:
+    """The outbound JSON (DESIGN 3.2): ``issued_at`` is the time of the window's last row.
+
+    Args:
+        times: the formatted times of slots ``last_slot .. last_slot + horizon`` when
+            already known (`slot_times`; shared by the sensors of one batch).
+
+    Example:
+        >>> forecast_payload("t1", 1, np.array([[30.5]]), step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"])
+        b'{"sensor":"t1","issued_at":"1970-01-01T01:00:00Z","model":"m","step":"1h","forecast":[{"ts":"1970-01-01T02:00:00Z","OT":30.5}]}'
+    """
+    times = times or slot_times(last_slot, len(forecast), step_ns)
+    steps = []
+    for k, row in enumerate(forecast.tolist()):
+        item: dict[str, object] = {"ts": times[k + 1]}
+        item.update(zip(targets, row))
+        steps.append(item)
+    body = {"sensor": sensor, "issued_at": times[0], "model": model, "step": freq, "forecast": steps}
+    return orjson.dumps(body)  # 5x faster than json.dumps here (21 vs 109 us for 24 x 7)
+
+
+def slot_times(last_slot: int, horizon: int, step_ns: int) -> list[str]:
+    """ISO times of ``last_slot`` and the ``horizon`` slots after it (vectorized: this runs
+    for every published forecast).
+
+    Example:
+        >>> slot_times(0, 2, 1_800_000_000_000)
+        ['1970-01-01T00:00:00Z', '1970-01-01T00:30:00Z', '1970-01-01T01:00:00Z']
+        >>> slot_times(3, 1, 500_000_000)
+        ['1970-01-01T00:00:01.5Z', '1970-01-01T00:00:02Z']
+    """
+    ns = (np.arange(last_slot, last_slot + horizon + 1, dtype="int64") * step_ns).astype("datetime64[ns]")
+    if step_ns % NS_PER_SECOND == 0:
+        return [t + "Z" for t in np.datetime_as_string(ns, unit="s").tolist()]
+    return [format_timestamp(pd.Timestamp(int(v), unit="ns", tz="UTC")) for v in ns.astype("int64")]
+
+
+def influx_lines(sensor: str, last_slot: int, forecast: np.ndarray, *, step_ns: int, model: str, targets: Sequence[str]) -> bytes:
+    """The forecast as InfluxDB line protocol: one line per step and target.
+
+    Example:
+        >>> print(influx_lines("t 1", 1, np.array([[30.5, 1.0]]), step_ns=3_600_000_000_000, model="m",
+        ...                    targets=["OT", "HUFL"]).decode())
+        forecast,model=m,sensor=t\\ 1,step=1,target=OT value=30.5 7200000000000
+        forecast,model=m,sensor=t\\ 1,step=1,target=HUFL value=1.0 7200000000000
+    """
+    tagged = [tag_value(t, "target") for t in targets]
+    return _lines(tag_value(sensor, "sensor"), last_slot, forecast, step_ns, tag_value(model, "model"), tagged)
+
+
+def _lines(sensor: str, last_slot: int, forecast: np.ndarray, step_ns: int, model: str, targets: Sequence[str]) -> bytes:
+    """`influx_lines` with every tag value already escaped."""
+    head = f"{MEASUREMENT},model={model},sensor={sensor},step="
+    lines = []
+    for k, row in enumerate(forecast.tolist(), start=1):
+        ts = (last_slot + k) * step_ns
+        lines.extend(f"{head}{k},target={target} value={float(v)!r} {ts}" for target, v in zip(targets, row))
+    return "\n".join(lines).encode()
+
+
+def formatter(output_format: str, *, step_ns: int, freq: str, model: str, targets: Sequence[str]) -> Formatter:
+    """The payload function of ``output_format`` for one model (checked once, here).
+
+    Raises:
+        ForecasterError: an unknown format, or (influx) a target or model name that cannot
+            be a tag value.
+
+    Example:
+        >>> fmt = formatter("influx", step_ns=60_000_000_000, freq="1min", model="m", targets=["OT"])
+        >>> fmt("t1", 0, np.array([[1.5], [2.5]]))
+        b'forecast,model=m,sensor=t1,step=1,target=OT value=1.5 60000000000\\nforecast,model=m,sensor=t1,step=2,target=OT value=2.5 120000000000'
+    """
+    check_output_format(output_format)
+    targets = list(targets)
+    if output_format == "influx":
+        tagged, model_tag = [tag_value(t, "target") for t in targets], tag_value(model, "model")
+        return lambda sensor, slot, forecast: _lines(tag_value(sensor, "sensor"), slot, forecast, step_ns, model_tag, tagged)
+    cache: list[tuple[int, list[str]]] = [(-1, [])]  # the sensors of one batch usually share their last slot
+
+    def json_payload(sensor: str, slot: int, forecast: np.ndarray) -> bytes:
+        last, times = cache[0]
+        if last != slot or len(times) != len(forecast) + 1:
+            times = slot_times(slot, len(forecast), step_ns)
+            cache[0] = (slot, times)
+        return forecast_payload(sensor, slot, forecast, step_ns=step_ns, freq=freq, model=model, targets=targets, times=times)
+
+    return json_payload
