@@ -137,6 +137,9 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--output-format", default="json", show_default=True, type=click.Choice(["json", "influx"]),
               help="json: one JSON object per forecast; influx: InfluxDB line protocol, one line per target and step "
                    "(Telegraf mqtt_consumer, data_format = \"influx\").")
+@click.option("--ha-discovery", is_flag=False, flag_value="homeassistant", default=None, metavar="[PREFIX]",
+              help="Announce each sensor's forecast of each target to Home Assistant (MQTT discovery, retained configs "
+                   "under PREFIX, default homeassistant); needs --client-id.")
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
     """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
@@ -144,6 +147,8 @@ def serve(ctx: click.Context, **o) -> None:
     from forecaster.serve.config import ServeConfig
 
     _info_logging(ctx)
+    if o["ha_discovery"] is not None and not o["client_id"]:
+        raise ForecasterError("--ha-discovery needs a fixed --client-id (Home Assistant keys the entities' unique_id on it)")
     settings = _mqtt_settings(ctx, o, persistent=o["persistent_session"], session_expiry=o["session_expiry"])
     config = ServeConfig(
         bundle=o["model"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
@@ -152,6 +157,7 @@ def serve(ctx: click.Context, **o) -> None:
         max_sensors=o["max_sensors"], queue_size=o["queue_size"], max_batch=o["max_batch"],
         max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
         runtime=o["runtime"], threads=o["threads"], output_format=o["output_format"],
+        ha_discovery=o["ha_discovery"],
     )
     meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):

@@ -38,6 +38,9 @@ class ServeConfig:
         threads: inference threads (0: the runtime's default, all cores).
         output_format: ``json`` (DESIGN 3.2) or ``influx`` (InfluxDB line protocol), see
             `forecaster.serve.formats`.
+        ha_discovery: the Home Assistant discovery prefix (e.g. ``homeassistant``) under which
+            each sensor's forecast of each target is announced as a sensor entity; None: off.
+            Needs the json format and a publish topic with ``{sensor}``.
 
     Example:
         >>> from forecaster.serve.mqtt_client import BrokerAddress
@@ -69,6 +72,7 @@ class ServeConfig:
     runtime: str = "keras"
     threads: int = 0
     output_format: str = "json"
+    ha_discovery: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
@@ -84,8 +88,20 @@ class ServeConfig:
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ForecasterError(f"`metrics_port` must be in [0, 65535]. Received: metrics_port={self.metrics_port}")
         check_output_format(self.output_format)
+        if self.ha_discovery is not None:
+            self._check_ha_discovery()
         for name in ("max_sensors", "queue_size", "max_batch", "max_payload"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
 
+    def _check_ha_discovery(self) -> None:
+        prefix = self.ha_discovery
+        if not isinstance(prefix, str) or not prefix.strip("/") or any(c in prefix for c in "+#\0") or prefix.startswith("$"):
+            raise ForecasterError(f"`ha_discovery` must be a topic prefix such as 'homeassistant'. Received: ha_discovery={prefix!r}")
+        if self.output_format != "json":
+            raise ForecasterError("`ha_discovery` reads the forecast topic as JSON: it needs output_format='json'. "
+                                  f"Received: output_format={self.output_format!r}")
+        if "{sensor}" not in self.publish:
+            raise ForecasterError("`ha_discovery` needs one forecast topic per sensor: a publish topic with {sensor}. "
+                                  f"Received: publish={self.publish!r}")

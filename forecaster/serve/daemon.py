@@ -17,6 +17,7 @@ from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 from forecaster.serve.config import ServeConfig
+from forecaster.serve.discovery import Discovery
 from forecaster.serve.mqtt_client import MqttClient
 from forecaster.serve.service import ForecastService
 from forecaster.serve.state import restore_state, save_state
@@ -52,11 +53,15 @@ class Daemon:
             config.mqtt, subscriptions=[(config.subscribe, config.qos_in)], on_message=self.on_message,
             status_topic=config.status_topic, on_state=self.on_connection,
         )
+        self.discovery = None if config.ha_discovery is None else Discovery(
+            self.client, prefix=config.ha_discovery, client_id=config.mqtt.client_id, template=config.publish,
+            status_topic=config.status_topic, model=model.name, targets=model.spec.targets, qos=config.qos_out,
+        )
         self.service = ForecastService(
             model, rules=parse_rules(config, model), publisher=self.client, template=config.publish,
             qos=config.qos_out, retain=config.retain, metrics=self.metrics, max_sensors=config.max_sensors,
             queue_size=config.queue_size, more_pending=self.client.incoming_pending,
-            output_format=config.output_format,
+            output_format=config.output_format, announce=self.discovery.announce if self.discovery else None,
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(
@@ -144,10 +149,13 @@ class Daemon:
         self.service.receive(topic, payload)
 
     def on_connection(self, up: bool) -> None:
-        """The MQTT client's connection callback: the connection gauge and counter."""
+        """The MQTT client's connection callback: the connection gauge and counter; after each
+        (re)connect, the Home Assistant discovery configs again (retained)."""
         self.metrics.connected.set(1 if up else 0)
         if up:
             self.metrics.connects.inc()
+            if self.discovery is not None:
+                self.discovery.republish()
 
     # ------------------------------------------------------------------- helpers
     def _stop_worker(self) -> None:
@@ -169,6 +177,9 @@ class Daemon:
             list(model.spec.features), config.mqtt.broker, config.subscribe, config.publish,
             f", metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
         )
+        if config.output_format != "json" or config.ha_discovery:
+            log.info("forecasts as %s%s", config.output_format,
+                     f"; Home Assistant discovery under {config.ha_discovery}/sensor/" if config.ha_discovery else "")
 
 
 def parse_rules(config: ServeConfig, model: Forecaster) -> ParseRules:
