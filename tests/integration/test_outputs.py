@@ -85,6 +85,13 @@ def test_bad_output_options_are_one_line_and_exit_2(args, message, capsys, tmp_p
 
 
 
+def test_output_options_come_from_the_toml_file_too(tmp_path, capsys):
+    config = tmp_path / "forecaster.toml"
+    config.write_text('[serve]\nclient-id = "c"\noutput-format = "influx"\nha-discovery = "homeassistant"\n')
+    assert main(["--config", str(config), "serve", "--model", str(tmp_path / "none")]) == 2
+    assert "`ha_discovery` reads the forecast topic as JSON" in capsys.readouterr().err
+
+
 def check_ha_sensor_config(topic: str, payload: bytes) -> dict:
     """One retained discovery message against Home Assistant's documented schema for a sensor."""
     assert CONFIG_TOPIC.match(topic), topic
