@@ -87,7 +87,8 @@ def serve_readings(url: str, client_id: str, handle: Callable, *, status_topic: 
     import signal
     import threading
 
-    from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
+    from forecaster.serve.mqtt_client import MqttClient
+    from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 
     relay = _Relay(handle)
     client = MqttClient(MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id),

@@ -39,7 +39,8 @@ sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 from common import percentile_ms, reference_bundle, table, write_results  # noqa: E402
 from mqtt_broker import Broker, free_port  # noqa: E402
 
-from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings  # noqa: E402
+from forecaster.serve.mqtt_client import MqttClient  # noqa: E402
+from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings  # noqa: E402
 from pipelines.payloads import encode_reading, format_timestamp  # noqa: E402
 
 FEATURES = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]

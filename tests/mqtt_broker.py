@@ -100,7 +100,8 @@ class Collector:
     """Messages received on some topic filters (a real MQTT client), with waiting helpers."""
 
     def __init__(self, url: str, *filters: str, client_id: str = "test-collector", hook=None) -> None:
-        from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
+        from forecaster.serve.mqtt_client import MqttClient
+        from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 
         self.messages: list[tuple[str, bytes, float]] = []
         self._hook = hook  # also called with (topic, payload, receipt time) in paho's thread

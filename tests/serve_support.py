@@ -16,7 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from forecaster.serve.config import ServeConfig
 from forecaster.serve.daemon import Daemon
-from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
+from forecaster.serve.mqtt_client import MqttClient
+from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 from pipelines.payloads import encode_reading
 
 

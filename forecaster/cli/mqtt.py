@@ -83,7 +83,7 @@ def _password(ctx: click.Context, o: dict) -> str | None:
 
 
 def _mqtt_settings(ctx: click.Context, o: dict, *, persistent: bool = False, session_expiry: int = 3600):
-    from forecaster.serve.mqtt_client import BrokerAddress, MqttSettings
+    from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 
     for name in ("ca_file", "cert_file", "key_file"):
         if o[name] and not Path(o[name]).is_file():
@@ -124,6 +124,8 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--state-file", default=None, type=click.Path(dir_okay=False), help="Save windows here at shutdown; restore at start.")
 @click.option("--max-sensors", default=10_000, show_default=True, type=click.IntRange(min=1), help="Windows kept in memory (LRU).")
 @click.option("--queue-size", default=100_000, show_default=True, type=click.IntRange(min=1), help="Readings waiting before new ones are dropped.")
+@click.option("--publish-buffer", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="QoS 1/2 forecasts kept while the broker is away (the oldest dropped beyond), sent on reconnect.")
 @click.option("--max-batch", default=1024, show_default=True, type=click.IntRange(min=1), help="Readings handled per inference batch.")
 @click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
               help="keras: TensorFlow with the XLA fast path; tflite: the bundle's LiteRT export (see `forecaster export`).")
@@ -154,7 +156,7 @@ def serve(ctx: click.Context, **o) -> None:
         bundle=o["model"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
         subscribe=o["subscribe"], publish=o["publish"], qos_in=o["qos_in"], qos_out=o["qos"], retain=o["retain"],
         metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
-        max_sensors=o["max_sensors"], queue_size=o["queue_size"], max_batch=o["max_batch"],
+        max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"], max_batch=o["max_batch"],
         max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
         runtime=o["runtime"], threads=o["threads"], output_format=o["output_format"],
         ha_discovery=o["ha_discovery"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forecaster.serve.formats import check_output_format
-from forecaster.serve.mqtt_client import MqttSettings
+from forecaster.serve.mqtt_settings import MqttSettings
 from forecaster.serve.service import check_template
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
@@ -33,6 +33,8 @@ class ServeConfig:
         max_sensors, queue_size, max_batch, max_payload, max_future_s, ignore_unknown:
             limits, see `ForecastService` and `ParseRules`.
         drain_timeout: seconds the worker gets to finish the queue at shutdown.
+        publish_buffer: QoS 1/2 forecasts kept while the broker is away (the oldest dropped and
+            counted beyond), sent in order on reconnect.
         runtime: ``keras`` (TensorFlow, XLA fast path) or ``tflite`` (the bundle's LiteRT
             export; no TensorFlow needed).
         threads: inference threads (0: the runtime's default, all cores).
@@ -43,7 +45,7 @@ class ServeConfig:
             Needs the json format and a publish topic with ``{sensor}``.
 
     Example:
-        >>> from forecaster.serve.mqtt_client import BrokerAddress
+        >>> from forecaster.serve.mqtt_settings import BrokerAddress
         >>> ServeConfig(bundle="b", mqtt=MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c"),
         ...             status_topic="s", qos_out=3)
         Traceback (most recent call last):
@@ -64,6 +66,7 @@ class ServeConfig:
     state_file: str | None = None
     max_sensors: int = 10_000
     queue_size: int = 100_000
+    publish_buffer: int = 10_000
     max_batch: int = 1024
     max_payload: int = 65_536
     max_future_s: float = 86_400.0
@@ -90,7 +93,7 @@ class ServeConfig:
         check_output_format(self.output_format)
         if self.ha_discovery is not None:
             self._check_ha_discovery()
-        for name in ("max_sensors", "queue_size", "max_batch", "max_payload"):
+        for name in ("max_sensors", "queue_size", "publish_buffer", "max_batch", "max_payload"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")

@@ -51,8 +51,9 @@ class Daemon:
         self.metrics = Metrics()
         self.client = MqttClient(
             config.mqtt, subscriptions=[(config.subscribe, config.qos_in)], on_message=self.on_message,
-            status_topic=config.status_topic, on_state=self.on_connection,
+            status_topic=config.status_topic, on_state=self.on_connection, buffer_size=config.publish_buffer,
         )
+        self.metrics.watch_publisher(self.client)
         self.discovery = None if config.ha_discovery is None else Discovery(
             self.client, prefix=config.ha_discovery, client_id=config.mqtt.client_id, template=config.publish,
             status_topic=config.status_topic, model=model.name, targets=model.spec.targets, qos=config.qos_out,

@@ -15,128 +15,23 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from forecaster.serve.mqtt_settings import MqttSettings
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger(__name__)
 
-SCHEMES = {"mqtt": (False, 1883), "tcp": (False, 1883), "mqtts": (True, 8883), "ssl": (True, 8883)}
-PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}
+PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}  # the names MqttSettings.protocol takes
 PRUNE_PENDING_AT = 4096  # QoS > 0 messages tracked for `flush` before acknowledged ones are dropped
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    """Where the broker is.
-
-    Example:
-        >>> BrokerAddress.parse("mqtts://broker.example:8884")
-        BrokerAddress(host='broker.example', port=8884, tls=True)
-        >>> BrokerAddress.parse("mqtt://127.0.0.1").port
-        1883
-        >>> BrokerAddress.parse("mqtt://user:secret@h")
-        Traceback (most recent call last):
-        ...
-        pipelines.errors.ForecasterError: `broker` must not hold credentials (they would show in `ps`); use the config file, FORECASTER_*_PASSWORD or --password-file
-    """
-
-    host: str
-    port: int
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """Parse ``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]``.
-
-        Raises:
-            ForecasterError: another scheme, no host, a bad port, credentials or a path.
-        """
-        parts = urlsplit(url.strip())
-        if parts.scheme not in SCHEMES:
-            raise ForecasterError(f"`broker` must look like mqtt://HOST:PORT or mqtts://HOST:PORT. Received: broker={url!r}")
-        if parts.username is not None or parts.password is not None:
-            raise ForecasterError(
-                "`broker` must not hold credentials (they would show in `ps`); use the config file, "
-                "FORECASTER_*_PASSWORD or --password-file"
-            )
-        if parts.path not in ("", "/") or parts.query or parts.fragment:
-            raise ForecasterError(f"`broker` must not have a path or query. Received: broker={url!r}")
-        try:
-            port = parts.port
-        except ValueError:
-            raise ForecasterError(f"`broker` has a bad port. Received: broker={url!r}") from None
-        if not parts.hostname:
-            raise ForecasterError(f"`broker` has no host. Received: broker={url!r}")
-        tls, default_port = SCHEMES[parts.scheme]
-        return cls(host=parts.hostname, port=port or default_port, tls=tls)
-
-    def __str__(self) -> str:
-        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    """How to connect.
-
-    Args:
-        broker: the broker address.
-        client_id: the MQTT client id (must be fixed for a persistent session).
-        protocol: ``"5"`` or ``"3.1.1"``.
-        username, password: credentials (None: anonymous).
-        ca_file, cert_file, key_file: TLS trust and client certificate (mqtts only).
-        insecure: skip the broker's certificate and host name checks (mqtts only; tests).
-        keepalive: seconds between pings when idle.
-        persistent: keep the session (subscriptions and queued QoS>0 messages) while away.
-        session_expiry: seconds the broker keeps a persistent session (MQTT 5).
-        reconnect_min, reconnect_max: reconnect backoff bounds in seconds.
-
-    Example:
-        >>> MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c", protocol="4")
-        Traceback (most recent call last):
-        ...
-        pipelines.errors.ForecasterError: `protocol` must be one of ['5', '3.1.1']. Received: protocol='4'
-    """
-
-    broker: BrokerAddress
-    client_id: str
-    protocol: str = "5"
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    insecure: bool = False
-    keepalive: int = 30
-    persistent: bool = False
-    session_expiry: int = 3600
-    reconnect_min: int = 1
-    reconnect_max: int = 30
-
-    def __post_init__(self) -> None:
-        if self.protocol not in PROTOCOLS:
-            raise ForecasterError(f"`protocol` must be one of {list(PROTOCOLS)}. Received: protocol={self.protocol!r}")
-        if not self.client_id or len(self.client_id) > 128:
-            raise ForecasterError(f"`client_id` must be 1 to 128 characters. Received: client_id={self.client_id!r}")
-        if not self.broker.tls and (self.ca_file or self.cert_file or self.key_file or self.insecure):
-            raise ForecasterError("TLS options (CA, certificate, key, insecure) need an mqtts:// broker")
-        if bool(self.cert_file) != bool(self.key_file):
-            raise ForecasterError("a client certificate needs both `cert_file` and `key_file`")
-        if self.password is not None and self.username is None:
-            raise ForecasterError("a password needs a `username`")
-        for name in ("keepalive", "session_expiry", "reconnect_min", "reconnect_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ForecasterError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-        if self.reconnect_max < self.reconnect_min:
-            raise ForecasterError("`reconnect_max` must be at least `reconnect_min`")
+PUBLISH_BUFFER = 10_000  # QoS > 0 messages kept while disconnected (the oldest dropped beyond)
+FAILURE_LOG_EVERY = 10.0  # seconds between two log lines about refused publishes
 
 
 class MqttClient:
@@ -150,6 +45,8 @@ class MqttClient:
         status_topic: retained ``online`` after each connect; ``offline`` as last will and
             on `stop`. None: no status.
         on_state: called with True/False when the connection comes up or goes down.
+        buffer_size: QoS 1/2 messages kept while disconnected and sent on reconnect; when it
+            is full the oldest is dropped and counted (``buffer_drops``).
     """
 
     def __init__(
@@ -160,7 +57,10 @@ class MqttClient:
         on_message: Callable[[str, bytes], None] | None = None,
         status_topic: str | None = None,
         on_state: Callable[[bool], None] | None = None,
+        buffer_size: int = PUBLISH_BUFFER,
     ) -> None:
+        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
+            raise ForecasterError(f"`buffer_size` must be a positive integer. Received: buffer_size={buffer_size!r}")
         self.settings = settings
         self.subscriptions = list(subscriptions)
         self.status_topic = status_topic
@@ -173,6 +73,12 @@ class MqttClient:
         self._pending: list[mqtt.MQTTMessageInfo] = []
         self._prune_at = PRUNE_PENDING_AT
         self._pending_lock = threading.Lock()
+        self._buffer: deque[tuple[str, bytes, int, bool]] = deque()
+        self.buffer_size = buffer_size
+        self.buffer_drops = 0
+        self.publish_failures = 0
+        self._publish_lock = threading.Lock()  # orders publishes against connect / disconnect
+        self._failure_logged_at = float("-inf")
         v5 = settings.protocol == "5"
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -243,22 +149,57 @@ class MqttClient:
         return self.connected.wait(timeout)
 
     def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
-        """Queue one message (thread-safe). False when it was dropped.
+        """Queue one message (thread-safe); never raises. False when it was dropped.
 
-        While disconnected, QoS 1 and 2 messages wait in paho's queue and go out after the
-        reconnect (True); QoS 0 messages are dropped (False).
+        While disconnected, QoS 1 and 2 messages wait in a bounded buffer and go out on the
+        reconnect, in order (True; when the buffer is full the oldest is dropped and counted in
+        ``buffer_drops``); QoS 0 messages are dropped (False). A message paho refuses (a
+        topic the protocol forbids, say) is counted in ``publish_failures`` and logged at most
+        every 10 s, and the next one is published as usual.
         """
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if qos > 0:
+        with self._publish_lock:
+            if self.connected.is_set():
+                return self._send(topic, payload, qos, retain)
+            if qos == 0:
+                return False
+            if len(self._buffer) >= self.buffer_size:
+                self._buffer.popleft()
+                self.buffer_drops += 1
+            self._buffer.append((topic, payload, qos, retain))
+            return True
+
+    @property
+    def buffered(self) -> int:
+        """QoS 1/2 messages waiting for the connection to come back."""
+        return len(self._buffer)
+
+    def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> bool:
+        """Hand one message to paho (the caller holds ``_publish_lock``)."""
+        try:
+            info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        except (ValueError, TypeError, RuntimeError, OSError) as exc:
+            self._publish_failed(topic, str(exc))
+            return False
+        queued = info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN)
+        if not queued:
+            self._publish_failed(topic, mqtt.error_string(info.rc))
+        elif qos > 0:
             with self._pending_lock:
                 if len(self._pending) >= self._prune_at:
-                    # drop the acknowledged ones; prune again only when the list has doubled, so
+                    # drop the settled ones; prune again only when the list has doubled, so
                     # that thousands of unacknowledged forecasts (a saturated daemon) do not
                     # make every publish scan them (measured: capped serve at ~1,200 forecasts/s)
-                    self._pending = [i for i in self._pending if not i.is_published()]
+                    self._pending = [i for i in self._pending if not _settled(i)]
                     self._prune_at = max(PRUNE_PENDING_AT, 2 * len(self._pending))
                 self._pending.append(info)
-        return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN)
+        return queued
+
+    def _publish_failed(self, topic: str, reason: str) -> None:
+        self.publish_failures += 1
+        now = time.monotonic()
+        if now - self._failure_logged_at >= FAILURE_LOG_EVERY:
+            self._failure_logged_at = now
+            log.error("publish to %r refused: %s (%d refused so far)", topic[:128], reason, self.publish_failures)
 
     def incoming_pending(self) -> bool:
         """True when another message already waits to be read (checked without blocking)."""
@@ -285,9 +226,9 @@ class MqttClient:
                 info.wait_for_publish(max(left, 0.001))
             except (RuntimeError, ValueError):  # dropped from paho's queue
                 return False
-            if not info.is_published():
+            if not _settled(info):
                 return False
-        return True
+        return not self._buffer
 
     def stop(self, timeout: float = 3.0) -> None:
         """Publish ``offline`` (if connected), disconnect cleanly and stop the network thread."""
@@ -327,13 +268,20 @@ class MqttClient:
                 log.error("subscribe to %s failed: %s", topic, mqtt.error_string(result))
         if self.status_topic:
             client.publish(self.status_topic, b"online", qos=1, retain=True)
-        self.connected.set()
+        with self._publish_lock:
+            self.connected.set()
+            if self._buffer:
+                log.info("sending %d message(s) kept while disconnected (%d dropped)", len(self._buffer),
+                         self.buffer_drops)
+            while self._buffer:
+                self._send(*self._buffer.popleft())
         if self._on_state:
             self._on_state(True)
 
     def _handle_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
-        was = self.connected.is_set()
-        self.connected.clear()
+        with self._publish_lock:
+            was = self.connected.is_set()
+            self.connected.clear()
         if was and not self._stopping:
             log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.broker, reason_code)
         if self._on_state:
@@ -350,3 +298,16 @@ class MqttClient:
             self._on_message(topic, message.payload)
         except Exception:  # an exception here would stop paho's network loop
             log.exception("message callback failed on topic %r", topic[:128])
+
+
+def _settled(info: mqtt.MQTTMessageInfo) -> bool:
+    """True when nothing more will happen to a publish: acknowledged, or failed for good.
+
+    paho's ``is_published`` raises for a message queued while the connection was down
+    (``rc`` stays ``MQTT_ERR_NO_CONN`` even after paho resends it), which once made every
+    later publish raise: such a message is read by its flag instead.
+    """
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        return info._published or info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecaster.serve.mqtt_client import MqttClient, MqttSettings
+from forecaster.serve.mqtt_client import MqttClient
+from forecaster.serve.mqtt_settings import MqttSettings
 from pipelines.columns import SINGLE_SENSOR
 from pipelines.errors import ForecasterError
 from pipelines.payloads import check_sensor_id, encode_reading
@@ -39,7 +40,7 @@ class ReplayConfig:
         qos, retain: for each reading.
 
     Example:
-        >>> from forecaster.serve.mqtt_client import BrokerAddress
+        >>> from forecaster.serve.mqtt_settings import BrokerAddress
         >>> ReplayConfig(mqtt=MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c"), rate=10, speed=2)
         Traceback (most recent call last):
         ...

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from pipelines.rejections import Cause
 
@@ -52,6 +54,11 @@ class Metrics:
         self._ok = self.messages.labels("accepted", "ok")
         self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
 
+    def watch_publisher(self, client: Publisher) -> None:
+        """Export what the MQTT client counts itself, read at each scrape: the publish buffer's
+        depth, the forecasts it dropped when full, and publishes paho refused."""
+        self.registry.register(PublisherCollector(client))
+
     def reject(self, cause: Cause) -> None:
         """Count one rejected message."""
         self._rejected[cause].inc()
@@ -67,6 +74,31 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class Publisher(Protocol):
+    """What `PublisherCollector` reads (`forecaster.serve.mqtt_client.MqttClient` has it)."""
+
+    buffered: int
+    buffer_drops: int
+    publish_failures: int
+
+
+class PublisherCollector:
+    """A Prometheus collector over the MQTT client's own counts."""
+
+    def __init__(self, client: Publisher) -> None:
+        self.client = client
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("forecaster_publish_buffer_depth",
+                                "Forecasts kept while the broker is away, waiting for the reconnect.",
+                                value=self.client.buffered)
+        yield CounterMetricFamily("forecaster_publish_buffer_dropped",
+                                  "Forecasts dropped because the publish buffer was full (the oldest first).",
+                                  value=self.client.buffer_drops)
+        yield CounterMetricFamily("forecaster_publish_refused", "Messages paho refused to send (logged every 10 s).",
+                                  value=self.client.publish_failures)
 
 
 class RateLimitedLog:

@@ -7,7 +7,8 @@ import time
 import pytest
 from mqtt_broker import Collector
 
-from forecaster.serve.mqtt_client import BrokerAddress, MqttClient, MqttSettings
+from forecaster.serve.mqtt_client import MqttClient
+from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 from pipelines.errors import ForecasterError
 
 
