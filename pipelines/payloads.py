@@ -22,6 +22,7 @@ long) is refused: this is the topic-injection guard.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -114,10 +115,15 @@ class ParseRules:
         if len(dict(self.mapping)) != len(self.mapping):
             raise ForecasterError("`--map` maps a feature twice")
 
-    @property
+    @functools.cached_property
     def paths(self) -> dict[str, str]:
         """Each mapped feature's path."""
         return dict(self.mapping)
+
+    @functools.cached_property
+    def used_names(self) -> frozenset[str]:
+        """The field names some rule uses: features, known columns, the first level of each mapped path."""
+        return frozenset(self.features + self.known + tuple(p.split(".", 1)[0] for p in self.paths.values()))
 
     @property
     def sensor_level(self) -> int | None:
@@ -275,14 +281,17 @@ def _sensor(from_topic: str | None, data: dict, rules: ParseRules) -> str | Reje
 
 def _values(data: dict, fields: dict, rules: ParseRules, sensor: str, ts: pd.Timestamp) -> Reading | Rejection:
     """The features' values (NaN when absent or null); unknown fields ignored or refused."""
-    paths = rules.paths
-    used = {path.split(".", 1)[0] for path in paths.values()} | set(rules.features) | set(rules.known)
+    paths, used = rules.paths, rules.used_names
     unknown = tuple(sorted(str(k) for k in fields if k not in used))
     if unknown and not rules.ignore_unknown:
         return Rejection(Cause.UNKNOWN_FEATURE, f"unknown field(s) {list(unknown[:5])}; expected {list(rules.features)}", sensor)
-    values, absent = [], []
+    values, absent, present = [], [], 0
     for name in rules.features:
         raw = lookup(data, paths[name]) if name in paths else fields.get(name, MISSING)
+        if type(raw) is float and raw - raw == 0.0:  # a finite float: the common case, checked fast
+            values.append(raw)
+            present += 1
+            continue
         if raw is MISSING:
             absent.append(name)
         value = to_number(raw)
@@ -291,7 +300,8 @@ def _values(data: dict, fields: dict, rules: ParseRules, sensor: str, ts: pd.Tim
         if value is not None and not math.isfinite(value):
             return Rejection(Cause.NON_FINITE, f"{name!r} is {value}", sensor)
         values.append(math.nan if value is None else value)
-    if all(math.isnan(v) for v in values):
+        present += value is not None
+    if not present:
         where = ", ".join(f"{n}={paths.get(n, n)}" for n in rules.features[:5])
         return Rejection(Cause.MISSING_FEATURE, f"no value for any feature ({where})", sensor)
     return Reading(sensor, ts, tuple(values), unknown, tuple(absent))
