@@ -220,3 +220,33 @@ def test_parse_message_never_raises(body, raw, topic, rules, now):
             assert isinstance(result.cause, Cause) and result.detail
         else:
             assert len(result.values) == len(rules.features) and result.ts.tzinfo is not None
+
+
+def test_parse_command_takes_the_payload_options_from_flags_or_toml(tmp_path, capsys):
+    from forecaster.cli import main
+
+    body = '{"Time": 1767607200000, "SI7021": {"Temperature": "21.3"}, "TempUnit": "C"}'
+    config = tmp_path / "f.toml"
+    config.write_text('[parse]\nmap = ["T=SI7021.Temperature", "H=SI7021.Humidity"]\n')
+    args = ["parse", "tele/p/SENSOR", body, "--subscribe", "tele/+/SENSOR", "--features", "T,H"]
+    assert main(["--config", str(config), *args]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"sensor": "p", "ts": "2026-01-05T10:00:00Z", "values": {"T": 21.3, "H": None},
+                               "ignored": ["TempUnit"]}
+    assert err.strip() == "warning: --map H=SI7021.Humidity: no such path in this message"
+    assert main([*args, "--map", "T=SI7021.Temperature", "--reject-unknown"]) == 2
+    assert "unknown_feature" in capsys.readouterr().err
+    assert main([*args, "--map", "T:SI7021.Temperature"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_serve_config_checks_the_payload_options():
+    from forecaster.serve.config import ServeConfig
+    from forecaster.serve.mqtt_client import BrokerAddress, MqttSettings
+
+    mqtt = MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c")
+    assert ServeConfig(bundle="b", mqtt=mqtt, status_topic="s").ignore_unknown  # ignore (and count) by default
+    with pytest.raises(ForecasterError, match="ts_field"):
+        ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", ts_field="meta..ts")
+    with pytest.raises(ForecasterError, match="dotted path"):
+        ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", mapping=(("T", ""),))
