@@ -1,11 +1,18 @@
 """Inbound MQTT messages to readings: `parse_message` is pure and never raises for bad input.
 
 A message becomes either a `Reading` (sensor, UTC time, one float per feature in model
-order) or a `Rejection` naming its `Cause`, which the daemon counts. Two
-payload shapes are accepted (DESIGN 3.2)::
+order, NaN where the message has no value) or a `Rejection` naming its `Cause`, which the
+daemon counts. Two payload shapes are accepted (DESIGN 3.2)::
 
     {"ts": "2026-11-23T12:00:00Z", "values": {"HUFL": 5.83, "OT": 30.5}}   # nested
     {"ts": 1795435200, "HUFL": 5.83, "OT": 30.5}                          # flat
+
+and device shapes through the `ParseRules`: the timestamp under another name or path
+(``time``, ``timestamp``, ``Time``, ``datetime`` are found without being told; epoch
+seconds, ms, us or ns by magnitude), features at dotted paths (``T=SI7021.Temperature``),
+numbers sent as strings, no timestamp at all (the receive time). A feature that is absent or
+``null`` is a missing value (NaN), exactly like an empty CSV cell; fields that no rule uses
+are ignored and reported in `Reading.ignored` (or rejected with ``ignore_unknown=False``).
 
 The sensor id comes from the topic level matched by ``+`` in the subscription filter, or
 from a ``sensor`` field (both present: they must agree). An id that could steer where the
@@ -15,6 +22,7 @@ long) is refused: this is the topic-injection guard.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -23,8 +31,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from pipelines.errors import ForecasterError
+from pipelines.payload_fields import MISSING, TS_FIELDS, check_path, find_timestamp, lookup, to_number, to_timestamp
 from pipelines.rejections import Cause
-from pipelines.timeutil import NS_PER_SECOND, parse_timestamp
+from pipelines.timeutil import NS_PER_SECOND
 
 RESERVED = ("ts", "sensor", "values")
 FORBIDDEN_IN_ID = frozenset("/+#\0")
@@ -39,11 +48,17 @@ class ParseRules:
         features: the values a reading must carry, in model order.
         known: further field names that are accepted and ignored (e.g. a target that is
             not a feature); ``features`` are always known.
-        ignore_unknown: accept and ignore any other field instead of rejecting it.
+        ignore_unknown: ignore any other field (listed in `Reading.ignored`) instead of
+            rejecting the message (``unknown_feature``).
         max_bytes: the largest payload accepted.
         max_sensor_len: the longest sensor id accepted.
         max_future_s: reject timestamps more than this many seconds ahead of ``now``
             (a reading from year 3000 would otherwise freeze the sensor's window).
+        ts_field: the dotted path of the timestamp; None: the first of ``ts``, ``time``,
+            ``timestamp``, ``Time``, ``datetime`` present.
+        mapping: ``(feature, dotted path)`` pairs for features that are not top-level fields
+            (or fields of ``values``) named like the feature.
+        arrival_time: take ``now`` (the receive time) when a message has no timestamp.
 
     Example:
         >>> ParseRules(subscription="sensors/+/readings", features=["OT"]).sensor_level
@@ -57,14 +72,20 @@ class ParseRules:
     subscription: str
     features: tuple[str, ...]
     known: tuple[str, ...] = field(default=())
-    ignore_unknown: bool = False
+    ignore_unknown: bool = True
     max_bytes: int = 65_536
     max_sensor_len: int = 128
     max_future_s: float = 86_400.0
+    ts_field: str | None = None
+    mapping: tuple[tuple[str, str], ...] = ()
+    arrival_time: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(self.features))
         object.__setattr__(self, "known", tuple(self.known))
+        mapping = self.mapping.items() if isinstance(self.mapping, dict) else self.mapping
+        object.__setattr__(self, "mapping", tuple((str(f), str(p)) for f, p in mapping))
+        self._check_fields()
         levels = self.subscription.split("/")
         if not self.subscription or "\0" in self.subscription:
             raise ForecasterError(f"`subscription` must be an MQTT topic filter. Received: subscription={self.subscription!r}")
@@ -83,6 +104,27 @@ class ParseRules:
         if not self.max_future_s > 0:
             raise ForecasterError(f"`max_future_s` must be positive. Received: max_future_s={self.max_future_s!r}")
 
+    def _check_fields(self) -> None:
+        if self.ts_field is not None:
+            check_path(self.ts_field, "ts_field")
+        columns = self.features + self.known
+        for feature, path in self.mapping:
+            check_path(path, "--map")
+            if feature not in columns:
+                raise ForecasterError(f"`--map` names {feature!r}, which is not a model column; columns: {list(columns)}")
+        if len(dict(self.mapping)) != len(self.mapping):
+            raise ForecasterError("`--map` maps a feature twice")
+
+    @functools.cached_property
+    def paths(self) -> dict[str, str]:
+        """Each mapped feature's path."""
+        return dict(self.mapping)
+
+    @functools.cached_property
+    def used_names(self) -> frozenset[str]:
+        """The field names some rule uses: features, known columns, the first level of each mapped path."""
+        return frozenset(self.features + self.known + tuple(p.split(".", 1)[0] for p in self.paths.values()))
+
     @property
     def sensor_level(self) -> int | None:
         """The index of the ``+`` level in the filter, or None (sensor from the payload)."""
@@ -92,11 +134,15 @@ class ParseRules:
 
 @dataclass(frozen=True)
 class Reading:
-    """One valid message: ``values`` are in the order of the rules' features."""
+    """One valid message: ``values`` are in the order of the rules' features, NaN where the
+    message had no value (``absent``: the features whose field or path was not there at all,
+    as opposed to ``null``); ``ignored``: the fields no rule used."""
 
     sensor: str
     ts: pd.Timestamp
     values: tuple[float, ...]
+    ignored: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,7 +202,8 @@ def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Time
         topic: the topic it arrived on.
         payload: the raw payload.
         rules: the expected shape.
-        now: the current UTC time, for the future-timestamp check (skipped when None).
+        now: the current UTC time, for the future-timestamp check (skipped when None) and
+            the timestamp of a message without one under ``rules.arrival_time``.
 
     Returns:
         A `Reading` or a `Rejection`; never raises for bad input.
@@ -164,7 +211,9 @@ def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Time
     Example:
         >>> rules = ParseRules(subscription="sensors/+/readings", features=["HUFL", "OT"])
         >>> parse_message("sensors/t1/readings", b'{"ts": 0, "values": {"OT": 30.5, "HUFL": 5.0}}', rules)
-        Reading(sensor='t1', ts=Timestamp('1970-01-01 00:00:00+0000', tz='UTC'), values=(5.0, 30.5))
+        Reading(sensor='t1', ts=Timestamp('1970-01-01 00:00:00+0000', tz='UTC'), values=(5.0, 30.5), ignored=(), absent=())
+        >>> parse_message("sensors/t1/readings", b'{"time": 1000, "OT": "30.5", "battery": 97}', rules)
+        Reading(sensor='t1', ts=Timestamp('1970-01-01 00:16:40+0000', tz='UTC'), values=(nan, 30.5), ignored=('battery',), absent=('HUFL',))
         >>> parse_message("sensors/t1/readings", b'{"ts": 0, "HUFL": 1, "OT": NaN}', rules).cause
         <Cause.NON_FINITE: 'non_finite'>
         >>> parse_message("sensors/t1/readings", b'{"ts": 0, "HUFL": 1, "OT": 2, "sensor": "a/b"}', rules).cause
@@ -184,21 +233,35 @@ def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Time
     sensor = _sensor(from_topic, data, rules)
     if isinstance(sensor, Rejection):
         return sensor
-    if "ts" not in data:
-        return Rejection(Cause.MISSING_FIELD, "no 'ts' field", sensor)
-    try:
-        ts = parse_timestamp(data["ts"])
-    except (ForecasterError, OverflowError, ValueError) as exc:
-        return Rejection(Cause.BAD_TIMESTAMP, str(exc)[:120], sensor)
-    if now is not None and ts.value - now.value > rules.max_future_s * NS_PER_SECOND:
-        return Rejection(Cause.FUTURE_TIMESTAMP, f"ts {ts} is more than {rules.max_future_s:g} s ahead of {now}", sensor)
+    ts_key, ts = _timestamp(data, rules, sensor, now)
+    if isinstance(ts, Rejection):
+        return ts
     if "values" in data:
         fields = data["values"]
         if not isinstance(fields, dict):
             return Rejection(Cause.WRONG_TYPE, f"'values' must be an object, not {type(fields).__name__}", sensor)
     else:
-        fields = {k: v for k, v in data.items() if k not in RESERVED}
-    return _values(fields, rules, sensor, ts)
+        fields = {k: v for k, v in data.items() if k not in RESERVED and k != ts_key}
+    return _values(data, fields, rules, sensor, ts)
+
+
+def _timestamp(
+    data: dict, rules: ParseRules, sensor: str, now: pd.Timestamp | None
+) -> tuple[str | None, pd.Timestamp | Rejection]:
+    """The top-level field holding the timestamp (None: the receive time) and its value."""
+    path, raw = find_timestamp(data, rules.ts_field, skip=rules.features)
+    if raw is MISSING:
+        if rules.arrival_time and now is not None:
+            return None, now
+        tried = repr(rules.ts_field) if rules.ts_field else "any of " + ", ".join(TS_FIELDS)
+        return None, Rejection(Cause.MISSING_FIELD, f"no timestamp ({tried}); --arrival-time takes the receive time", sensor)
+    try:
+        ts = to_timestamp(raw)
+    except (ForecasterError, OverflowError, ValueError) as exc:
+        return None, Rejection(Cause.BAD_TIMESTAMP, str(exc)[:120], sensor)
+    if now is not None and ts.value - now.value > rules.max_future_s * NS_PER_SECOND:
+        return None, Rejection(Cause.FUTURE_TIMESTAMP, f"ts {ts} is more than {rules.max_future_s:g} s ahead of {now}", sensor)
+    return (path if path in data else str(path).split(".", 1)[0]), ts
 
 
 def _sensor(from_topic: str | None, data: dict, rules: ParseRules) -> str | Rejection:
@@ -216,30 +279,32 @@ def _sensor(from_topic: str | None, data: dict, rules: ParseRules) -> str | Reje
     return from_topic if from_topic is not None else from_field
 
 
-def _values(fields: dict, rules: ParseRules, sensor: str, ts: pd.Timestamp) -> Reading | Rejection:
-    if not rules.ignore_unknown:
-        unknown = [k for k in fields if k not in rules.features and k not in rules.known]
-        if unknown:
-            return Rejection(Cause.UNKNOWN_FEATURE, f"unknown field(s) {sorted(unknown)[:5]}; expected {list(rules.features)}", sensor)
-    values = []
+def _values(data: dict, fields: dict, rules: ParseRules, sensor: str, ts: pd.Timestamp) -> Reading | Rejection:
+    """The features' values (NaN when absent or null); unknown fields ignored or refused."""
+    paths, used = rules.paths, rules.used_names
+    unknown = tuple(sorted(str(k) for k in fields if k not in used))
+    if unknown and not rules.ignore_unknown:
+        return Rejection(Cause.UNKNOWN_FEATURE, f"unknown field(s) {list(unknown[:5])}; expected {list(rules.features)}", sensor)
+    values, absent, present = [], [], 0
     for name in rules.features:
-        if name not in fields:
-            return Rejection(Cause.MISSING_FEATURE, f"no value for feature {name!r}", sensor)
-        value = fields[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return Rejection(Cause.WRONG_TYPE, f"{name!r} must be a number, not {_type_name(value)}", sensor)
-        try:
-            value = float(value)
-        except OverflowError:  # an integer beyond the float range
-            value = math.inf
-        if not math.isfinite(value):
+        raw = lookup(data, paths[name]) if name in paths else fields.get(name, MISSING)
+        if type(raw) is float and raw - raw == 0.0:  # a finite float: the common case, checked fast
+            values.append(raw)
+            present += 1
+            continue
+        if raw is MISSING:
+            absent.append(name)
+        value = to_number(raw)
+        if isinstance(value, str):
+            return Rejection(Cause.WRONG_TYPE, f"{name!r} must be a number, not {value}", sensor)
+        if value is not None and not math.isfinite(value):
             return Rejection(Cause.NON_FINITE, f"{name!r} is {value}", sensor)
-        values.append(value)
-    return Reading(sensor, ts, tuple(values))
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
+        values.append(math.nan if value is None else value)
+        present += value is not None
+    if not present:
+        where = ", ".join(f"{n}={paths.get(n, n)}" for n in rules.features[:5])
+        return Rejection(Cause.MISSING_FEATURE, f"no value for any feature ({where})", sensor)
+    return Reading(sensor, ts, tuple(values), unknown, tuple(absent))
 
 
 def format_timestamp(ts: pd.Timestamp) -> str:

@@ -3,6 +3,8 @@
 `RollingWindow` applies the rules of `pipelines.regular` incrementally: readings go onto the
 cadence grid, short gaps are interpolated with the same expression, a long gap resets the
 window, and a reading that is not newer than the last is refused without touching state.
+A reading with a missing (non-finite) value is a missing row, as in `pipelines.regular`: it
+changes nothing, and the gap it leaves is measured between the complete readings around it.
 """
 
 from __future__ import annotations
@@ -60,23 +62,24 @@ class RollingWindow:
 
         Args:
             ts: a UTC timestamp, or nanoseconds since the epoch.
-            values: one value per column, all finite.
+            values: one value per column; a row with a NaN (a missing value) is a missing
+                row: it completes no window and leaves the state as it is.
 
         Raises:
             StaleReading: the reading's slot is not after the last one (``kind`` says duplicate
                 or out of order).
-            ForecasterError: wrong number of values or a non-finite value.
+            ForecasterError: wrong number of values.
         """
         row = np.asarray(values, dtype="float64")
         if row.shape != (self.n_columns,):
             raise ForecasterError(f"expected {self.n_columns} values, got shape {row.shape}")
-        if not np.isfinite(row).all():
-            raise ForecasterError("non-finite value in reading")
         slot = (ts.value if isinstance(ts, pd.Timestamp) else int(ts)) // self.step_ns
         if self.last_slot is not None and slot <= self.last_slot:
             if slot == self.last_slot:
                 raise StaleReading(f"duplicate reading: slot {slot} is not after {self.last_slot}", kind="duplicate")
             raise StaleReading(f"out-of-order reading: slot {slot} is not after {self.last_slot}", kind="out_of_order")
+        if not np.isfinite(row).all():
+            return []  # regularize drops such a row; the gap is measured from the last complete one
         windows: list[np.ndarray] = []
         if self.last_slot is not None:
             gap = slot - self.last_slot - 1

@@ -39,8 +39,10 @@ Example:
       --topic 'sensors/{sensor}/readings' --speed 3600
 """
 EPILOG_PARSE = """\b
-Example:
+Examples:
   forecaster parse sensors/t1/readings '{"ts": "2026-11-23T12:00:00Z", "values": {"OT": 30.5}}' --features OT
+  forecaster parse tele/plug1/SENSOR '{"Time": "2026-01-05T10:00:00", "SI7021": {"Temperature": 21.3}}' \\
+      --subscribe 'tele/+/SENSOR' --features T --map T=SI7021.Temperature
 """
 
 
@@ -64,6 +66,32 @@ def mqtt_options(func: Callable) -> Callable:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def payload_options(func: Callable) -> Callable:
+    """The payload rules (`pipelines.payloads.ParseRules`) shared by `serve` and `parse`."""
+    options = [
+        click.option("--ts-field", default=None, metavar="PATH",
+                     help="Dotted path of the timestamp [default: the first of ts, time, timestamp, Time, datetime]; "
+                          "ISO 8601 (no zone: UTC) or epoch s/ms/us/ns (told apart by magnitude)."),
+        click.option("--map", multiple=True, metavar="FEATURE=PATH",
+                     help="Read FEATURE from a dotted path of the payload, e.g. T=SI7021.Temperature (repeatable)."),
+        click.option("--arrival-time", is_flag=True, default=False,
+                     help="Stamp a message that has no timestamp with its receive time (else it is rejected)."),
+        click.option("--ignore-unknown/--reject-unknown", default=True, show_default=True,
+                     help="Ignore (and count) payload fields that no feature, --map or timestamp uses, or reject the message."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _payload_rules(o: dict) -> dict:
+    """The `ParseRules` keywords of the payload options (a malformed --map is a ForecasterError)."""
+    from pipelines.payload_fields import parse_map
+
+    return {"ts_field": o["ts_field"], "mapping": parse_map(o["map"]), "arrival_time": o["arrival_time"],
+            "ignore_unknown": o["ignore_unknown"]}
 
 
 def _password(ctx: click.Context, o: dict) -> str | None:
@@ -134,14 +162,13 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--max-payload", default=65_536, show_default=True, type=click.IntRange(min=1), help="Largest payload in bytes.")
 @click.option("--max-future", default=86_400.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Reject readings more than this many seconds ahead of the clock.")
-@click.option("--ignore-unknown/--reject-unknown", default=False, show_default=True,
-              help="Ignore payload fields that are not model columns instead of rejecting the message.")
 @click.option("--output-format", default="json", show_default=True, type=click.Choice(["json", "influx"]),
               help="json: one JSON object per forecast; influx: InfluxDB line protocol, one line per target and step "
                    "(Telegraf mqtt_consumer, data_format = \"influx\").")
 @click.option("--ha-discovery", is_flag=False, flag_value="homeassistant", default=None, metavar="[PREFIX]",
               help="Announce each sensor's forecast of each target to Home Assistant (MQTT discovery, retained configs "
                    "under PREFIX, default homeassistant); needs --client-id.")
+@payload_options
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
     """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
@@ -156,10 +183,10 @@ def serve(ctx: click.Context, **o) -> None:
         bundle=o["model"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
         subscribe=o["subscribe"], publish=o["publish"], qos_in=o["qos_in"], qos_out=o["qos"], retain=o["retain"],
         metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
-        max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"], max_batch=o["max_batch"],
-        max_payload=o["max_payload"], max_future_s=o["max_future"], ignore_unknown=o["ignore_unknown"],
-        runtime=o["runtime"], threads=o["threads"], output_format=o["output_format"],
-        ha_discovery=o["ha_discovery"],
+        max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"],
+        max_batch=o["max_batch"], max_payload=o["max_payload"], max_future_s=o["max_future"], runtime=o["runtime"],
+        threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
+        **_payload_rules(o),
     )
     meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
@@ -226,9 +253,16 @@ def replay(ctx: click.Context, **o) -> None:
 @click.option("--model", "bundle", default=None, type=click.Path(file_okay=False), help="Take the features from this bundle.")
 @click.option("--features", default=None, help="Comma-separated features (instead of --model).")
 @click.option("--subscribe", default="sensors/+/readings", show_default=True, help="The filter the message would match.")
-@click.option("--ignore-unknown/--reject-unknown", default=False, show_default=True)
-def parse(topic: str, payload: str, bundle: str | None, features: str | None, subscribe: str, ignore_unknown: bool) -> None:
-    """Show what one MQTT message becomes (a reading, or why it is rejected). PAYLOAD '-' reads stdin."""
+@payload_options
+def parse(topic: str, payload: str, bundle: str | None, features: str | None, subscribe: str, **o) -> None:
+    """Show what one MQTT message becomes (a reading, or why it is rejected). PAYLOAD '-' reads stdin.
+
+    A missing value prints as null; fields no rule uses are listed under "ignored".
+    """
+    import math
+
+    import pandas as pd
+
     from pipelines.payloads import ParseRules, Rejection, format_timestamp, parse_message
 
     known: tuple[str, ...] = ()
@@ -242,10 +276,13 @@ def parse(topic: str, payload: str, bundle: str | None, features: str | None, su
     else:
         raise ForecasterError("give --model BUNDLE or --features a,b to say what a reading holds")
     raw = sys.stdin.buffer.read() if payload == "-" else payload.encode()
-    rules = ParseRules(subscription=subscribe, features=names, known=known, ignore_unknown=ignore_unknown)
-    import pandas as pd
-
+    rules = ParseRules(subscription=subscribe, features=names, known=known, **_payload_rules(o))
     item = parse_message(topic, raw, rules, now=pd.Timestamp.now(tz="UTC"))
     if isinstance(item, Rejection):
         raise ForecasterError(f"rejected ({item.cause}): {item.detail}")
-    click.echo(json.dumps({"sensor": item.sensor, "ts": format_timestamp(item.ts), "values": dict(zip(names, item.values))}))
+    for feature in item.absent:
+        if feature in rules.paths:
+            click.echo(f"warning: --map {feature}={rules.paths[feature]}: no such path in this message", err=True)
+    values = {n: (None if math.isnan(v) else v) for n, v in zip(names, item.values)}
+    out = {"sensor": item.sensor, "ts": format_timestamp(item.ts), "values": values}
+    click.echo(json.dumps({**out, "ignored": list(item.ignored)} if item.ignored else out))

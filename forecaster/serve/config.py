@@ -30,8 +30,11 @@ class ServeConfig:
         qos_in, qos_out, retain: subscription QoS; forecasts' QoS and retain flag.
         metrics_host, metrics_port: where ``/metrics``, ``/healthz``, ``/readyz`` listen (None: off).
         state_file: windows saved at shutdown and restored at start (None: off).
-        max_sensors, queue_size, max_batch, max_payload, max_future_s, ignore_unknown:
-            limits, see `ForecastService` and `ParseRules`.
+        max_sensors, queue_size, max_batch, max_payload, max_future_s: limits, see
+            `ForecastService` and `ParseRules`.
+        ignore_unknown, ts_field, mapping, arrival_time: the payload rules (`ParseRules`):
+            unknown fields ignored (and counted) or rejected; the timestamp's path; the
+            ``(feature, path)`` pairs of ``--map``; the receive time for messages without one.
         drain_timeout: seconds the worker gets to finish the queue at shutdown.
         publish_buffer: QoS 1/2 forecasts kept while the broker is away (the oldest dropped and
             counted beyond), sent in order on reconnect.
@@ -70,7 +73,10 @@ class ServeConfig:
     max_batch: int = 1024
     max_payload: int = 65_536
     max_future_s: float = 86_400.0
-    ignore_unknown: bool = False
+    ignore_unknown: bool = True
+    ts_field: str | None = None
+    mapping: tuple[tuple[str, str], ...] = ()
+    arrival_time: bool = False
     drain_timeout: float = 5.0
     runtime: str = "keras"
     threads: int = 0
@@ -85,7 +91,8 @@ class ServeConfig:
         _check_qos("qos_in", self.qos_in)
         _check_qos("qos_out", self.qos_out)
         check_template(self.publish)
-        ParseRules(subscription=self.subscribe, features=("x",))  # validates the filter
+        mapped = tuple(feature for feature, _ in self.mapping)  # the model's columns are checked in `parse_rules`
+        ParseRules(subscription=self.subscribe, features=mapped or ("x",), ts_field=self.ts_field, mapping=self.mapping)
         if not self.status_topic or any(c in self.status_topic for c in "+#\0"):
             raise ForecasterError(f"`status_topic` must be a plain topic. Received: status_topic={self.status_topic!r}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:

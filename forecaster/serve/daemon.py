@@ -188,4 +188,5 @@ def parse_rules(config: ServeConfig, model: Forecaster) -> ParseRules:
     return ParseRules(
         subscription=config.subscribe, features=model.spec.features, known=model.spec.targets,
         ignore_unknown=config.ignore_unknown, max_bytes=config.max_payload, max_future_s=config.max_future_s,
+        ts_field=config.ts_field, mapping=config.mapping, arrival_time=config.arrival_time,
     )

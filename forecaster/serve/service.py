@@ -146,6 +146,8 @@ class ForecastService:
         self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
         self._enqueued = 0  # written by the network thread only
         self._done = 0  # written by the worker only; equal counts: nothing queued or running
+        self._unmatched = set(rules.paths)  # mapped features whose path no message has held yet
+        self._warned_paths: set[str] = set()
 
     # ----------------------------------------------------- network thread side
     def receive(self, topic: str, payload: bytes) -> None:
@@ -158,6 +160,10 @@ class ForecastService:
         if isinstance(item, Rejection):
             self.reject(item, topic)
             return
+        if item.ignored:
+            self.metrics.ignored_fields.inc(len(item.ignored))
+        if self._unmatched:
+            self._check_paths(item, topic)
         now = time.monotonic()
         quiet, self._last_arrival = now - self._last_arrival >= self.idle_gap, now
         if quiet and self._process_if_idle(item):
@@ -168,6 +174,20 @@ class ForecastService:
         except queue.Full:
             self.reject(Rejection(Cause.QUEUE_FULL, f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
         self.metrics.queue.set(self.inbox.qsize())
+
+    def _check_paths(self, item: Reading, topic: str) -> None:
+        """Warn once for each ``--map`` path that a message does not hold, as long as no
+        message has held it (once one has, an absent path is a value the device skipped)."""
+        for feature in sorted(self._unmatched):
+            if feature not in item.absent:
+                self._unmatched.discard(feature)
+            elif feature not in self._warned_paths:
+                self._warned_paths.add(feature)
+                log.warning(
+                    "--map %s=%s: no such path in the message on %r (fields no rule uses: %s); %s is a missing "
+                    "value while the path is absent; try the map with `forecaster parse`", feature,
+                    self.rules.paths[feature], topic[:128], ", ".join(item.ignored) or "none", feature,
+                )
 
     def _process_if_idle(self, item: Reading) -> bool:
         """Process ``item`` in the calling (network) thread when nothing is queued or being

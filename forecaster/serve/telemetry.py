@@ -38,6 +38,10 @@ class Metrics:
             "forecaster_windows_superseded", "Windows skipped because a newer one of the same sensor was in the batch.",
             registry=r,
         )
+        self.ignored_fields = Counter(
+            "forecaster_payload_fields_ignored", "Payload fields of accepted messages that no feature, --map or "
+            "timestamp rule uses (--reject-unknown rejects such messages instead).", registry=r,
+        )
         self.publish_errors = Counter("forecaster_publish_errors", "Forecasts paho refused to queue.", registry=r)
         self.inference = Histogram(
             "forecaster_inference_seconds", "Model time per batch of windows.", registry=r,

@@ -100,16 +100,16 @@ BAD_MESSAGES = {
     "missing_field": ("sensors/x/readings", b'{"values": {"OT": 1}}'),
     "bad_timestamp": ("sensors/x/readings", b'{"ts": "soon", "OT": 1}'),
     "future_timestamp": ("sensors/x/readings", b'{"ts": "2200-01-01T00:00:00Z", "OT": 1}'),
-    "wrong_type": ("sensors/x/readings", b'{"ts": 0, "values": {"HUFL": "1", "HULL": 1, "MUFL": 1, "MULL": 1, "LUFL": 1, "LULL": 1, "OT": 1}}'),
+    "wrong_type": ("sensors/x/readings", b'{"ts": 0, "values": {"HUFL": "1 kW", "HULL": 1, "MUFL": 1, "MULL": 1, "LUFL": 1, "LULL": 1, "OT": 1}}'),
     "non_finite": ("sensors/x/readings", b'{"ts": 0, "values": {"HUFL": NaN, "HULL": 1, "MUFL": 1, "MULL": 1, "LUFL": 1, "LULL": 1, "OT": 1}}'),
-    "missing_feature": ("sensors/x/readings", b'{"ts": 0, "values": {"OT": 1}}'),
+    "missing_feature": ("sensors/x/readings", b'{"ts": 0, "values": {}}'),  # one absent feature is a missing value
     "unknown_feature": ("sensors/x/readings", b'{"ts": 0, "values": {"HUFL": 1, "HULL": 1, "MUFL": 1, "MULL": 1, "LUFL": 1, "LULL": 1, "OT": 1, "XX": 2}}'),
 }
 
 
 def test_faults_reconnect_and_topic_injection(broker, tiny_model, ett_small):
     everything = Collector(broker.url, "#", client_id="test-everything")
-    daemon = DaemonThread(tiny_model, broker.url, max_payload=2048)
+    daemon = DaemonThread(tiny_model, broker.url, max_payload=2048, ignore_unknown=False)  # --reject-unknown
     sensor = publisher(broker.url)
     try:
         for i in range(40):

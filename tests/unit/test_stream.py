@@ -17,10 +17,15 @@ from pipelines.windows import input_windows
     max_gap=st.integers(0, 4),
     length=st.integers(1, 6),
     seed=st.integers(0, 1000),
+    missing=st.floats(0.0, 0.5),
 )
-def test_row_by_row_equals_batch(steps, max_gap, length, seed):
+def test_row_by_row_equals_batch(steps, max_gap, length, seed, missing):
+    """Rows with a missing value (NaN, an empty CSV cell or a feature absent from a payload)
+    are dropped by both paths alike."""
     slots = np.cumsum(steps) + 1000
-    values = np.random.default_rng(seed).normal(size=(len(slots), 2))
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(len(slots), 2))
+    values[rng.random(values.shape) < missing] = np.nan
     series = regularize(slots, values, max_gap)
     spec = WindowSpec(input_steps=length, horizon=1, features=["a", "b"], targets=["a"])
     batch = input_windows(series.values, spec, series.segment)
@@ -42,12 +47,20 @@ def test_stale_and_bad_readings_leave_state_untouched():
     with pytest.raises(StaleReading, match="out-of-order") as late:
         w.push(1, [9.0])
     assert (duplicate.value.kind, late.value.kind) == ("duplicate", "out_of_order")
-    with pytest.raises(ForecasterError, match="non-finite"):
-        w.push(3, [float("nan")])
     with pytest.raises(ForecasterError, match="expected 1 values"):
         w.push(3, [1.0, 2.0])
     assert np.array_equal(w.window(), before) and w.last_slot == 2
     assert w.push(3, [3.0])[0][:, 0].tolist() == [2.0, 3.0]
+
+
+def test_a_missing_value_is_a_missing_row():
+    w = RollingWindow(length=2, n_columns=2, step_ns=1, max_gap=1)
+    w.push(1, [1.0, 10.0])
+    assert w.push(2, [float("nan"), 20.0]) == [] and w.last_slot == 1  # nothing changes
+    with pytest.raises(StaleReading, match="duplicate"):
+        w.push(1, [float("nan"), 1.0])  # still refused by its slot
+    window = w.push(3, [3.0, 30.0])[-1]
+    assert window.tolist() == [[2.0, 20.0], [3.0, 30.0]]  # slot 2 interpolated, as the batch path does
 
 
 def test_state_round_trip():
