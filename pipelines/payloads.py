@@ -170,11 +170,19 @@ def check_sensor_id(sensor: object, max_len: int = 128) -> str | None:
     for char in sensor:
         if char in FORBIDDEN_IN_ID:
             return f"{char!r} in sensor id {sensor[:64]!r}"
-        if ord(char) < 32 or ord(char) == 127:
-            return f"control character in sensor id {sensor[:64]!r}"
+        if _refused_in_topics(ord(char)):
+            return f"character U+{ord(char):04X} in sensor id {sensor[:64]!r} (MQTT brokers refuse it in topics)"
     if sensor.startswith("$"):
         return f"sensor id {sensor[:64]!r} starts with '$' (reserved topics)"
     return None
+
+
+def _refused_in_topics(code: int) -> bool:
+    """Code points Mosquitto refuses in a topic (its UTF-8 check): C0 and C1 controls and DEL,
+    surrogates, and the noncharacters U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF. A forecast topic
+    holding one would make the broker drop the connection, for every sensor."""
+    return (code <= 0x1F or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or 0xFDD0 <= code <= 0xFDEF
+            or (code & 0xFFFF) in (0xFFFE, 0xFFFF))
 
 
 def topic_sensor(topic: str, rules: ParseRules) -> str | Rejection | None:

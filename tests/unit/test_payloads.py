@@ -250,3 +250,26 @@ def test_serve_config_checks_the_payload_options():
         ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", ts_field="meta..ts")
     with pytest.raises(ForecasterError, match="dotted path"):
         ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", mapping=(("T", ""),))
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x7f", "\u0085", "\u009f", "\ud800", "\ufdd0", "\ufffe", "\uffff", "\U0001fffe"])
+def test_ids_with_characters_brokers_refuse_in_topics_are_rejected(char):
+    from pipelines.payloads import check_sensor_id
+
+    problem = check_sensor_id(f"t{char}1")
+    assert problem is not None and f"U+{ord(char):04X}" in problem
+
+
+@pytest.mark.parametrize("sensor", ["t1", "küche-2", "温度", "plant 3", "\U0001f321"])
+def test_ordinary_unicode_ids_are_accepted(sensor):
+    from pipelines.payloads import check_sensor_id
+
+    assert check_sensor_id(sensor) is None
+
+
+def test_a_c1_id_in_the_payload_is_a_bad_sensor_id_rejection():
+    from pipelines.payloads import ParseRules, parse_message
+
+    rules = ParseRules(subscription="sensors/readings", features=("OT",))
+    item = parse_message("sensors/readings", b'{"ts": 0, "sensor": "t\\u0085", "OT": 1}', rules)
+    assert item.cause == Cause.BAD_SENSOR_ID
