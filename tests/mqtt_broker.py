@@ -6,6 +6,7 @@ listens on a free port of 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import socket
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+DYNSEC_PLUGIN = "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so"
 
 
 def free_port() -> int:
@@ -31,13 +34,19 @@ class Broker:
         directory: where the config, log and persistence files go.
         port: the port (a free one when None); kept across restarts.
         persistence: keep sessions and retained messages across restarts (on disk).
+        deny: ``(acltype, topic pattern)`` pairs the broker refuses to anonymous clients, through
+            Mosquitto's dynamic-security plugin (which answers a refused SUBSCRIBE or PUBLISH with
+            "Not authorized", unlike ``acl_file``), e.g. ``("subscribePattern", "sensors/#")``,
+            ``("publishClientSend", "forecasts/#")``. None: everything allowed.
     """
 
-    def __init__(self, directory: Path, *, port: int | None = None, persistence: bool = False) -> None:
+    def __init__(self, directory: Path, *, port: int | None = None, persistence: bool = False,
+                 deny: list[tuple[str, str]] | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.persistence = persistence
+        self.deny = deny
         self.process: subprocess.Popen | None = None
         self.config = self.directory / "mosquitto.conf"
         self.log = self.directory / "mosquitto.log"
@@ -62,6 +71,8 @@ class Broker:
         ]
         if self.persistence:
             lines += [f"persistence_location {self.directory}/", "autosave_interval 1"]
+        if self.deny is not None:
+            lines += [f"plugin {DYNSEC_PLUGIN}", f"plugin_opt_config_file {self._dynsec_config()}"]
         self.config.write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -74,6 +85,17 @@ class Broker:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout} s")
+
+    def _dynsec_config(self) -> Path:
+        allow = {"publishClientSend": True, "publishClientReceive": True, "subscribe": True, "unsubscribe": True}
+        acls = [{"acltype": kind, "topic": topic, "priority": 0, "allow": False} for kind, topic in self.deny or []]
+        path = self.directory / "dynamic-security.json"
+        path.write_text(json.dumps({
+            "defaultACLAccess": allow, "clients": [], "anonymousGroup": "anonymous",
+            "groups": [{"groupname": "anonymous", "roles": [{"rolename": "denied"}]}],
+            "roles": [{"rolename": "denied", "acls": acls}],
+        }))
+        return path
 
     def kill(self) -> None:
         """Stop at once (SIGKILL), as a crash would."""

@@ -142,8 +142,12 @@ class Daemon:
         return self._worker.is_alive()
 
     def ready(self) -> bool:
-        """``/readyz``: the worker is alive and the broker connected."""
-        return self._worker.is_alive() and self.client.connected.is_set()
+        """``/readyz``: the worker is alive, the broker connected, every subscription granted,
+        and the broker did not refuse the last acknowledged publish (MQTT 5 reason codes;
+        MQTT 3.1.1 cannot report a refused publish, see deploy/README.md)."""
+        client = self.client
+        return (self._worker.is_alive() and client.connected.is_set() and client.subscribed
+                and client.refused_by_broker is None)
 
     def on_message(self, topic: str, payload: bytes) -> None:
         """The MQTT client's message callback (paho's network thread): to the service."""

@@ -79,6 +79,10 @@ class MqttClient:
         self.publish_failures = 0
         self._publish_lock = threading.Lock()  # orders publishes against connect / disconnect
         self._failure_logged_at = float("-inf")
+        self._subscribing: dict[int, str] = {}  # SUBSCRIBE mid -> topic filter
+        self._granted: set[str] = set()
+        self.refused_subscriptions: dict[str, str] = {}  # topic filter -> the broker's reason
+        self.refused_by_broker: str | None = None  # the reason of the last publish the broker refused
         v5 = settings.protocol == "5"
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -105,6 +109,8 @@ class MqttClient:
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
+        self._client.on_subscribe = self._handle_subscribe
+        self._client.on_publish = self._handle_publish
 
     # ----------------------------------------------------------------- lifecycle
     def start(self, *, background: bool = True) -> None:
@@ -262,10 +268,13 @@ class MqttClient:
             except OSError:
                 pass
         log.info("connected to %s as %s (connection %d)", self.settings.broker, self.settings.client_id, self.connects)
+        self._granted.clear()
         for topic, qos in self.subscriptions:
-            result, _ = client.subscribe(topic, qos=qos)
+            result, mid = client.subscribe(topic, qos=qos)
             if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 log.error("subscribe to %s failed: %s", topic, mqtt.error_string(result))
+            else:
+                self._subscribing[mid] = topic
         if self.status_topic:
             client.publish(self.status_topic, b"online", qos=1, retain=True)
         with self._publish_lock:
@@ -286,6 +295,30 @@ class MqttClient:
             log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.broker, reason_code)
         if self._on_state:
             self._on_state(False)
+
+    def _handle_subscribe(self, _client, _userdata, mid: int, reason_codes, _properties) -> None:
+        topic = self._subscribing.pop(mid, None)
+        if topic is None:
+            return
+        refused = [code for code in reason_codes if code.is_failure]
+        if refused:
+            self.refused_subscriptions[topic] = str(refused[0])
+            log.error("the broker refused the subscription to %s: %s (check its ACL); not ready", topic, refused[0])
+        else:
+            self.refused_subscriptions.pop(topic, None)
+            self._granted.add(topic)
+
+    def _handle_publish(self, _client, _userdata, _mid: int, reason_code, _properties) -> None:
+        if reason_code.is_failure:  # an MQTT 5 PUBACK/PUBREC reason >= 0x80, e.g. "Not authorized"
+            self.refused_by_broker = str(reason_code)
+            self._publish_failed("(acknowledged message)", f"the broker refused it: {reason_code}")
+        else:
+            self.refused_by_broker = None
+
+    @property
+    def subscribed(self) -> bool:
+        """Every subscription of the last connection was granted by the broker."""
+        return {topic for topic, _ in self.subscriptions} <= self._granted
 
     def _handle_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
         if self._on_message is None:

@@ -86,6 +86,7 @@ class Publisher(Protocol):
     buffered: int
     buffer_drops: int
     publish_failures: int
+    refused_subscriptions: dict[str, str]
 
 
 class PublisherCollector:
@@ -101,8 +102,12 @@ class PublisherCollector:
         yield CounterMetricFamily("forecaster_publish_buffer_dropped",
                                   "Forecasts dropped because the publish buffer was full (the oldest first).",
                                   value=self.client.buffer_drops)
-        yield CounterMetricFamily("forecaster_publish_refused", "Messages paho refused to send (logged every 10 s).",
-                                  value=self.client.publish_failures)
+        yield CounterMetricFamily("forecaster_publish_refused",
+                                  "Messages paho refused to send or the broker refused (MQTT 5 reason codes; logged "
+                                  "every 10 s).", value=self.client.publish_failures)
+        yield GaugeMetricFamily("forecaster_subscriptions_refused",
+                                "Subscriptions the broker refused on the last connection (not ready while > 0).",
+                                value=len(self.client.refused_subscriptions))
 
 
 class RateLimitedLog:
