@@ -83,29 +83,7 @@ class MqttClient:
         self._granted: set[str] = set()
         self.refused_subscriptions: dict[str, str] = {}  # topic filter -> the broker's reason
         self.refused_by_broker: str | None = None  # the reason of the last publish the broker refused
-        v5 = settings.protocol == "5"
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            protocol=PROTOCOLS[settings.protocol],
-            clean_session=None if v5 else not settings.persistent,
-            reconnect_on_failure=True,
-        )
-        self._client.enable_logger(logging.getLogger("paho"))
-        self._client.max_inflight_messages_set(256)
-        self._client.max_queued_messages_set(0)  # unbounded: the daemon bounds its own queue
-        if settings.username is not None:
-            self._client.username_pw_set(settings.username, settings.password)
-        if settings.broker.tls:
-            self._client.tls_set(
-                ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file,
-                cert_reqs=ssl.CERT_NONE if settings.insecure else ssl.CERT_REQUIRED,
-            )
-            if settings.insecure:
-                self._client.tls_insecure_set(True)
-        if status_topic:
-            self._client.will_set(status_topic, b"offline", qos=1, retain=True)
-        self._client.reconnect_delay_set(settings.reconnect_min, settings.reconnect_max)
+        self._client = _paho_client(settings, status_topic)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -344,3 +322,32 @@ def _settled(info: mqtt.MQTTMessageInfo) -> bool:
         return info.is_published()
     except (RuntimeError, ValueError):
         return info._published or info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
+
+
+def _paho_client(settings: MqttSettings, status_topic: str | None) -> mqtt.Client:
+    """A paho client set up from ``settings``: protocol, session, in-flight window, credentials,
+    TLS, the ``offline`` last will and the reconnect backoff (callbacks are the caller's)."""
+    v5 = settings.protocol == "5"
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=settings.client_id,
+        protocol=PROTOCOLS[settings.protocol],
+        clean_session=None if v5 else not settings.persistent,
+        reconnect_on_failure=True,
+    )
+    client.enable_logger(logging.getLogger("paho"))
+    client.max_inflight_messages_set(256)
+    client.max_queued_messages_set(0)  # unbounded: the daemon bounds its own queue
+    if settings.username is not None:
+        client.username_pw_set(settings.username, settings.password)
+    if settings.broker.tls:
+        client.tls_set(
+            ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file,
+            cert_reqs=ssl.CERT_NONE if settings.insecure else ssl.CERT_REQUIRED,
+        )
+        if settings.insecure:
+            client.tls_insecure_set(True)
+    if status_topic:
+        client.will_set(status_topic, b"offline", qos=1, retain=True)
+    client.reconnect_delay_set(settings.reconnect_min, settings.reconnect_max)
+    return client
