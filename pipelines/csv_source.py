@@ -22,6 +22,7 @@ from pipelines.readings import ERROR, check_aggregate
 
 log = logging.getLogger(__name__)
 
+TIME_OF_DAY_NAMES = ("time", "hour", "clock", "time of day")
 MISSING_MARKERS = ("", "nan", "NaN", "NA", "N/A", "null", "None")
 
 
@@ -76,7 +77,7 @@ def read_csv(
     time_col = ",".join(time_parts)
     raw = _read_cells(path, [*time_parts, *([sensor_col] if sensor_col else [])], dialect, source)
     frame = _key_columns(raw, time_parts, sensor_col, time_format, dayfirst, source)
-    coded = _add_values(frame, raw, columns, codes, dialect.decimal, source)
+    coded = _add_values(frame, raw, columns, codes, dialect.decimal, source, time_col)
     if aggregate == ERROR:
         _check_duplicates(frame, time_col, sensor_col, source)
     frame.attrs.update(source=source, time_col=time_col, sensor_col=sensor_col, sep=dialect.sep,
@@ -99,13 +100,25 @@ def _key_columns(
     return frame
 
 
+def _with_time_hint(exc: DataError, time_col: str) -> DataError:
+    """A non-numeric ``Time``-like column beside a date column: suggest joining the two."""
+    if exc.column is None or exc.column.strip().lower() not in TIME_OF_DAY_NAMES or "," in time_col:
+        return exc
+    return DataError(f"{exc.reason}; if it is the time of day, join it to the date with --time-col "
+                     f"{time_col},{exc.column}", source=exc.source, line=exc.line, column=exc.column)
+
+
 def _add_values(
-    frame: pd.DataFrame, raw: pd.DataFrame, columns: list[str], codes: tuple[float, ...], decimal: str, source: str
+    frame: pd.DataFrame, raw: pd.DataFrame, columns: list[str], codes: tuple[float, ...], decimal: str, source: str,
+    time_col: str,
 ) -> int:
     """Put the value columns into ``frame`` (cells equal to a code missing); how many were coded."""
     coded = 0
     for column in columns:
-        values = _numeric(raw[column], source=source, column=column, decimal=decimal)
+        try:
+            values = _numeric(raw[column], source=source, column=column, decimal=decimal)
+        except DataError as exc:
+            raise _with_time_hint(exc, time_col) from None
         is_code = values.isin(codes).to_numpy() if codes else np.zeros(len(values), dtype=bool)
         coded += int(is_code.sum())
         frame[column] = values.mask(is_code)

@@ -149,6 +149,8 @@ def test_time_format_and_month_first(tmp_path):
         ("ts v\n1 2\n", {}, "line 1: only one column found (tried , ; tab |): 'ts v'; name the separator with --sep"),
         ("ts;v\n1;2\n", {"sep": ","}, "only one column found (separator ',' (--sep)): 'ts;v'"),
         ("Date;Time;v\n1;2;3\n", {"time_col": "Date,Tim"}, "line 1: no column 'Tim' (--time-col Date,Tim)"),
+        ("Date;Time;v\n13/03/2004;18.00.00;3\n", {}, "line 2, column 'Time': not a number: '18.00.00'; if it is "
+         "the time of day, join it to the date with --time-col Date,Time"),
     ],
 )
 def test_dialect_errors_name_the_fix(tmp_path, text, kwargs, expected):
@@ -198,3 +200,12 @@ def test_several_readings_per_slot_refused_naming_the_option_or_aggregated(tmp_p
     expected = {"last": 3.0, "first": 1.0, "min": 1.0, "max": 3.0, "sum": 4.0}
     for how, value in expected.items():
         assert sensor_readings(frame, ["v"], freq="1h", aggregate=how)[1]["a"].values[0, 0] == value
+
+
+def test_cli_aggregate_choices_are_the_pipelines_rules():
+    """`--aggregate` (declared once in `forecaster.cli.util`) offers exactly `readings.AGGREGATES`."""
+    from forecaster.cli.util import csv_aggregate
+    from pipelines.readings import AGGREGATES
+
+    option = csv_aggregate(lambda: None).__click_params__[0]
+    assert tuple(option.type.choices) == AGGREGATES and option.default == "error"
