@@ -8,6 +8,7 @@ detected from the values or given with ``dayfirst``; else ISO 8601. Naive times 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,8 +68,9 @@ def parse_times(
         ns = epoch_ns(numbers.to_numpy(dtype="float64"))
         parsed = pd.Series(pd.to_datetime(ns, unit="ns", utc=True), index=text.index)
     else:
-        parts = text.str.extract(f"^{_DMY}$")
-        if len(text) and parts["a"].notna().all():
+        first = text.dropna().head(1)
+        parts = text.str.extract(f"^{_DMY}$") if len(first) and re.fullmatch(_DMY, first.iloc[0]) else None
+        if parts is not None and parts["a"].notna().all():
             text = _iso_from_dmy(parts, dayfirst, source=source, column=column)
         parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     parsed = parsed.astype("datetime64[ns, UTC]")
@@ -76,6 +78,7 @@ def parse_times(
     if bad.any():
         line = text.index[np.argmax(bad)]
         raw = text.iloc[int(np.argmax(bad))]
+        raw = "" if pd.isna(raw) else str(raw)
         want = (f"want --time-format {time_format!r}" if time_format else
                 "want ISO 8601, epoch seconds or milliseconds, or day/month/year; else give --time-format")
         raise DataError(f"cannot parse time {raw!r} ({want})", source=source, line=int(line), column=column)

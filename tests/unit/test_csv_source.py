@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import DATA, write_csv
 
@@ -209,3 +210,21 @@ def test_cli_aggregate_choices_are_the_pipelines_rules():
 
     option = csv_aggregate(lambda: None).__click_params__[0]
     assert tuple(option.type.choices) == AGGREGATES and option.default == "error"
+
+
+def test_aggregated_file_prepares_like_the_file_of_means(tmp_path):
+    """What the model sees (`prepare`: slots, interpolation) from two readings per slot with
+    ``aggregate="mean"`` is what it sees from one reading of their mean."""
+    from pipelines.series import prepare
+
+    times = pd.date_range("2026-01-01", periods=48, freq="1h", tz="UTC")
+    means = pd.DataFrame({"ts": times, "v": np.sin(np.arange(48) / 4.0)})
+    means.loc[[10, 11], "v"] = np.nan  # a short gap, interpolated the same way
+    pairs = pd.concat([means.assign(ts=times + pd.Timedelta(minutes=5), v=means.v - 0.5),
+                       means.assign(ts=times + pd.Timedelta(minutes=35), v=means.v + 0.5)]).sort_values("ts")
+    means.to_csv(tmp_path / "means.csv", index=False)
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    a = prepare(read_csv(tmp_path / "means.csv"), ["v"], freq="1h", max_gap=3).series["0"]
+    b = prepare(read_csv(tmp_path / "pairs.csv", aggregate="mean"), ["v"], freq="1h", max_gap=3).series["0"]
+    np.testing.assert_array_equal(a.slots, b.slots)
+    np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-12)
