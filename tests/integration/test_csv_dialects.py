@@ -122,3 +122,22 @@ def test_bad_dialect_input_is_one_line_exit_2(tmp_path, capsys, text, args, expe
         assert main([command[0], "--data", str(data), *command[1:], *args]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err, err
+
+
+def test_replay_of_a_semicolon_file_sends_its_readings_and_skips_coded_rows(broker, tmp_path, capsys):
+    import json
+
+    from mqtt_broker import Collector
+
+    data = tmp_path / "air.csv"
+    write_semicolon(data)
+    collector = Collector(broker.url, "sensors/#")
+    assert main(["replay", "--data", str(data), "--broker", broker.url, "--sensor", "air", "--rate", "2000",
+                 "--time-col", "Date,Time", "--missing", "-200"]) == 0
+    assert "(4 rows with a missing value skipped)" in capsys.readouterr().out
+    assert collector.wait_for(lambda m: len(m) == N - 4, timeout=20)
+    collector.close()
+    sent = [json.loads(payload) for _, payload, _ in collector.messages]
+    expected = series().drop(index=[40, 41, 90, 120])
+    assert [m["ts"] for m in sent] == list(expected["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert [m["values"]["T"] for m in sent] == expected["T"].tolist()
