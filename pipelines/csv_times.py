@@ -8,6 +8,7 @@ detected from the values or given with ``dayfirst``; else ISO 8601. Naive times 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import DataError
+
+log = logging.getLogger(__name__)
 
 EPOCH_UNITS = ((1e11, 1_000_000_000, "seconds"), (1e14, 1_000_000, "milliseconds"), (1e17, 1_000, "microseconds"))
 """Below each magnitude, numbers are epoch values of that unit (ns per unit); else nanoseconds.
@@ -90,6 +93,7 @@ def _iso_from_dmy(parts: pd.DataFrame, dayfirst: bool | None, *, source: str | N
     a, b = parts["a"].astype(int), parts["b"].astype(int)
     if dayfirst is None:
         dayfirst = _day_first(a, b, parts, source=source, column=column)
+        log.info("%s: dates in %r read %s (detected)", source, column, "day first" if dayfirst else "month first")
     day, month = (a, b) if dayfirst else (b, a)
     year = parts["year"].astype(int)
     year = year.where(parts["year"].str.len() == 4, year + np.where(year < 69, 2000, 1900))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.errors import DataError, ForecasterError
+
+log = logging.getLogger(__name__)
 
 SEPARATORS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\t": "\t", "\\t": "\t"}
 """Accepted spellings of a separator (``tab``, ``\\t`` or a real tab for a tab)."""
@@ -96,6 +99,8 @@ def detect(path: Path, *, sep: str | None = None, decimal: str | None = None) ->
             f"only one column found ({tried}): {lines[0][:60]!r}; name the separator with --sep (, ; tab |)",
             source=str(path), line=1,
         )
+    log.info("%s: separator %r (%s), decimal mark %r", path, dialect.sep_name,
+             "detected" if dialect.detected else "given", dialect.decimal)
     return dialect
 
 
