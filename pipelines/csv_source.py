@@ -15,41 +15,53 @@ import numpy as np
 import pandas as pd
 
 from pipelines.columns import sensor_column, time_column
+from pipelines.csv_times import joined_text, parse_times
+from pipelines.dialect import Dialect, detect, missing_codes
 from pipelines.errors import DataError
-from pipelines.timeutil import parse_time_column
+from pipelines.readings import ERROR, check_aggregate
 
 log = logging.getLogger(__name__)
 
+TIME_OF_DAY_NAMES = ("time", "hour", "clock", "time of day")
 MISSING_MARKERS = ("", "nan", "NaN", "NA", "N/A", "null", "None")
 
 
 def read_csv(
     path: str | Path,
     *,
-    time_col: str | None = None,
+    time_col: str | Sequence[str] | None = None,
     sensor_col: str | None = None,
     columns: Sequence[str] | None = None,
+    sep: str | None = None, decimal: str | None = None, missing: Sequence[object] = (),
+    time_format: str | None = None, dayfirst: bool | None = None, aggregate: str | None = None,
 ) -> pd.DataFrame:
     """Read a sensor CSV and check every cell that will be used.
 
     Args:
         path: the file.
         time_col: the time column; default: the first of ``ts, time, timestamp, date,
-            datetime`` that is present, else the first column.
-        sensor_col: the sensor id column of a long file; default ``sensor`` if present,
-            else the file holds one series.
+            datetime`` that is present, else the first column. Two names (``"Date,Time"``
+            or a list) are joined with a space into one time column named ``"Date,Time"``.
+        sensor_col: the sensor id column of a long file; default ``sensor`` if present.
         columns: the numeric columns to keep; default all other columns.
+        sep, decimal: ``, ; | tab`` and ``.`` or ``,``; default detected (`pipelines.dialect`).
+        missing: numbers that mean "no reading" (``-200`` also matches ``-200,0``).
+        time_format, dayfirst: for times the default rule cannot read (`pipelines.csv_times`).
+        aggregate: several readings of a sensor in one cadence slot: a rule of
+            `pipelines.readings.AGGREGATES`, kept in ``frame.attrs`` for `sensor_readings`;
+            default an error.
 
     Returns:
-        A DataFrame with the time column as ``datetime64[ns, UTC]``, the sensor column (if
-        any) as strings and the value columns as float64 (NaN where a cell is empty). Its
-        index is the line number in the file; ``frame.attrs`` holds ``source``,
-        ``time_col`` and ``sensor_col``.
+        A DataFrame: time as ``datetime64[ns, UTC]``, sensor ids as strings, values as
+        float64 (NaN: missing), indexed by line number in the file. ``frame.attrs``: ``source``,
+        ``time_col``, ``sensor_col``, ``sep``, ``decimal``, ``aggregate``, ``missing_cells``
+        (value cells without a reading), ``coded_cells`` (those equal to a ``missing`` code).
 
     Raises:
         DataError: naming the file, line and column of the first problem: missing file or
-            column, empty file, malformed row, unparseable time, non-numeric value,
-            duplicate timestamp for a sensor.
+            column, one column (naming the separator), empty file, malformed row, bad time,
+            non-numeric value, duplicate timestamp for a sensor.
+        ForecasterError: an unknown ``sep``, ``decimal`` or ``aggregate``; a non-numeric code.
 
     Example:
         >>> frame = read_csv("data/ETTh1.csv")
@@ -57,34 +69,80 @@ def read_csv(
         ('date', ['date', 'HUFL', 'HULL'], 2)
     """
     source = str(path)
-    header = _read_header(Path(path))
-    time_col, sensor_col, columns = _choose_columns(header, time_col, sensor_col, columns, source)
-    raw = _read_cells(path, [c for c in (time_col, sensor_col) if c is not None], source)
-    frame = pd.DataFrame(index=raw.index)
-    frame[time_col] = _times(raw[time_col], source=source, column=time_col)
-    if sensor_col is not None:
-        frame[sensor_col] = _sensor_ids(raw[sensor_col], source=source, column=sensor_col)
-    for column in columns:
-        frame[column] = _numeric(raw[column], source=source, column=column)
-    _check_duplicates(frame, time_col, sensor_col, source)
-    frame.attrs.update(source=source, time_col=time_col, sensor_col=sensor_col)
+    aggregate = check_aggregate(aggregate)
+    codes = missing_codes(missing)
+    dialect = detect(_existing(Path(path)), sep=sep, decimal=decimal)
+    time_parts, sensor_col, columns = _choose_columns(_read_header(Path(path), dialect.sep), time_col, sensor_col,
+                                                      columns, source)
+    time_col = ",".join(time_parts)
+    raw = _read_cells(path, [*time_parts, *([sensor_col] if sensor_col else [])], dialect, source)
+    frame = _key_columns(raw, time_parts, sensor_col, time_format, dayfirst, source)
+    coded = _add_values(frame, raw, columns, codes, dialect.decimal, source, time_col)
+    if aggregate == ERROR:
+        _check_duplicates(frame, time_col, sensor_col, source)
+    frame.attrs.update(source=source, time_col=time_col, sensor_col=sensor_col, sep=dialect.sep,
+                       decimal=dialect.decimal, aggregate=aggregate,
+                       missing_cells=int(frame[columns].isna().to_numpy().sum()), coded_cells=coded)
     return frame
 
 
+def _key_columns(
+    raw: pd.DataFrame, time_parts: list[str], sensor_col: str | None, time_format: str | None,
+    dayfirst: bool | None, source: str,
+) -> pd.DataFrame:
+    """A frame of the parsed time column (``time_parts`` joined) and the sensor ids."""
+    time_col = ",".join(time_parts)
+    frame = pd.DataFrame(index=raw.index)
+    frame[time_col] = parse_times(joined_text(raw, time_parts), time_format=time_format, dayfirst=dayfirst,
+                                  source=source, column=time_col)
+    if sensor_col is not None:
+        frame[sensor_col] = _sensor_ids(raw[sensor_col], source=source, column=sensor_col)
+    return frame
+
+
+def _with_time_hint(exc: DataError, time_col: str) -> DataError:
+    """A non-numeric ``Time``-like column beside a date column: suggest joining the two."""
+    if exc.column is None or exc.column.strip().lower() not in TIME_OF_DAY_NAMES or "," in time_col:
+        return exc
+    return DataError(f"{exc.reason}; if it is the time of day, join it to the date with --time-col "
+                     f"{time_col},{exc.column}", source=exc.source, line=exc.line, column=exc.column)
+
+
+def _add_values(
+    frame: pd.DataFrame, raw: pd.DataFrame, columns: list[str], codes: tuple[float, ...], decimal: str, source: str,
+    time_col: str,
+) -> int:
+    """Put the value columns into ``frame`` (cells equal to a code missing); how many were coded."""
+    coded = 0
+    for column in columns:
+        try:
+            values = _numeric(raw[column], source=source, column=column, decimal=decimal)
+        except DataError as exc:
+            raise _with_time_hint(exc, time_col) from None
+        is_code = values.isin(codes).to_numpy() if codes else np.zeros(len(values), dtype=bool)
+        coded += int(is_code.sum())
+        frame[column] = values.mask(is_code)
+    return coded
+
+
 def _choose_columns(
-    header: list[str], time_col: str | None, sensor_col: str | None, columns: Sequence[str] | None, source: str
-) -> tuple[str, str | None, list[str]]:
-    """The time, sensor and value columns of a file, by the rule of `pipelines.columns`
-    (a file without a known time column name uses its first column), each checked against
-    the header (line 1)."""
-    time_col = time_column(header, time_col or None) or header[0]
+    header: list[str], time_col: str | Sequence[str] | None, sensor_col: str | None, columns: Sequence[str] | None,
+    source: str,
+) -> tuple[list[str], str | None, list[str]]:
+    """The time column(s), sensor and value columns of a file, by the rule of
+    `pipelines.columns` (a file without a known time column name uses its first column),
+    each checked against the header (line 1)."""
+    names = time_col.split(",") if isinstance(time_col, str) else list(time_col or [])
+    names = [n.strip() for n in names if n.strip()]
+    time_parts = names or [time_column(header) or header[0]]
     sensor_col = sensor_column(header, sensor_col)
-    for name, flag in ((time_col, "--time-col"), (sensor_col, "--sensor-col")):
+    flag = f"--time-col {','.join(time_parts)}"
+    for name, option in [*((n, flag) for n in time_parts), (sensor_col, "--sensor-col")]:
         if name is not None and name not in header:
             raise DataError(
-                f"no column {name!r} ({flag}); the header has {header}", source=source, line=1
+                f"no column {name!r} ({option}); the header has {header}", source=source, line=1
             )
-    keyed = [c for c in (time_col, sensor_col) if c is not None]
+    keyed = [*time_parts, *([sensor_col] if sensor_col else [])]
     if columns is None:
         columns = [c for c in header if c not in keyed]
     else:
@@ -96,14 +154,16 @@ def _choose_columns(
             )
     if not columns:
         raise DataError("no value columns besides the time and sensor columns", source=source)
-    return time_col, sensor_col, columns
+    return time_parts, sensor_col, columns
 
 
-def _read_cells(path: str | Path, keyed: list[str], source: str) -> pd.DataFrame:
+def _read_cells(path: str | Path, keyed: list[str], dialect: Dialect, source: str) -> pd.DataFrame:
     """Every cell of the file (key columns as text), indexed by line number."""
     try:
         raw = pd.read_csv(
             path,
+            sep=dialect.sep,
+            decimal=dialect.decimal,
             dtype={c: str for c in keyed},
             na_values=list(MISSING_MARKERS),
             keep_default_na=False,
@@ -118,19 +178,6 @@ def _read_cells(path: str | Path, keyed: list[str], source: str) -> pd.DataFrame
     return raw
 
 
-def _times(raw: pd.Series, *, source: str, column: str) -> pd.Series:
-    times, bad = parse_time_column(raw)
-    if bad.any():
-        line = int(raw.index[np.argmax(bad)])
-        raise DataError(
-            f"cannot parse time {raw[line]!r} (want ISO 8601 or epoch seconds)",
-            source=source,
-            line=line,
-            column=column,
-        )
-    return times
-
-
 def _sensor_ids(raw: pd.Series, *, source: str, column: str) -> pd.Series:
     sensors = raw.fillna("").str.strip()
     empty = (sensors == "").to_numpy()
@@ -140,12 +187,16 @@ def _sensor_ids(raw: pd.Series, *, source: str, column: str) -> pd.Series:
     return sensors.astype(object)
 
 
-def _read_header(path: Path) -> list[str]:
+def _existing(path: Path) -> Path:
     if not path.is_file():
         raise DataError("no such file", source=str(path))
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    return path
+
+
+def _read_header(path: Path, sep: str = ",") -> list[str]:
+    with _existing(path).open(newline="", encoding="utf-8-sig") as handle:
         try:
-            header = next(csv.reader(handle), None)
+            header = next(csv.reader(handle, delimiter=sep), None)
         except (csv.Error, UnicodeDecodeError) as exc:
             raise DataError(f"not a readable CSV file: {exc}", source=str(path)) from None
     if not header or not any(h.strip() for h in header):
@@ -156,11 +207,11 @@ def _read_header(path: Path) -> list[str]:
     return header
 
 
-def _numeric(raw: pd.Series, *, source: str, column: str) -> pd.Series:
+def _numeric(raw: pd.Series, *, source: str, column: str, decimal: str = ".") -> pd.Series:
     if raw.dtype.kind in "fiub":  # the parser read every cell as a number (or a missing marker)
         values = raw.astype("float64")
     else:
-        values = _numeric_from_text(raw, source=source, column=column)
+        values = _numeric_from_text(raw, source=source, column=column, decimal=decimal)
     infinite = np.isinf(values.to_numpy())
     if infinite.any():
         line = int(raw.index[np.argmax(infinite)])
@@ -168,11 +219,12 @@ def _numeric(raw: pd.Series, *, source: str, column: str) -> pd.Series:
     return values
 
 
-def _numeric_from_text(raw: pd.Series, *, source: str, column: str) -> pd.Series:
+def _numeric_from_text(raw: pd.Series, *, source: str, column: str, decimal: str = ".") -> pd.Series:
     """The slow path for a column the parser could not read as numbers: find the bad cell."""
     text = raw.astype("string").fillna("").str.strip()
     missing = text.isin(MISSING_MARKERS)
-    values = pd.to_numeric(text.mask(missing), errors="coerce")
+    number = text if decimal == "." else text.str.replace(",", ".", regex=False)
+    values = pd.to_numeric(number.mask(missing), errors="coerce")
     bad = (values.isna() & ~missing).to_numpy()
     if bad.any():
         line = int(raw.index[np.argmax(bad)])
@@ -194,7 +246,8 @@ def _check_duplicates(
         lines = [int(i) for i in same.index[:2]]
         who = "" if sensor_col is None else f" for sensor {first[sensor_col]!r}"
         raise DataError(
-            f"duplicate timestamp {first[time_col]}{who} on lines {lines[0]} and {lines[1]}",
+            f"duplicate timestamp {first[time_col]}{who} on lines {lines[0]} and {lines[1]} "
+            "(--aggregate mean|last|first|min|max|sum combines readings of one slot)",
             source=source,
             line=lines[1],
             column=time_col,

@@ -3,7 +3,8 @@
 The one step that both forecasting (`pipelines.series.prepare`, which then interpolates
 short gaps and cuts long ones) and backfill (`pipelines.gaps.raw_grids`, which keeps every
 gap) start from: find the columns, parse the times, split by sensor, put each reading in its
-slot ``floor(ts / step)``, sort by slot, and refuse two readings in one slot.
+slot ``floor(ts / step)``, sort by slot, and refuse two readings in one slot, or combine
+them by the frame's ``aggregate`` rule (`aggregate_slots`, the one place of that rule).
 """
 
 from __future__ import annotations
@@ -21,6 +22,51 @@ from pipelines.timeutil import freq_string, step_of
 
 log = logging.getLogger(__name__)
 
+ERROR = "error"
+AGGREGATES = (ERROR, "mean", "last", "first", "min", "max", "sum")
+"""How several readings of one sensor in one slot become one: ``error`` refuses them."""
+
+
+def check_aggregate(aggregate: str | None) -> str:
+    """The aggregate rule (``None``: the default, ``error``).
+
+    Raises:
+        ForecasterError: for a name not in `AGGREGATES`.
+    """
+    if aggregate is None:
+        return ERROR
+    if aggregate not in AGGREGATES:
+        raise ForecasterError(f"`aggregate` must be one of {AGGREGATES}. Received: aggregate={aggregate!r}")
+    return aggregate
+
+
+def aggregate_slots(slots: np.ndarray, values: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
+    """Combine readings that share a slot, column by column.
+
+    Args:
+        slots: int64 slot of each reading, non-decreasing; readings of one slot in time order.
+        values: float64 ``(n, n_columns)``, NaN where a cell is missing.
+        how: one of `AGGREGATES` but ``error``; missing cells are skipped (a slot whose
+            cells of a column are all missing stays missing there).
+
+    Returns:
+        ``(index, combined)``: ``index[j]`` is the position of the last reading of the j-th
+        distinct slot, ``combined[j]`` its values.
+
+    Example:
+        >>> slots = np.array([5, 5, 6]); values = np.array([[1.0], [np.nan], [4.0]])
+        >>> aggregate_slots(slots, np.array([[1.0], [3.0], [4.0]]), "mean")[1].ravel().tolist()
+        [2.0, 4.0]
+        >>> aggregate_slots(slots, values, "last")[1].ravel().tolist()
+        [1.0, 4.0]
+    """
+    how = check_aggregate(how)
+    if how == ERROR:
+        raise ForecasterError("aggregate_slots needs a rule other than 'error'")
+    grouped = pd.DataFrame(values).groupby(slots, sort=False)
+    combined = grouped.sum(min_count=1) if how == "sum" else grouped.agg(how)
+    last = np.flatnonzero(np.r_[np.diff(slots) != 0, True])
+    return last, combined.to_numpy(dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -58,6 +104,7 @@ def sensor_readings(
     freq: str | None = None,
     time_col: str | None = None,
     sensor_col: str | None = None,
+    aggregate: str | None = None,
 ) -> tuple[str, dict[str, SensorReadings]]:
     """Every sensor's readings of ``columns``, in slot order.
 
@@ -67,6 +114,9 @@ def sensor_readings(
         freq: the cadence (e.g. ``"1h"``); inferred when ``None``.
         time_col, sensor_col: as in `read_csv`; found by `pipelines.columns.detect_columns`
             when ``None`` (no time column: the frame's DatetimeIndex).
+        aggregate: several readings in one slot (`AGGREGATES`); default
+            ``frame.attrs["aggregate"]`` (set by `read_csv`), else an error. An aggregated
+            slot's row is that of its last reading.
 
     Returns:
         ``(freq, {sensor: SensorReadings})``, sensors sorted by id (`SINGLE_SENSOR` for a
@@ -74,7 +124,7 @@ def sensor_readings(
 
     Raises:
         DataError: a missing column, a missing timestamp, a non-numeric column, or two
-            readings in one slot (with their times and rows).
+            readings in one slot without an aggregate rule (with their times and rows).
 
     Example:
         >>> frame = pd.DataFrame({"ts": pd.to_datetime(["2026-01-01 03:00", "2026-01-01 00:00",
@@ -86,18 +136,24 @@ def sensor_readings(
     """
     time_col, sensor_col = detect_columns(frame, time_col, sensor_col)
     source = frame.attrs.get("source")
+    how = check_aggregate(aggregate or frame.attrs.get("aggregate"))
     times, sensors, values = _cells(frame, columns, time_col, sensor_col, source)
     freq = freq or infer_freq(times, sensors)
-    slots = pd.DatetimeIndex(times).asi8 // step_of(freq).value
+    ns = pd.DatetimeIndex(times).asi8
+    slots = ns // step_of(freq).value
     out: dict[str, SensorReadings] = {}
     for sensor, rows in pd.Series(np.arange(len(frame))).groupby(sensors.to_numpy(), sort=True):
         idx = rows.to_numpy()
-        order = idx[np.argsort(slots[idx], kind="stable")]
-        _refuse_shared_slots(frame, times, slots, order, freq, source, None if sensor_col is None else str(sensor))
+        order = idx[np.lexsort((ns[idx], slots[idx]))] if how != ERROR else idx[np.argsort(slots[idx], kind="stable")]
         out_of_order = int((np.diff(slots[idx]) < 0).sum())
         if out_of_order:
             log.info("sensor %s: %d out-of-order rows sorted by time", sensor, out_of_order)
-        out[str(sensor)] = SensorReadings(rows=order, slots=slots[order], values=values[order])
+        if how == ERROR:
+            _refuse_shared_slots(frame, times, slots, order, freq, source, None if sensor_col is None else str(sensor))
+            out[str(sensor)] = SensorReadings(rows=order, slots=slots[order], values=values[order])
+        else:
+            last, combined = aggregate_slots(slots[order], values[order], how)
+            out[str(sensor)] = SensorReadings(rows=order[last], slots=slots[order][last], values=combined)
     return freq, out
 
 
@@ -134,7 +190,8 @@ def _refuse_shared_slots(
         first, second = order[same[0]], order[same[0] + 1]
         raise DataError(
             f"two readings in one {freq} slot ({times.iloc[first]} and {times.iloc[second]}, "
-            f"rows {frame.index[first]} and {frame.index[second]}); aggregate them or choose a finer freq",
+            f"rows {frame.index[first]} and {frame.index[second]}); combine them with --aggregate "
+            "mean|last|first|min|max|sum (aggregate= in read_csv) or choose a finer --freq",
             source=source,
             sensor=sensor,
         )

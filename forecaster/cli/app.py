@@ -12,7 +12,17 @@ from pathlib import Path
 
 import click
 
-from forecaster.cli.util import declared_options, deprecated_values, split_names, training_input, training_split
+from forecaster.cli.util import (
+    csv_aggregate,
+    csv_format,
+    csv_keywords,
+    declared_options,
+    deprecated_values,
+    missing_summary,
+    split_names,
+    training_input,
+    training_split,
+)
 from forecaster.params import DEPRECATED, ModelParams
 from pipelines.errors import ForecasterError
 
@@ -65,6 +75,8 @@ def cli(verbose: int, quiet: bool) -> None:
 
 @cli.command(epilog=EPILOG_TRAIN)
 @training_input
+@csv_format
+@csv_aggregate
 @click.option("--features", default=None, help="Comma-separated input columns [default: the targets; add covariates explicitly].")
 @click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
@@ -85,7 +97,7 @@ def train(**o) -> None:
     from pipelines.split import SplitSpec
     from pipelines.windows import WindowSpec
 
-    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
+    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"], **csv_keywords(o))
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
     targets = split_names(o["targets"]) or [value_columns[-1]]
     features = split_names(o["features"]) or targets
@@ -107,6 +119,7 @@ def train(**o) -> None:
     click.echo(f"{len(model.gap_reports_)} sensor(s), cadence {model.freq_}: {counts['train']} training, "
                f"{counts['validation']} validation and {counts['test']} test windows")
     click.echo(_gap_summary(model.gap_reports_))
+    click.echo(missing_summary(frame))
     members = model.history_.get("member_epochs")
     trained = (f"ensemble of {len(members)}: {' + '.join(str(int(e)) for e in members)} epochs" if members
                else f"{len(model.history_.get('loss', []))} epochs")
@@ -123,14 +136,16 @@ def train(**o) -> None:
 @click.option("--data", required=True, type=click.Path(dir_okay=False), help="CSV with recent readings.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Forecast CSV to write.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Also write a PNG of history and forecast.")
-def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
+@csv_format
+@csv_aggregate
+def predict(bundle: str, data: str, out: str, plot: str | None, **fmt) -> None:
     """Forecast the next `horizon` steps after the end of each sensor's series."""
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
     frame = read_csv(data, time_col=meta["time_col"] if meta["time_col"] else None,
-                     sensor_col=meta["sensor_col"])
+                     sensor_col=meta["sensor_col"], **csv_keywords(fmt))
     spec_features = meta["spec"]["features"]
     missing = [c for c in spec_features if c not in frame.columns]
     if missing:
@@ -146,6 +161,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
     written["ts"] = written["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     written.to_csv(out, index=False)
     click.echo(f"wrote {out}: {len(sensors)} sensor(s) x {model.spec.horizon} steps of {list(model.spec.targets)}")
+    click.echo(missing_summary(frame))
     if plot:
         from forecaster.evaluate.plots import plot_forecast
 

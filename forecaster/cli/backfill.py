@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from forecaster.cli.util import split_names, training_input, training_split
+from forecaster.cli.util import csv_aggregate, csv_format, csv_keywords, split_names, training_input, training_split
 from pipelines.errors import DataError, ForecasterError
 
 EPILOG_TRAIN_BACKFILL = """\b
@@ -26,6 +26,8 @@ Example:
 
 @click.command("train-backfill", epilog=EPILOG_TRAIN_BACKFILL)
 @training_input
+@csv_format
+@csv_aggregate
 @click.option("--features", default=None, help="Comma-separated columns to read and fill [default: all value columns].")
 @click.option("--window", default=96, show_default=True, type=click.IntRange(min=1), help="Slots the network sees, the gap centred.")
 @click.option("--max-fill", default=24, show_default=True, type=click.IntRange(min=1), help="Longest gap (slots) to learn to fill.")
@@ -56,7 +58,7 @@ def train_backfill(**o) -> None:
     from pipelines.gaps import BackfillSpec
     from pipelines.split import SplitSpec
 
-    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
+    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"], **csv_keywords(o))
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
     features = split_names(o["features"]) or value_columns
     unknown = [c for c in features if c not in value_columns]
@@ -82,7 +84,17 @@ def train_backfill(**o) -> None:
         click.echo("  " + ", ".join(f"{k} {v:.4g} ({m['linear_mae'][k]:.4g})" for k, v in m["mae"].items()))
 
 
-def _header(path: str) -> list[str]:
+def _header(path: str, sep: str | None, decimal: str | None) -> list[str]:
+    """The header of a file `filled_text` can write back: ','-separated, '.' decimals."""
+    from pipelines.dialect import detect
+
+    if not Path(path).is_file():
+        raise DataError("no such file", source=path)
+    dialect = detect(Path(path), sep=sep, decimal=decimal)
+    if (dialect.sep, dialect.decimal) != (",", "."):
+        raise DataError(f"backfill writes the file back cell by cell and handles ','-separated files with '.' "
+                        f"decimals only (this one: --sep {dialect.sep_name!r} --decimal {dialect.decimal!r})",
+                        source=path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             return next(csv.reader(handle), [])
@@ -101,8 +113,9 @@ def _header(path: str) -> list[str]:
 @click.option("--report", default=None, type=click.Path(dir_okay=False), help="Also write one CSV row per gap and its fate.")
 @click.option("--time-col", default=None, help="Time column [default: the model's if present, else ts/time/timestamp/date/datetime].")
 @click.option("--sensor-col", default=None, help="Sensor id column [default: the model's or 'sensor' if present].")
+@csv_format
 def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str | None,
-             time_col: str | None, sensor_col: str | None) -> None:
+             time_col: str | None, sensor_col: str | None, **fmt) -> None:
     """Fill gaps (NaN runs and missing timestamps) of up to --max-fill slots, for every sensor.
 
     Original readings are written back exactly as they were in the file; estimated values
@@ -119,15 +132,18 @@ def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str
     meta = read_meta(bundle, expect="backfill")
     spec = BackfillSpec.from_dict(meta["spec"])
     max_fill = check_max_fill(max_fill, spec)
-    header = _header(data)
+    header = _header(data, fmt["sep"], fmt["decimal"])
     if time_col is None:
         time_col = time_column(header, prefer=[meta["time_col"]])
         if time_col is None:
             raise DataError(f"no time column: none of {[meta['time_col'], *TIME_COLUMN_NAMES]} in the header "
                             f"{header}; name it with --time-col", source=data, line=1)
     sensor_col = sensor_column(header, sensor_col, prefer=[meta["sensor_col"]])
-    frame = read_csv(data, time_col=time_col, sensor_col=sensor_col)
+    frame = read_csv(data, time_col=time_col, sensor_col=sensor_col, **csv_keywords(fmt))
     time_col, sensor_col = frame.attrs["time_col"], frame.attrs["sensor_col"]
+    if "," in time_col:
+        raise DataError(f"backfill writes the file back cell by cell and needs one time column (not {time_col})",
+                        source=data)
     plan = plan_gaps(frame, spec, freq=meta["freq"], max_fill=max_fill, time_col=time_col, sensor_col=sensor_col)
     if plan.to_fill:
         from forecaster.backfill.estimator import Backfiller

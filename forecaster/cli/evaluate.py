@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from forecaster.cli.util import csv_aggregate, csv_format, csv_keywords
 from pipelines.errors import ForecasterError
 
 EPILOG_EVALUATE = """\b
@@ -25,8 +26,10 @@ Example:
               help="Rolling-origin backtest folds over the test span (the network is not refit).")
 @click.option("--season", default=None, type=click.IntRange(min=1),
               help="Season length in steps for the seasonal naive baseline and MASE [default: detected].")
+@csv_format
+@csv_aggregate
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
-             folds: int, season: int | None) -> None:
+             folds: int, season: int | None, **fmt) -> None:
     """Score a model on the test split of its data, beside three baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
@@ -37,7 +40,7 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
-    frame = read_csv(data, time_col=meta["time_col"], sensor_col=meta["sensor_col"])
+    frame = read_csv(data, time_col=meta["time_col"], sensor_col=meta["sensor_col"], **csv_keywords(fmt))
     missing = [c for c in meta["spec"]["features"] + meta["spec"]["targets"] if c not in frame.columns]
     if missing:
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from forecaster.cli.util import csv_format, csv_keywords
 from pipelines.errors import ForecasterError
 
 if TYPE_CHECKING:
@@ -223,13 +224,15 @@ def _serve_until_signalled(config: ServeConfig) -> int:
 @mqtt_options
 @click.option("--topic", default="sensors/{sensor}/readings", show_default=True, help="Topic template for the readings.")
 @click.option("--sensor", default="0", show_default=True, help="Sensor id of a single-series file (the id `forecaster predict` uses).")
-@click.option("--time-col", default=None, help="Time column [default: ts/time/timestamp/date/datetime, else the first].")
+@click.option("--time-col", default=None,
+              help="Time column, or two to join such as Date,Time [default: ts/time/timestamp/date/datetime, else the first].")
 @click.option("--sensor-col", default=None, help="Sensor id column [default: 'sensor' if present].")
 @click.option("--columns", default=None, help="Comma-separated value columns to send [default: all].")
 @click.option("--rate", default=None, type=float, help="Messages per second [default: as fast as possible].")
 @click.option("--speed", default=None, type=float, help="Multiple of real time, from the timestamps (3600: an hour per second).")
 @click.option("--qos", default=1, show_default=True, type=click.IntRange(0, 2))
 @click.option("--retain/--no-retain", default=False, show_default=True)
+@csv_format
 @click.pass_context
 def replay(ctx: click.Context, **o) -> None:
     """Publish a CSV's rows as live readings (JSON), in time order."""
@@ -241,7 +244,7 @@ def replay(ctx: click.Context, **o) -> None:
         mqtt=_mqtt_settings(ctx, o), topic=o["topic"], sensor=o["sensor"], columns=columns,
         rate=o["rate"], speed=o["speed"], qos=o["qos"], retain=o["retain"],
     )
-    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
+    frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"], **csv_keywords(o))
     sent, skipped = run_replay(config, frame)
     note = f" ({skipped} rows with a missing value skipped)" if skipped else ""
     click.echo(f"published {sent} readings from {o['data']} to {config.mqtt.broker}{note}")

@@ -101,7 +101,8 @@ training_input = stacked(
     click.option("--data", required=True, type=click.Path(dir_okay=False), help="Training CSV."),
     click.option("--out", required=True, type=click.Path(file_okay=False), help="Bundle directory to write."),
     click.option("--time-col", default=None,
-                 help="Time column [default: ts/time/timestamp/date/datetime, else the first]."),
+                 help="Time column, or two to join such as Date,Time [default: ts/time/timestamp/date/datetime, "
+                      "else the first]."),
     click.option("--sensor-col", default=None, help="Sensor id column of a long file [default: 'sensor' if present]."),
 )
 """The CSV and bundle options of the commands that train (``train``, ``train-backfill``)."""
@@ -116,3 +117,57 @@ training_split = stacked(
     click.option("--val-end", default=None, help="Explicit end of the validation split (ISO time)."),
 )
 """The cadence and split options of the commands that train."""
+
+
+def _separator(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from pipelines.dialect import separator
+
+    try:
+        return None if value is None else separator(value)
+    except ForecasterError:
+        raise click.BadParameter(f"{value!r} is not one of ',', ';', 'tab', '|'") from None
+
+
+csv_format = stacked(
+    click.option("--sep", default=None, callback=_separator,
+                 help="Column separator: , ; tab or | [default: detected from the first lines]."),
+    click.option("--decimal", default=None, type=click.Choice([".", ","]),
+                 help="Decimal mark [default: ',' when the numbers are written 2,6 in a file not separated by ',']."),
+    click.option("--missing", multiple=True, metavar="CODE",
+                 help="A number that means no reading, e.g. -200 (repeatable; compared as numbers: -200,0 matches)."),
+    click.option("--time-format", default=None,
+                 help="strftime codes for unusual times, e.g. '%d/%m/%Y %H.%M.%S' [default: ISO 8601, epoch "
+                      "s/ms by magnitude, or day/month/year detected]."),
+    click.option("--dayfirst/--monthfirst", default=None,
+                 help="Dates like 03/04/2026 are day/month (--dayfirst) or month/day [default: detected]."),
+)
+"""How a CSV is written (separator, decimal mark, missing codes, time format): every command
+that reads a CSV (``train``, ``predict``, ``evaluate``, ``train-backfill``, ``backfill``,
+``replay``); `csv_keywords` turns them into the keywords of `pipelines.read_csv`."""
+
+csv_aggregate = click.option(
+    "--aggregate", default="error", show_default=True, type=click.Choice(["error", "mean", "last", "first", "min",
+                                                                          "max", "sum"]),
+    help="Several readings of a sensor in one --freq slot: combine them this way (error: refuse them).",
+)
+"""The aggregate rule of the commands that put a CSV on the cadence grid
+(`pipelines.readings.aggregate_slots`)."""
+
+
+def csv_keywords(o: dict[str, Any]) -> dict[str, Any]:
+    """The `pipelines.read_csv` keywords of a command's `csv_format` (and `csv_aggregate`) options."""
+    keys = ("sep", "decimal", "missing", "time_format", "dayfirst", "aggregate")
+    return {k: o[k] for k in keys if k in o}
+
+
+def missing_summary(frame: Any) -> str:
+    """One line: how many value cells of a `read_csv` frame hold no reading.
+
+    Example:
+        >>> import types
+        >>> missing_summary(types.SimpleNamespace(attrs={"missing_cells": 5, "coded_cells": 3, "source": "a.csv"}))
+        'missing: 5 cells in a.csv without a reading (3 equal to a --missing code)'
+    """
+    a = frame.attrs
+    return (f"missing: {a.get('missing_cells', 0)} cells in {a.get('source')} without a reading "
+            f"({a.get('coded_cells', 0)} equal to a --missing code)")

@@ -1,0 +1,123 @@
+"""The time column of a CSV file: one or two columns of text to UTC timestamps.
+
+The rule, in order: an explicit ``time_format`` (strftime codes); numbers are epoch
+seconds, milliseconds, microseconds or nanoseconds, recognised by magnitude; dates written
+day/month/year or month/day/year (``10/03/2004``, ``10.03.2004 18.00.00``) with the order
+detected from the values or given with ``dayfirst``; else ISO 8601. Naive times are UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipelines.errors import DataError
+
+log = logging.getLogger(__name__)
+
+EPOCH_UNITS = ((1e11, 1_000_000_000, "seconds"), (1e14, 1_000_000, "milliseconds"), (1e17, 1_000, "microseconds"))
+"""Below each magnitude, numbers are epoch values of that unit (ns per unit); else nanoseconds.
+1e11 seconds is the year 5138, 1e11 milliseconds March 1973."""
+_DMY = r"(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})(?:[ T]+(?P<clock>.*))?"
+
+
+def joined_text(raw: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """The text of one or more time columns, joined with a space (``Date`` + ``Time``)."""
+    parts = [raw[c].astype("string").str.strip() for c in columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + " " + part
+    return text
+
+
+def epoch_ns(numbers: np.ndarray) -> np.ndarray:
+    """Epoch numbers to int64 nanoseconds, the unit chosen by the largest magnitude.
+
+    Example:
+        >>> epoch_ns(np.array([1_700_000_000.0])), epoch_ns(np.array([1_700_000_000_000.0]))
+        (array([1700000000000000000]), array([1700000000000000000]))
+    """
+    largest = float(np.nanmax(np.abs(numbers))) if len(numbers) else 0.0
+    per_unit = next((ns for bound, ns, _ in EPOCH_UNITS if largest < bound), 1)
+    if np.all(numbers == np.round(numbers)) and largest < 2**62:
+        return numbers.astype("int64") * per_unit
+    return np.round(numbers * per_unit).astype("int64")
+
+
+def parse_times(
+    text: pd.Series, *, time_format: str | None = None, dayfirst: bool | None = None,
+    source: str | None = None, column: str | None = None,
+) -> pd.Series:
+    """Parse a time column (see the module rule) to ``datetime64[ns, UTC]``.
+
+    Raises:
+        DataError: at the first cell that is not a time, or when day/month order cannot
+            be told from the values (pass ``dayfirst``).
+
+    Example:
+        >>> t = parse_times(pd.Series(["13/01/2026 18.00.00", "14/01/2026 9:30"]))
+        >>> [str(x) for x in t]
+        ['2026-01-13 18:00:00+00:00', '2026-01-14 09:30:00+00:00']
+    """
+    text = text.astype("string").str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if time_format is not None:
+        parsed = pd.to_datetime(text, format=time_format, utc=True, errors="coerce")
+    elif len(text) and numbers.notna().all():
+        ns = epoch_ns(numbers.to_numpy(dtype="float64"))
+        parsed = pd.Series(pd.to_datetime(ns, unit="ns", utc=True), index=text.index)
+    else:
+        first = text.dropna().head(1)
+        parts = text.str.extract(f"^{_DMY}$") if len(first) and re.fullmatch(_DMY, first.iloc[0]) else None
+        if parts is not None and parts["a"].notna().all():
+            text = _iso_from_dmy(parts, dayfirst, source=source, column=column)
+        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    parsed = parsed.astype("datetime64[ns, UTC]")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        line = text.index[np.argmax(bad)]
+        raw = text.iloc[int(np.argmax(bad))]
+        raw = "" if pd.isna(raw) else str(raw)
+        want = (f"want --time-format {time_format!r}" if time_format else
+                "want ISO 8601, epoch seconds or milliseconds, or day/month/year; else give --time-format")
+        raise DataError(f"cannot parse time {raw!r} ({want})", source=source, line=int(line), column=column)
+    return parsed
+
+
+def _iso_from_dmy(parts: pd.DataFrame, dayfirst: bool | None, *, source: str | None, column: str | None) -> pd.Series:
+    """``dd/mm/yyyy [clock]`` (or month first) rewritten as ``yyyy-mm-dd [clock]``."""
+    a, b = parts["a"].astype(int), parts["b"].astype(int)
+    if dayfirst is None:
+        dayfirst = _day_first(a, b, parts, source=source, column=column)
+        log.info("%s: dates in %r read %s (detected)", source, column, "day first" if dayfirst else "month first")
+    day, month = (a, b) if dayfirst else (b, a)
+    year = parts["year"].astype(int)
+    year = year.where(parts["year"].str.len() == 4, year + np.where(year < 69, 2000, 1900))
+    date = year.astype(str).str.zfill(4) + "-" + month.astype(str).str.zfill(2) + "-" + day.astype(str).str.zfill(2)
+    clock = parts["clock"].fillna("").str.strip()
+    clock = clock.str.replace(r"^(\d{1,2})[.:](\d{2})(?:[.:](\d{2}))?", _clock, regex=True)
+    return (date + " " + clock).str.strip()
+
+
+def _clock(match) -> str:
+    """``9.30`` / ``18.00.00`` / ``9:30`` as ``HH:MM:SS``."""
+    hour, minute, second = match.group(1), match.group(2), match.group(3) or "00"
+    return f"{int(hour):02d}:{minute}:{second}"
+
+
+def _day_first(a: pd.Series, b: pd.Series, parts: pd.DataFrame, *, source: str | None, column: str | None) -> bool:
+    """Day first when a first number exceeds 12, month first when a second one does; dotted
+    dates (``10.03.2004``) are day first by convention; otherwise the order is ambiguous."""
+    if (a > 12).any() and not (b > 12).any():
+        return True
+    if (b > 12).any() and not (a > 12).any():
+        return False
+    if not (a > 12).any() and (parts["sep"] == ".").all():
+        return True
+    example = f"{a.iloc[0]:02d}{parts['sep'].iloc[0]}{b.iloc[0]:02d}"
+    raise DataError(f"cannot tell whether dates such as {example!r} are day/month or month/day; "
+                    "pass --dayfirst or --monthfirst", source=source, column=column)
