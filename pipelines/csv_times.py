@@ -16,12 +16,10 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import DataError
+from pipelines.timeutil import epoch_unit_ns
 
 log = logging.getLogger(__name__)
 
-EPOCH_UNITS = ((1e11, 1_000_000_000, "seconds"), (1e14, 1_000_000, "milliseconds"), (1e17, 1_000, "microseconds"))
-"""Below each magnitude, numbers are epoch values of that unit (ns per unit); else nanoseconds.
-1e11 seconds is the year 5138, 1e11 milliseconds March 1973."""
 _DMY = r"(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})(?:[ T]+(?P<clock>.*))?"
 
 
@@ -42,7 +40,7 @@ def epoch_ns(numbers: np.ndarray) -> np.ndarray:
         (array([1700000000000000000]), array([1700000000000000000]))
     """
     largest = float(np.nanmax(np.abs(numbers))) if len(numbers) else 0.0
-    per_unit = next((ns for bound, ns, _ in EPOCH_UNITS if largest < bound), 1)
+    per_unit = epoch_unit_ns(largest)
     if np.all(numbers == np.round(numbers)) and largest < 2**62:
         return numbers.astype("int64") * per_unit
     return np.round(numbers * per_unit).astype("int64")

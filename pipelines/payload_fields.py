@@ -13,13 +13,11 @@ from collections.abc import Iterable
 import pandas as pd
 
 from pipelines.errors import ForecasterError
-from pipelines.timeutil import parse_timestamp
+from pipelines.timeutil import epoch_unit_ns, parse_timestamp
 
 TS_FIELDS = ("ts", "time", "timestamp", "Time", "datetime")  # tried in this order without --ts-field
 MISSING = object()  # a path that does not resolve (distinct from JSON null)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-# epoch magnitude: below 1e11 seconds (until the year 5138), then ms, us, ns
-_EPOCH_UNITS = ((1e11, 1_000_000_000), (1e14, 1_000_000), (1e17, 1_000), (math.inf, 1))
 
 
 def check_path(path: str, name: str = "path") -> str:
@@ -137,7 +135,7 @@ def epoch_timestamp(value: float | int) -> pd.Timestamp:
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ForecasterError(f"not a timestamp: {value!r}")
-    scale = next(s for limit, s in _EPOCH_UNITS if abs(value) < limit)
+    scale = epoch_unit_ns(value)
     ns = value * scale if isinstance(value, int) else round(value * scale)
     return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 

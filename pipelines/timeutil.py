@@ -117,3 +117,20 @@ def time_of_slot(slot: int | np.ndarray, step_ns: int) -> pd.Timestamp | pd.Date
     if np.ndim(slot) == 0:
         return pd.Timestamp(int(slot) * step_ns, unit="ns", tz="UTC")
     return pd.DatetimeIndex(np.asarray(slot, dtype="int64") * step_ns, tz="UTC").as_unit("ns")
+
+
+EPOCH_UNITS = ((1e11, 1_000_000_000, "seconds"), (1e14, 1_000_000, "milliseconds"), (1e17, 1_000, "microseconds"))
+"""The one epoch rule (CSV time columns and payload timestamps): numbers below each magnitude
+are epoch values of that unit (ns per unit); larger ones are nanoseconds. 1e11 seconds is the
+year 5138, 1e11 milliseconds March 1973."""
+
+
+def epoch_unit_ns(magnitude: float) -> int:
+    """Nanoseconds per unit of epoch numbers of this magnitude (the largest of a column, or one value).
+
+    Example:
+        >>> [epoch_unit_ns(v) for v in (1.7e9, 1.7e12, 1.7e15, 1.7e18)]
+        [1000000000, 1000000, 1000, 1]
+    """
+    return next((ns for bound, ns, _ in EPOCH_UNITS if abs(magnitude) < bound), 1)
+
