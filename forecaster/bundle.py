@@ -3,7 +3,8 @@
 ``bundle.json`` holds the schema version, the kind (``forecast`` or ``backfill``), the
 metadata a model needs to be used (window spec, columns, cadence, gap rule, scaler
 statistics, parameters), what training measured, library versions, and the sha256 of
-every other file in the bundle. `read_meta` checks all of it without TensorFlow, and the kind
+every other file in the bundle; ``MANIFEST.sha256`` then covers every file, ``bundle.json``
+included, so an edited ``bundle.json`` is refused too. No listed path may leave the bundle. `read_meta` checks all of it without TensorFlow, and the kind
 the caller expects (the one place that refuses a bundle of the other kind); `load_bundle`
 then loads the network with ``safe_mode=True``.
 """
@@ -28,6 +29,9 @@ WRONG_KIND = {
 """What to say when a caller expecting this kind gets a bundle of the other kind."""
 MODEL_FILE = "model.keras"
 META_FILE = "bundle.json"
+MANIFEST_FILE = "MANIFEST.sha256"
+"""Every other file of the bundle, ``bundle.json`` included, in ``sha256sum`` format (bundles
+written before it existed are checked by the checksums ``bundle.json`` holds)."""
 
 
 def sha256(path: Path) -> str:
@@ -77,17 +81,57 @@ def _library_versions() -> dict[str, str]:
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:
-    """(Re)write ``bundle.json`` with fresh checksums of the bundle's other files."""
-    files = sorted(p for p in directory.iterdir() if p.is_file() and p.name != META_FILE)
+    """(Re)write ``bundle.json`` with fresh checksums of the bundle's other files, then the
+    manifest over every file, ``bundle.json`` included (each written atomically)."""
+    files = sorted(p for p in directory.iterdir() if p.is_file() and p.name not in (META_FILE, MANIFEST_FILE))
     full = {
         **meta,
         "schema_version": SCHEMA_VERSION,
         "versions": _library_versions(),
         "files": {p.name: sha256(p) for p in files},
     }
-    tmp = directory / (META_FILE + ".tmp")
-    tmp.write_text(json.dumps(full, indent=2, allow_nan=False) + "\n")
-    tmp.replace(directory / META_FILE)
+    _write_atomically(directory / META_FILE, json.dumps(full, indent=2, allow_nan=False) + "\n")
+    listed = [*files, directory / META_FILE]
+    _write_atomically(directory / MANIFEST_FILE, "".join(f"{sha256(p)}  {p.name}\n" for p in sorted(listed)))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _plain_name(directory: Path, name: object, where: str) -> str:
+    """A file name that stays inside the bundle (no folder, no ``..``, not absolute)."""
+    if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ForecasterError(f"{directory}: {where} names {name!r}, which is not a file of the bundle folder")
+    return name
+
+
+def _check_manifest(directory: Path) -> None:
+    """Verify ``MANIFEST.sha256`` (when the bundle has one): every listed file, ``bundle.json``
+    included, exists inside the bundle with its checksum."""
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        return
+    listed: set[str] = set()
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ForecasterError(f"{path}, line {number}: not a '<sha256>  <file>' line")
+        name = _plain_name(directory, name, f"{MANIFEST_FILE} line {number}")
+        _check_file(directory, name, digest)
+        listed.add(name)
+    if META_FILE not in listed:
+        raise ForecasterError(f"{directory}: {MANIFEST_FILE} does not cover {META_FILE}")
+
+
+def _check_file(directory: Path, name: str, digest: object) -> None:
+    path = directory / name
+    if not path.is_file():
+        raise ForecasterError(f"{directory}: missing bundle file {name}")
+    if sha256(path) != digest:
+        raise ForecasterError(f"{directory}: checksum mismatch for {name} (file changed or corrupt)")
 
 
 def read_meta(directory: str | Path, expect: str | None = None) -> dict[str, Any]:
@@ -115,17 +159,17 @@ def read_meta(directory: str | Path, expect: str | None = None) -> dict[str, Any
         raise ForecasterError(
             f"{directory}: bundle schema version {version!r}, this forecaster reads {SCHEMA_VERSION}"
         )
+    _check_manifest(directory)
     if meta.get("kind") not in KINDS:
         raise ForecasterError(f"{directory}: unknown bundle kind {meta.get('kind')!r}")
     if expect is not None and meta["kind"] != expect:
         raise ForecasterError(f"{directory}: {WRONG_KIND[expect]}")
-    for name, digest in meta.get("files", {}).items():
-        path = directory / name
-        if not path.is_file():
-            raise ForecasterError(f"{directory}: missing bundle file {name}")
-        if sha256(path) != digest:
-            raise ForecasterError(f"{directory}: checksum mismatch for {name} (file changed or corrupt)")
-    if MODEL_FILE not in meta.get("files", {}):
+    files = meta.get("files", {})
+    if not isinstance(files, dict):
+        raise ForecasterError(f"{directory}: {META_FILE} 'files' must map file names to checksums")
+    for name, digest in files.items():
+        _check_file(directory, _plain_name(directory, name, f"{META_FILE} 'files'"), digest)
+    if MODEL_FILE not in files:
         raise ForecasterError(f"{directory}: bundle lists no {MODEL_FILE}")
     return meta
 

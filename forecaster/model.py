@@ -322,7 +322,14 @@ class Forecaster:
         expected = (None, spec.input_steps, len(spec.features))
         if network is not None and tuple(network.input_shape) != expected:
             raise ForecasterError(f"{directory}: network input {network.input_shape} does not match the spec {expected}")
-        scaler = Scaler.from_dict(meta["scaler"])
+        produced = (None, spec.horizon, len(spec.targets))
+        if network is not None and tuple(network.output_shape) != produced:
+            raise ForecasterError(f"{directory}: network output {network.output_shape} does not match the spec's "
+                                  f"horizon and targets {produced}")
+        try:
+            scaler = Scaler.from_dict(meta["scaler"])
+        except (KeyError, TypeError, ValueError, ForecasterError) as exc:
+            raise ForecasterError(f"{directory}: bundle.json has no valid scaler ({exc})") from None
         if scaler.columns != spec.columns:
             raise ForecasterError(f"{directory}: scaler columns {scaler.columns} do not match {spec.columns}")
         split = SplitSpec.from_dict(meta["split"]) if "split" in meta else None

@@ -74,4 +74,6 @@ class Scaler:
         scaler.scale_ = np.asarray(data["scale"], dtype="float64")
         if scaler.mean_.shape != (len(scaler.columns),) or scaler.scale_.shape != scaler.mean_.shape:
             raise ForecasterError("scaler statistics do not match its columns")
+        if not (np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all() and (scaler.scale_ > 0).all()):
+            raise ForecasterError("scaler statistics must be finite with a positive scale")
         return scaler

@@ -18,7 +18,7 @@ def test_bundle_contents(tiny_bundle):
     assert set(meta["files"]) == {"model.keras"}
     assert {"keras", "tensorflow", "pandas"} <= set(meta["versions"])
     assert meta["history"]["loss"] and "mae" in meta["metrics"]
-    assert sorted(p.name for p in tiny_bundle.iterdir()) == ["bundle.json", "model.keras"]
+    assert sorted(p.name for p in tiny_bundle.iterdir()) == ["MANIFEST.sha256", "bundle.json", "model.keras"]
 
 
 @pytest.fixture

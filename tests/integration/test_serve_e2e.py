@@ -22,6 +22,7 @@ from helpers import DATA, ETT_COLUMNS, ROOT
 from mqtt_broker import Collector, free_port
 from serve_support import DaemonThread, forecasts, good_payload, publisher, retained_status, scrape, wait_ready
 
+from forecaster.bundle import write_meta
 from forecaster.cli import main
 from pipelines import read_csv
 
@@ -201,7 +202,7 @@ def test_serve_refuses_a_backfill_bundle_before_loading_tensorflow(tiny_bundle, 
         (bundle / f.name).write_bytes(f.read_bytes())
     meta = json.loads((bundle / "bundle.json").read_text())
     meta["kind"] = "backfill"
-    (bundle / "bundle.json").write_text(json.dumps(meta))
+    write_meta(bundle, meta)  # a consistent bundle of the other kind (manifest included)
     code = ("import sys; from forecaster.cli import main; "
             f"rc = main(['serve', '--model', {str(bundle)!r}, '--broker', 'mqtt://127.0.0.1:1']); "
             "print(rc, 'tensorflow' in sys.modules)")
