@@ -61,14 +61,28 @@ def native_output_filtered(*, keep_on_success: bool = True, fds: tuple[int, ...]
 def quiet_tensorflow() -> None:
     """Import TensorFlow once, without its start-up notices on stderr.
 
-    The library sets no environment variables: ``TF_CPP_MIN_LOG_LEVEL`` (TensorFlow's own
-    log level) is the program's choice; the ``forecaster`` command sets it to 2 in its entry
-    point, `forecaster.cli.main`.
+    TensorFlow reads its C++ log level (``TF_CPP_MIN_LOG_LEVEL``) once, while it is imported:
+    unless the program set one, the import runs with 2 (warnings and errors only) and the
+    variable is removed again afterwards, so the library leaves the environment as it found it
+    and a program's own setting always wins.
     """
     if "tensorflow" in sys.modules:
         return
-    with native_output_filtered():
+    with _environment_default("TF_CPP_MIN_LOG_LEVEL", "2"), native_output_filtered():
         import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def _environment_default(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment for the block, unless it is set already."""
+    if name in os.environ:
+        yield
+        return
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name, None)
 
 
 def limit_threads(threads: int) -> None:
