@@ -66,7 +66,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @cli.command(epilog=EPILOG_TRAIN)
 @training_input
 @click.option("--features", default=None, help="Comma-separated input columns [default: the targets; add covariates explicitly].")
-@click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
+@click.option("--targets", default=None, help="Comma-separated forecast columns [required when the file has several value columns].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
 @click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
 @declared_options(ModelParams, DEPRECATED)
@@ -87,7 +87,7 @@ def train(**o) -> None:
 
     frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"])
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
-    targets = split_names(o["targets"]) or [value_columns[-1]]
+    targets = _targets(o["data"], split_names(o["targets"]), value_columns)
     features = split_names(o["features"]) or targets
     unknown = [c for c in features + targets if c not in value_columns]
     if unknown:
@@ -169,6 +169,17 @@ def export(bundle: str, fmt: str) -> None:
 
     path, diff = export_tflite(bundle)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max difference from Keras {diff:.2g}")
+
+
+def _targets(data: str, given: list[str] | None, value_columns: list[str]) -> list[str]:
+    """The forecast columns: ``--targets``, or the only value column; several and none named is an error
+    (guessing one, e.g. the last column, has trained models on a noise column without a word)."""
+    if given:
+        return given
+    if len(value_columns) == 1:
+        return value_columns
+    raise ForecasterError(f"{data}: {len(value_columns)} value columns ({', '.join(value_columns)}); "
+                          f"name the one(s) to forecast with --targets, e.g. --targets {value_columns[-1]}")
 
 
 def _model_params(o: dict) -> ModelParams:
