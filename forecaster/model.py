@@ -302,6 +302,7 @@ class Forecaster:
 
         one_of(RUNTIMES)("runtime", runtime)
         if runtime == "keras":
+            _require_tensorflow()
             from forecaster.nn.recurrent import is_bidirectional
 
             model, meta = load_bundle(directory, expect="forecast")
@@ -340,6 +341,19 @@ class Forecaster:
             self.model_ = network
         self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
         return self
+
+
+def _require_tensorflow() -> None:
+    """The keras runtime on an install without TensorFlow (the edge install) is a clear error, not a traceback."""
+    import importlib.util
+
+    try:
+        missing = importlib.util.find_spec("tensorflow") is None
+    except ValueError:  # sys.modules["tensorflow"] is None: its import is blocked
+        missing = True
+    if missing:
+        raise ForecasterError("TensorFlow is not installed here: use the tflite runtime (--runtime tflite, "
+                              "runtime=\"tflite\") with a bundle exported by `forecaster export`")
 
 
 def _warn_ends_behind(

@@ -3,7 +3,7 @@
 - `naive_last`: the last observed value, repeated over the horizon.
 - `seasonal_naive`: the value one season earlier (``y[t] = y[t - period]``, repeated).
 - `LinearWindow`: a ridge regression from the flattened input window to the whole horizon
-  (scikit-learn), fit on the training windows.
+  (numpy only, so that `forecaster evaluate` runs on the edge install), fit on the training windows.
 
 Plus `detect_period`, the season length from the cadence or the autocorrelation.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
 
 from pipelines.errors import ForecasterError
 
@@ -130,13 +129,36 @@ class LinearWindow:
             raise ForecasterError(f"need matching, non-empty windows to fit. Received: {len(X)} and {len(y)}")
         self.output_shape_ = y.shape[1:]
         x_level, y_level = self._level(X)
-        self.model_ = Ridge(alpha=self.alpha).fit((X - x_level).reshape(len(X), -1), (y - y_level).reshape(len(y), -1))
+        self.coef_, self.intercept_ = ridge((X - x_level).reshape(len(X), -1), (y - y_level).reshape(len(y), -1),
+                                           self.alpha)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """``(n, H, T)`` forecasts for windows ``X: (n, L, F)``."""
-        if not hasattr(self, "model_"):
+        if not hasattr(self, "coef_"):
             raise ForecasterError("this LinearWindow is not fitted yet; call fit() first")
         X = np.asarray(X, dtype="float64")
         x_level, y_level = self._level(X)
-        return self.model_.predict((X - x_level).reshape(len(X), -1)).reshape(len(X), *self.output_shape_) + y_level
+        flat = (X - x_level).reshape(len(X), -1) @ self.coef_ + self.intercept_
+        return flat.reshape(len(X), *self.output_shape_) + y_level
+
+
+def ridge(X: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression with an unpenalized intercept, as scikit-learn's ``Ridge`` solves it
+    (centre, then the normal equations; least squares of minimum norm when ``alpha`` is 0).
+
+    Returns:
+        ``(coef, intercept)`` with ``X @ coef + intercept`` the fit.
+
+    Example:
+        >>> coef, intercept = ridge(np.array([[0.0], [1.0], [2.0]]), np.array([[1.0], [3.0], [5.0]]), 0.0)
+        >>> coef.round(6).tolist(), intercept.round(6).tolist()
+        ([[2.0]], [1.0])
+    """
+    x_mean, y_mean = X.mean(axis=0), y.mean(axis=0)
+    Xc, yc = X - x_mean, y - y_mean
+    if alpha > 0:
+        coef = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ yc)
+    else:
+        coef = np.linalg.lstsq(Xc, yc, rcond=None)[0]
+    return coef, y_mean - x_mean @ coef

@@ -123,12 +123,18 @@ def train(**o) -> None:
 @click.option("--data", required=True, type=click.Path(dir_okay=False), help="CSV with recent readings.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Forecast CSV to write.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Also write a PNG of history and forecast.")
-def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
+@click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
+              help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
+def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str) -> None:
     """Forecast the next `horizon` steps after the end of each sensor's series."""
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
+    if plot:
+        from forecaster.evaluate.plots import pyplot
+
+        pyplot()  # no matplotlib (the edge install): one line before any work
     frame = read_csv(data, time_col=meta["time_col"] if meta["time_col"] else None,
                      sensor_col=meta["sensor_col"])
     spec_features = meta["spec"]["features"]
@@ -138,7 +144,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None) -> None:
 
     from forecaster.model import Forecaster
 
-    model = Forecaster.load(bundle)
+    model = Forecaster.load(bundle, runtime=runtime)
     sensors, windows, ends = model.latest_windows(frame)
     result = model.forecast_frame(sensors, ends, model.predict_windows(windows), with_sensor=True)
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,10 @@ Example:
               help="Rolling-origin backtest folds over the test span (the network is not refit).")
 @click.option("--season", default=None, type=click.IntRange(min=1),
               help="Season length in steps for the seasonal naive baseline and MASE [default: detected].")
+@click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
+              help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
-             folds: int, season: int | None) -> None:
+             folds: int, season: int | None, runtime: str) -> None:
     """Score a model on the test split of its data, beside three baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
@@ -37,6 +39,10 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
+    if plot:
+        from forecaster.evaluate.plots import pyplot
+
+        pyplot()  # no matplotlib (the edge install): one line before any work
     frame = read_csv(data, time_col=meta["time_col"], sensor_col=meta["sensor_col"])
     missing = [c for c in meta["spec"]["features"] + meta["spec"]["targets"] if c not in frame.columns]
     if missing:
@@ -46,7 +52,7 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from forecaster.evaluate.scores import evaluate as run_evaluation
     from forecaster.model import Forecaster
 
-    model = Forecaster.load(bundle)
+    model = Forecaster.load(bundle, runtime=runtime)
     result = run_evaluation(model, frame, period=season, folds=folds)
     click.echo(f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}")
     click.echo(summary_table(result))

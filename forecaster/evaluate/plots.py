@@ -6,7 +6,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.errors import ForecasterError
+
 MAX_SENSORS = 6
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend; a clear error where matplotlib is not
+    installed (the edge install), so that ``--plot`` fails before any work is done."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ForecasterError("--plot needs matplotlib, which is not installed here (pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str], path: str | Path) -> Path:
@@ -18,11 +33,7 @@ def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targ
         targets: the columns to draw.
         path: the PNG file to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sensors = list(history)[:MAX_SENSORS]
     fig, axes = plt.subplots(len(sensors), 1, figsize=(10, 2.8 * len(sensors)), squeeze=False)
     for ax, sensor in zip(axes[:, 0], sensors):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecaster.evaluate.plots import pyplot
 from forecaster.evaluate.scores import METRICS, MODEL, Evaluation
 
 LABELS = {MODEL: "model", "naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "linear (ridge)"}
@@ -88,11 +89,7 @@ def plot_evaluation(result: Evaluation, path: str | Path) -> list[Path]:
         result: the evaluation (its ``examples`` are drawn: a few windows spread over the test split).
         path: the first PNG; the second goes beside it.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     examples = result.examples

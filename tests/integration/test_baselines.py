@@ -42,3 +42,16 @@ def test_relative_linear_window_follows_a_level_shift():
     y = X[:, -1:, :] + 0.5 * (X[:, -1:, :] - X[:, -2:-1, :])  # a linear rule in relative terms
     model = LinearWindow(alpha=1e-6, last_index=[0]).fit(X, y)
     np.testing.assert_allclose(model.predict(X[:3] + 100.0), y[:3] + 100.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1e-3])
+def test_numpy_ridge_equals_scikit_learns(alpha):
+    """The linear baseline needs no scikit-learn (the edge install has none) and gives its numbers."""
+    from sklearn.linear_model import Ridge
+
+    from pipelines.baselines import ridge
+
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(300, 48)), rng.normal(size=(300, 6))
+    coef, intercept = ridge(X, y, alpha)
+    np.testing.assert_allclose(X @ coef + intercept, Ridge(alpha=alpha).fit(X, y).predict(X), atol=1e-10)
