@@ -11,6 +11,7 @@ from pipelines.errors import ForecasterError
 EPILOG_EVALUATE = """\b
 Example:
   forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --report eval.md --json eval.json --plot eval.png
+  forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --by-sensor --season 168
 """
 
 
@@ -24,11 +25,13 @@ Example:
 @click.option("--folds", default=1, show_default=True, type=click.IntRange(min=1),
               help="Rolling-origin backtest folds over the test span (the network is not refit).")
 @click.option("--season", default=None, type=click.IntRange(min=1),
-              help="Season length in steps for the seasonal naive baseline and MASE [default: detected].")
+              help="Season length in steps for the seasonal naive baseline and MASE, looked up along the series "
+                   "(may exceed the window) [default: a day for sub-daily data, a week for daily].")
+@click.option("--by-sensor", is_flag=True, help="Also a table per sensor (its own test windows).")
 @click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
               help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
-             folds: int, season: int | None, runtime: str) -> None:
+             folds: int, season: int | None, by_sensor: bool, runtime: str) -> None:
     """Score a model on the test split of its data, beside three baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
@@ -48,14 +51,23 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     if missing:
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
 
-    from forecaster.evaluate.report import markdown_report, plot_evaluation, summary_table, write_json
+    from forecaster.evaluate.report import (
+        markdown_report,
+        plot_evaluation,
+        season_note,
+        sensor_table,
+        summary_table,
+        write_json,
+    )
     from forecaster.evaluate.scores import evaluate as run_evaluation
     from forecaster.model import Forecaster
 
     model = Forecaster.load(bundle, runtime=runtime)
-    result = run_evaluation(model, frame, period=season, folds=folds)
-    click.echo(f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}")
+    result = run_evaluation(model, frame, period=season, folds=folds, by_sensor=by_sensor)
+    click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
     click.echo(summary_table(result))
+    if by_sensor:
+        click.echo(sensor_table(result))
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(markdown_report(result, f"{meta.get('name', bundle)} on {data}"))

@@ -47,12 +47,43 @@ def step_table(result: Evaluation, metric: str = "mae") -> str:
     return "\n".join(lines)
 
 
+def sensor_table(result: Evaluation) -> str:
+    """One row per sensor and target (``result.by_sensor``): its test windows, each method's MAE,
+    and the model's RMSE and MASE.
+
+    Example:
+        >>> import numpy as np
+        >>> one = {k: np.ones(1) for k in METRICS}
+        >>> result = Evaluation(["OT"], 2, 24, 5, {"model": {}}, by_sensor={"t1": {"windows": 5, "model": one}})
+        >>> print(sensor_table(result).splitlines()[2])
+        | t1 | OT | 5 | 1 | 1 | 1 |
+    """
+    methods = list(result.scores)
+    lines = ["| sensor | target | windows | " + " | ".join(f"{LABELS.get(m, m)} MAE" for m in methods)
+             + " | model RMSE | model MASE |", "|" + " --- |" * (len(methods) + 5)]
+    for sensor, entry in result.by_sensor.items():
+        for j, target in enumerate(result.targets):
+            cells = [_fmt(entry[m]["mae"][j]) if m in entry else "n/a" for m in methods]
+            cells += [_fmt(entry[MODEL]["rmse"][j]), _fmt(entry[MODEL]["mase"][j])]
+            lines.append(f"| {sensor} | {target} | {entry['windows']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def season_note(result: Evaluation) -> str:
+    """``seasonal period N``, and how many test windows had less than a season of history."""
+    note = f"seasonal period {result.period}"
+    if result.seasonal_fallback:
+        note += (f" ({result.seasonal_fallback} of {result.windows} test windows have less than a season of "
+                 "history; their seasonal naive forecast is the last value)")
+    return note
+
+
 def markdown_report(result: Evaluation, title: str) -> str:
     """The full report: summary, MAE by step, and backtest folds."""
     parts = [
         f"# Evaluation: {title}",
         "",
-        f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}. "
+        f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}. "
         "MAE and RMSE in sensor units; MAPE leaves out zero actuals; MASE is scaled by the in-sample "
         "seasonal naive MAE of the training split.",
         "",
@@ -62,6 +93,8 @@ def markdown_report(result: Evaluation, title: str) -> str:
         "",
         step_table(result, "mae"),
     ]
+    if result.by_sensor:
+        parts += ["", "## By sensor", "", sensor_table(result)]
     if result.folds:
         parts += ["", "## Rolling-origin backtest (network fixed, linear baseline refit per fold)", "",
                   "| fold | first origin | windows | target | " + " | ".join(f"{LABELS.get(m, m)} MAE" for m in result.scores) + " |",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.baselines import LinearWindow, autocorrelation_period, detect_period, naive_last, seasonal_naive
+from pipelines.baselines import (
+    LinearWindow,
+    autocorrelation_period,
+    detect_period,
+    naive_last,
+    seasonal_naive,
+    seasonal_naive_along,
+)
 from pipelines.errors import ForecasterError
 
 
@@ -55,3 +62,26 @@ def test_numpy_ridge_equals_scikit_learns(alpha):
     X, y = rng.normal(size=(300, 48)), rng.normal(size=(300, 6))
     coef, intercept = ridge(X, y, alpha)
     np.testing.assert_allclose(X @ coef + intercept, Ridge(alpha=alpha).fit(X, y).predict(X), atol=1e-10)
+
+
+def test_seasonal_naive_along_the_series_equals_the_window_rule_and_reaches_past_it():
+    rng = np.random.default_rng(3)
+    values, segment = rng.normal(size=(60, 2)), np.zeros(60, int)
+    L, H, origins = 12, 7, np.arange(11, 60 - 7)
+    history = np.stack([values[o - L + 1 : o + 1] for o in origins])
+    for period in (1, 5, 12):  # a season inside the window: the window rule
+        along, ok = seasonal_naive_along(values, segment, origins, H, period)
+        assert ok.all()
+        np.testing.assert_array_equal(along, seasonal_naive(history, H, period))
+    along, ok = seasonal_naive_along(values, segment, origins, H, 30)  # longer than the window
+    assert ok.tolist() == [o >= 29 for o in origins]
+    o = origins[ok][0]
+    np.testing.assert_array_equal(along[ok][0], values[o - 29 : o - 29 + H])
+    np.testing.assert_array_equal(along[~ok][0], np.repeat(values[origins[0]][None], H, axis=0))  # last value
+
+
+def test_seasonal_naive_along_never_reaches_across_a_cut_gap():
+    values = np.arange(20.0)[:, None]
+    segment = np.repeat([0, 1], 10)
+    _, ok = seasonal_naive_along(values, segment, np.array([12, 14, 15]), 2, period=5)
+    assert ok.tolist() == [False, True, True]  # row 12 - 4 = 8 is in the segment before the gap

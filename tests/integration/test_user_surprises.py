@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -105,3 +106,60 @@ def test_library_predict_logs_the_warning_and_is_quiet_when_nothing_is_missing(o
         "the series ends 3 step(s) before the data's last time 2026-01-05T03:00:00Z (its last rows are missing or "
         "incomplete): the forecast starts at 2026-01-05T01:00:00Z"]
     assert str(forecast["ts"].iloc[0]) == "2026-01-05 01:00:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def ten_minute(tmp_path_factory) -> tuple[Path, Path]:
+    """Two sensors at a 10-minute cadence with a daily cycle (144 steps), and a tiny bundle (window 24)."""
+    folder = tmp_path_factory.mktemp("tenmin")
+    rng = np.random.default_rng(0)
+    n, parts = 6 * 144, []
+    for k, sensor in enumerate(("s1", "s2")):
+        t = np.arange(n)
+        parts.append(pd.DataFrame({
+            "sensor": sensor, "ts": pd.date_range("2026-03-01", periods=n, freq="10min").strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "temp": np.round(20 + 5 * np.sin(2 * np.pi * t / 144 + k) + rng.normal(0, 0.1, n), 3)}))
+    data = folder / "tenmin.csv"
+    pd.concat(parts).to_csv(data, index=False)
+    assert main(["train", "--data", str(data), "--out", str(folder / "b"), *TINY]) == 0
+    return data, folder / "b"
+
+
+def test_evaluate_finds_a_daily_season_longer_than_the_window_and_scores_each_sensor(ten_minute, tmp_path, capsys):
+    data, bundle = ten_minute
+    capsys.readouterr()
+    out = tmp_path / "e.json"
+    assert main(["evaluate", "--model", str(bundle), "--data", str(data), "--by-sensor", "--json", str(out),
+                 "--report", str(tmp_path / "e.md")]) == 0
+    assert "## By sensor" in (tmp_path / "e.md").read_text()
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "288 test windows, horizon 6, seasonal period 144"  # a day, though the window is 24
+    table = printed[printed.index("| sensor | target | windows | model MAE | naive last value MAE | seasonal naive MAE "
+                                  "| linear (ridge) MAE | model RMSE | model MASE |"):]
+    assert [row.split(" | ")[:3] for row in table[2:4]] == [["| s1", "temp", "144"], ["| s2", "temp", "144"]]
+    result = json.loads(out.read_text())
+    assert result["seasonal_period"] == 144 and result["seasonal_fallback_windows"] == 0
+    summary = result["summary"]
+    assert summary["seasonal_naive"]["mae"]["temp"] < 0.5 * summary["naive"]["mae"]["temp"]  # a real season now
+    per_sensor = result["by_sensor"]
+    assert sum(s["windows"] for s in per_sensor.values()) == result["test_windows"]
+    pooled = sum(s["windows"] * s["model"]["mae"]["temp"] for s in per_sensor.values()) / result["test_windows"]
+    assert pooled == pytest.approx(summary["model"]["mae"]["temp"], rel=1e-9)
+
+
+def test_seasonal_naive_takes_the_value_one_day_back_along_the_series(ten_minute):
+    import forecaster
+    from forecaster.evaluate.scores import evaluate, split_windows
+    from pipelines import read_csv
+    from pipelines.split import TEST
+
+    data, bundle = ten_minute
+    model, frame = forecaster.load(bundle), read_csv(data)
+    test = split_windows(model, frame, period=144)[0][TEST]
+    temps = frame.set_index(["sensor", "ts"])["temp"]
+    step = pd.Timedelta("10min")
+    for k in (0, len(test.X) - 1):
+        origin = pd.Timestamp(test.origin[k])
+        expected = [temps[(test.sensor[k], origin + h * step - 144 * step)] for h in range(1, 7)]
+        np.testing.assert_allclose(test.seasonal[k, :, 0], expected)
+    assert evaluate(model, frame, period=144).period == 144  # refused before: longer than the 24-step window
