@@ -24,15 +24,24 @@ def pyplot():
     return plt
 
 
-def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str], path: str | Path) -> Path:
-    """Plot the recent history and the forecast of each sensor (at most six) and target.
+def legend_outside(ax, **kwargs) -> None:
+    """The legend to the right of the axes, where it never hides a line."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, **kwargs)
 
-    Args:
-        history: per sensor, a frame indexed by time with the target columns.
-        forecast: rows with ``sensor``, ``ts`` and the target columns.
-        targets: the columns to draw.
-        path: the PNG file to write.
-    """
+
+def save(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG (the outside legends included) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    pyplot().close(fig)
+    return path
+
+
+def forecast_figure(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str]):
+    """The figure of `plot_forecast`: one panel per sensor (the first `MAX_SENSORS` by id; the
+    title says "6 of N sensors shown" when there are more), time in UTC on the x axis, the
+    targets on the y axis, the legend outside."""
     plt = pyplot()
     sensors = list(history)[:MAX_SENSORS]
     fig, axes = plt.subplots(len(sensors), 1, figsize=(10, 2.8 * len(sensors)), squeeze=False)
@@ -44,11 +53,25 @@ def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targ
             ax.plot(future["ts"], future[target], "--", color=line.get_color(), label=f"{target} (forecast)")
         ax.axvline(past.index[-1], color="grey", linewidth=0.8)
         ax.set_title(f"sensor {sensor}" if len(history) > 1 or sensor != "0" else "forecast")
-        ax.legend(loc="upper left", fontsize=8)
-    fig.autofmt_xdate()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        ax.set_xlabel("time (UTC)")
+        ax.set_ylabel(", ".join(targets))
+        ax.tick_params(axis="x", labelrotation=20)
+        legend_outside(ax, fontsize=8)
+    top = 1.0
+    if len(history) > len(sensors):
+        fig.suptitle(f"{len(sensors)} of {len(history)} sensors shown")
+        top -= 0.3 / fig.get_figheight()  # room for it above the first panel's title
+    fig.tight_layout(rect=(0, 0, 1, top))
+    return fig
+
+
+def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str], path: str | Path) -> Path:
+    """Plot the recent history and the forecast of each sensor (at most six) and target.
+
+    Args:
+        history: per sensor, a frame indexed by time with the target columns.
+        forecast: rows with ``sensor``, ``ts`` and the target columns.
+        targets: the columns to draw.
+        path: the PNG file to write.
+    """
+    return save(forecast_figure(history, forecast, targets), path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from forecaster.evaluate.plots import pyplot
+from forecaster.evaluate.plots import legend_outside, pyplot, save
 from forecaster.evaluate.scores import METRICS, MODEL, Evaluation
 
 LABELS = {MODEL: "model", "naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "linear (ridge)"}
@@ -122,12 +122,16 @@ def plot_evaluation(result: Evaluation, path: str | Path) -> list[Path]:
         result: the evaluation (its ``examples`` are drawn: a few windows spread over the test split).
         path: the first PNG; the second goes beside it.
     """
-    plt = pyplot()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    by_step = path.with_name(path.stem + "_by_step.png")
+    return [save(example_figure(result), path, dpi=100), save(by_step_figure(result), by_step, dpi=100)]
+
+
+def example_figure(result: Evaluation):
+    """Forecasts against actuals on a few test windows (the first target), x in steps from the origin."""
     examples = result.examples
     picks = range(len(examples["actual"]))
-    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 2.6 * len(picks)), squeeze=False)
+    fig, axes = pyplot().subplots(len(picks), 1, figsize=(10, 2.6 * len(picks)), squeeze=False)
     L, H = examples["history"].shape[1], result.horizon
     for ax, i in zip(axes[:, 0], picks):
         ax.plot(np.arange(-L + 1, 1), examples["history"][i, :, 0], color="grey", label="history")
@@ -135,20 +139,23 @@ def plot_evaluation(result: Evaluation, path: str | Path) -> list[Path]:
         for method in result.scores:
             ax.plot(np.arange(1, H + 1), examples[method][i, :, 0], "--", label=LABELS.get(method, method))
         ax.set_title(f"{result.targets[0]}: test window example {i + 1}", fontsize=9)
-        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        ax.set_xlabel("steps from the forecast origin (0: last observed)")
+        ax.set_ylabel(result.targets[0])
+        legend_outside(ax, fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    by_step = path.with_name(path.stem + "_by_step.png")
-    fig, axes = plt.subplots(1, len(result.targets), figsize=(5 * len(result.targets), 3.5), squeeze=False)
+    return fig
+
+
+def by_step_figure(result: Evaluation):
+    """MAE by horizon step of the model and each baseline, one panel per target."""
+    H = result.horizon
+    fig, axes = pyplot().subplots(1, len(result.targets), figsize=(6 * len(result.targets), 3.5), squeeze=False)
     for j, (ax, target) in enumerate(zip(axes[0], result.targets)):
         for method in result.scores:
             ax.plot(np.arange(1, H + 1), result.scores[method]["mae"][:, j], marker=".", label=LABELS.get(method, method))
         ax.set_xlabel("horizon step")
-        ax.set_ylabel("MAE")
+        ax.set_ylabel(f"MAE of {target}")
         ax.set_title(f"{target}: error by horizon step", fontsize=9)
-        ax.legend(fontsize=7)
+        legend_outside(ax, fontsize=7)
     fig.tight_layout()
-    fig.savefig(by_step, dpi=100)
-    plt.close(fig)
-    return [path, by_step]
+    return fig

@@ -163,3 +163,51 @@ def test_seasonal_naive_takes_the_value_one_day_back_along_the_series(ten_minute
         expected = [temps[(test.sensor[k], origin + h * step - 144 * step)] for h in range(1, 7)]
         np.testing.assert_allclose(test.seasonal[k, :, 0], expected)
     assert evaluate(model, frame, period=144).period == 144  # refused before: longer than the 24-step window
+
+
+def sensor_frames(count: int) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """History and forecast frames of ``count`` sensors, as `forecaster predict --plot` draws them."""
+    times = pd.date_range("2026-01-01", periods=48, freq="1h", tz="UTC")
+    history = {f"s{k}": pd.DataFrame({"temp": np.sin(np.arange(48) / 4 + k)}, index=times) for k in range(count)}
+    future = pd.date_range(times[-1] + pd.Timedelta("1h"), periods=6, freq="1h", tz="UTC")
+    forecast = pd.concat(pd.DataFrame({"sensor": s, "ts": future, "temp": 0.0}) for s in history)
+    return history, forecast
+
+
+def legends_outside(fig) -> bool:
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    return all(ax.get_legend().get_window_extent(renderer).x0 >= ax.get_window_extent(renderer).x1
+               for ax in fig.axes)
+
+
+@pytest.mark.parametrize("count, title", [(8, "6 of 8 sensors shown"), (2, "")])
+def test_forecast_plot_labels_axes_keeps_the_legend_outside_and_says_how_many_sensors_it_shows(count, title, tmp_path):
+    from forecaster.evaluate.plots import forecast_figure, plot_forecast, pyplot
+
+    history, forecast = sensor_frames(count)
+    fig = forecast_figure(history, forecast, ["temp"])
+    assert len(fig.axes) == min(count, 6)
+    assert (fig._suptitle.get_text() if fig._suptitle else "") == title
+    assert {(ax.get_xlabel(), ax.get_ylabel()) for ax in fig.axes} == {("time (UTC)", "temp")}
+    assert legends_outside(fig)
+    pyplot().close(fig)
+    assert plot_forecast(history, forecast, ["temp"], tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluation_plots_label_axes_and_keep_legends_outside():
+    from forecaster.evaluate.report import by_step_figure, example_figure
+    from forecaster.evaluate.scores import METRICS, Evaluation
+
+    rng = np.random.default_rng(0)
+    methods = ("model", "naive")
+    scores = {m: {k: rng.random((6, 2)) for k in METRICS} for m in methods}
+    examples = {"history": rng.random((2, 24, 2)), "actual": rng.random((2, 6, 2)),
+                **{m: rng.random((2, 6, 2)) for m in methods}}
+    result = Evaluation(["OT", "HUFL"], 6, 24, 10, scores, examples=examples)
+    examples_fig, by_step = example_figure(result), by_step_figure(result)
+    assert {ax.get_ylabel() for ax in examples_fig.axes} == {"OT"}
+    assert all(ax.get_xlabel().startswith("steps from the forecast origin") for ax in examples_fig.axes)
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in by_step.axes] == [("horizon step", "MAE of OT"),
+                                                                           ("horizon step", "MAE of HUFL")]
+    assert legends_outside(examples_fig) and legends_outside(by_step)
