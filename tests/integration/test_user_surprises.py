@@ -211,3 +211,26 @@ def test_evaluation_plots_label_axes_and_keep_legends_outside():
     assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in by_step.axes] == [("horizon step", "MAE of OT"),
                                                                            ("horizon step", "MAE of HUFL")]
     assert legends_outside(examples_fig) and legends_outside(by_step)
+
+
+def test_serve_start_up_line_says_how_many_readings_the_first_forecast_needs(broker, tiny_model, caplog):
+    from serve_support import DaemonThread
+
+    with caplog.at_level(logging.INFO, logger="forecaster.serve.daemon"):
+        daemon = DaemonThread(tiny_model, broker.url)
+        assert daemon.close() == 0
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("serving "))
+    assert f"{broker.url} sensors/+/readings -> forecasts/{{sensor}}" in line
+    assert "; each sensor needs 24 readings (1 day at 1h) before its first forecast; metrics on http://" in line
+
+
+def test_replay_prints_progress_on_stderr(broker, tmp_path, capsys):
+    data = wave_csv(tmp_path / "w.csv", n=40)
+    assert main(["replay", "--data", str(data), "--broker", broker.url, "--sensor", "t1", "--rate", "400"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("published 40 readings")
+    lines = captured.err.splitlines()
+    assert lines[0] == "replay: 4/40 readings (10 %), up to 2026-01-01T03:00:00Z"
+    assert len(lines) == 10 and lines[-1] == "replay: 40/40 readings (100 %), up to 2026-01-02T15:00:00Z"
+    assert main(["-q", "replay", "--data", str(data), "--broker", broker.url, "--sensor", "t1"]) == 0
+    assert capsys.readouterr().err == ""
