@@ -204,6 +204,10 @@ class Forecaster:
     def latest_windows(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, list[pd.Timestamp]]:
         """The last full input window of each sensor: ``(sensors, windows, last timestamps)``.
 
+        A sensor whose window ends before the frame's last time (its last rows missing or
+        incomplete) gets a forecast that starts in the past: one logged warning says which
+        sensors and from when.
+
         Raises:
             DataError: a sensor whose latest segment is shorter than ``input_steps``.
         """
@@ -227,6 +231,7 @@ class Forecaster:
             sensors.append(sensor)
             windows.append(rows[-L:])
             ends.append(data.times(sensor)[-1])
+        _warn_ends_behind(frame, time_col, sensors, ends, data.step, named=sensor_col is not None)
         return sensors, np.stack(windows), ends
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -297,6 +302,7 @@ class Forecaster:
 
         one_of(RUNTIMES)("runtime", runtime)
         if runtime == "keras":
+            _require_tensorflow()
             from forecaster.nn.recurrent import is_bidirectional
 
             model, meta = load_bundle(directory, expect="forecast")
@@ -342,3 +348,39 @@ class Forecaster:
             self.model_ = network
         self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
         return self
+
+
+def _require_tensorflow() -> None:
+    """The keras runtime on an install without TensorFlow (the edge install) is a clear error, not a traceback."""
+    import importlib.util
+
+    try:
+        missing = importlib.util.find_spec("tensorflow") is None
+    except ValueError:  # sys.modules["tensorflow"] is None: its import is blocked
+        missing = True
+    if missing:
+        raise ForecasterError("TensorFlow is not installed here: use the tflite runtime (--runtime tflite, "
+                              "runtime=\"tflite\") with a bundle exported by `forecaster export`")
+
+
+def _warn_ends_behind(
+    frame: pd.DataFrame, time_col: str | None, sensors: list[str], ends: list[pd.Timestamp], step: pd.Timedelta,
+    *, named: bool,
+) -> None:
+    """One warning naming the sensors whose last complete row is in an earlier slot than the frame's last time."""
+    last = pd.to_datetime(frame.index if time_col is None else frame[time_col], utc=True).max()
+    last_slot = last.value // step.value
+    behind = [(s, last_slot - end.value // step.value, end + step) for s, end in zip(sensors, ends)
+              if end.value // step.value < last_slot]
+    if not behind:
+        return
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    if not named:
+        _, rows, start = behind[0]
+        log.warning("the series ends %d step(s) before the data's last time %s (its last rows are missing or "
+                    "incomplete): the forecast starts at %s", rows, last.strftime(iso), start.strftime(iso))
+        return
+    shown = ", ".join(f"{s} at {start.strftime(iso)} ({rows} step(s) early)" for s, rows, start in behind[:5])
+    more = f" and {len(behind) - 5} more" if len(behind) > 5 else ""
+    log.warning("%d sensor(s) end before the data's last time %s (their last rows are missing or incomplete); "
+                "their forecasts start earlier: %s%s", len(behind), last.strftime(iso), shown, more)

@@ -78,7 +78,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @csv_format
 @csv_aggregate
 @click.option("--features", default=None, help="Comma-separated input columns [default: the targets; add covariates explicitly].")
-@click.option("--targets", default=None, help="Comma-separated forecast columns [default: the last value column].")
+@click.option("--targets", default=None, help="Comma-separated forecast columns [required when the file has several value columns].")
 @click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1), help="Rows of history per window.")
 @click.option("--horizon", default=24, show_default=True, type=click.IntRange(min=1), help="Rows to forecast.")
 @declared_options(ModelParams, DEPRECATED)
@@ -99,9 +99,9 @@ def train(**o) -> None:
 
     frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"], **csv_keywords(o))
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
-    targets = split_names(o["targets"]) or [value_columns[-1]]
+    targets = _targets(o["data"], split_names(o["targets"]), value_columns)
     features = split_names(o["features"]) or targets
-    unknown = [c for c in features + targets if c not in value_columns]
+    unknown = [c for c in dict.fromkeys(features + targets) if c not in value_columns]
     if unknown:
         raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")
     spec = WindowSpec(input_steps=o["input_steps"], horizon=o["horizon"], features=features, targets=targets)
@@ -136,14 +136,20 @@ def train(**o) -> None:
 @click.option("--data", required=True, type=click.Path(dir_okay=False), help="CSV with recent readings.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Forecast CSV to write.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Also write a PNG of history and forecast.")
+@click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
+              help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
 @csv_format
 @csv_aggregate
-def predict(bundle: str, data: str, out: str, plot: str | None, **fmt) -> None:
+def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, **fmt) -> None:
     """Forecast the next `horizon` steps after the end of each sensor's series."""
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
+    if plot:
+        from forecaster.evaluate.plots import pyplot
+
+        pyplot()  # no matplotlib (the edge install): one line before any work
     frame = read_csv(data, time_col=meta["time_col"] if meta["time_col"] else None,
                      sensor_col=meta["sensor_col"], **csv_keywords(fmt))
     spec_features = meta["spec"]["features"]
@@ -153,7 +159,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None, **fmt) -> None:
 
     from forecaster.model import Forecaster
 
-    model = Forecaster.load(bundle)
+    model = Forecaster.load(bundle, runtime=runtime)
     sensors, windows, ends = model.latest_windows(frame)
     result = model.forecast_frame(sensors, ends, model.predict_windows(windows), with_sensor=True)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -185,6 +191,17 @@ def export(bundle: str, fmt: str) -> None:
 
     path, diff = export_tflite(bundle)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max difference from Keras {diff:.2g}")
+
+
+def _targets(data: str, given: list[str] | None, value_columns: list[str]) -> list[str]:
+    """The forecast columns: ``--targets``, or the only value column; several and none named is an error
+    (guessing one, e.g. the last column, has trained models on a noise column without a word)."""
+    if given:
+        return given
+    if len(value_columns) == 1:
+        return value_columns
+    raise ForecasterError(f"{data}: {len(value_columns)} value columns ({', '.join(value_columns)}); "
+                          f"name the one(s) to forecast with --targets, e.g. --targets {value_columns[-1]}")
 
 
 def _model_params(o: dict) -> ModelParams:

@@ -12,6 +12,7 @@ from pipelines.errors import ForecasterError
 EPILOG_EVALUATE = """\b
 Example:
   forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --report eval.md --json eval.json --plot eval.png
+  forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --by-sensor --season 168
 """
 
 
@@ -25,11 +26,15 @@ Example:
 @click.option("--folds", default=1, show_default=True, type=click.IntRange(min=1),
               help="Rolling-origin backtest folds over the test span (the network is not refit).")
 @click.option("--season", default=None, type=click.IntRange(min=1),
-              help="Season length in steps for the seasonal naive baseline and MASE [default: detected].")
+              help="Season length in steps for the seasonal naive baseline and MASE, looked up along the series "
+                   "(may exceed the window) [default: a day for sub-daily data, a week for daily].")
+@click.option("--by-sensor", is_flag=True, help="Also a table per sensor (its own test windows).")
+@click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
+              help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
 @csv_format
 @csv_aggregate
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
-             folds: int, season: int | None, **fmt) -> None:
+             folds: int, season: int | None, by_sensor: bool, runtime: str, **fmt) -> None:
     """Score a model on the test split of its data, beside three baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
@@ -40,19 +45,32 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
+    if plot:
+        from forecaster.evaluate.plots import pyplot
+
+        pyplot()  # no matplotlib (the edge install): one line before any work
     frame = read_csv(data, time_col=meta["time_col"], sensor_col=meta["sensor_col"], **csv_keywords(fmt))
     missing = [c for c in meta["spec"]["features"] + meta["spec"]["targets"] if c not in frame.columns]
     if missing:
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
 
-    from forecaster.evaluate.report import markdown_report, plot_evaluation, summary_table, write_json
+    from forecaster.evaluate.report import (
+        markdown_report,
+        plot_evaluation,
+        season_note,
+        sensor_table,
+        summary_table,
+        write_json,
+    )
     from forecaster.evaluate.scores import evaluate as run_evaluation
     from forecaster.model import Forecaster
 
-    model = Forecaster.load(bundle)
-    result = run_evaluation(model, frame, period=season, folds=folds)
-    click.echo(f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}")
+    model = Forecaster.load(bundle, runtime=runtime)
+    result = run_evaluation(model, frame, period=season, folds=folds, by_sensor=by_sensor)
+    click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
     click.echo(summary_table(result))
+    if by_sensor:
+        click.echo(sensor_table(result))
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(markdown_report(result, f"{meta.get('name', bundle)} on {data}"))

@@ -245,9 +245,15 @@ def replay(ctx: click.Context, **o) -> None:
         rate=o["rate"], speed=o["speed"], qos=o["qos"], retain=o["retain"],
     )
     frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"], **csv_keywords(o))
-    sent, skipped = run_replay(config, frame)
+    quiet = ctx.parent is not None and ctx.parent.params.get("quiet")
+    sent, skipped = run_replay(config, frame, progress=None if quiet else _replay_progress)
     note = f" ({skipped} rows with a missing value skipped)" if skipped else ""
     click.echo(f"published {sent} readings from {o['data']} to {config.mqtt.broker}{note}")
+
+
+def _replay_progress(sent: int, total: int, ts) -> None:
+    """One progress line on stderr (stdout keeps the summary)."""
+    click.echo(f"replay: {sent}/{total} readings ({100 * sent // total} %), up to {ts:%Y-%m-%dT%H:%M:%SZ}", err=True)
 
 
 @click.command(epilog=EPILOG_PARSE)

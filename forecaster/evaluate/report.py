@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forecaster.evaluate.plots import legend_outside, pyplot, save
 from forecaster.evaluate.scores import METRICS, MODEL, Evaluation
 
 LABELS = {MODEL: "model", "naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "linear (ridge)"}
@@ -46,12 +47,43 @@ def step_table(result: Evaluation, metric: str = "mae") -> str:
     return "\n".join(lines)
 
 
+def sensor_table(result: Evaluation) -> str:
+    """One row per sensor and target (``result.by_sensor``): its test windows, each method's MAE,
+    and the model's RMSE and MASE.
+
+    Example:
+        >>> import numpy as np
+        >>> one = {k: np.ones(1) for k in METRICS}
+        >>> result = Evaluation(["OT"], 2, 24, 5, {"model": {}}, by_sensor={"t1": {"windows": 5, "model": one}})
+        >>> print(sensor_table(result).splitlines()[2])
+        | t1 | OT | 5 | 1 | 1 | 1 |
+    """
+    methods = list(result.scores)
+    lines = ["| sensor | target | windows | " + " | ".join(f"{LABELS.get(m, m)} MAE" for m in methods)
+             + " | model RMSE | model MASE |", "|" + " --- |" * (len(methods) + 5)]
+    for sensor, entry in result.by_sensor.items():
+        for j, target in enumerate(result.targets):
+            cells = [_fmt(entry[m]["mae"][j]) if m in entry else "n/a" for m in methods]
+            cells += [_fmt(entry[MODEL]["rmse"][j]), _fmt(entry[MODEL]["mase"][j])]
+            lines.append(f"| {sensor} | {target} | {entry['windows']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def season_note(result: Evaluation) -> str:
+    """``seasonal period N``, and how many test windows had less than a season of history."""
+    note = f"seasonal period {result.period}"
+    if result.seasonal_fallback:
+        note += (f" ({result.seasonal_fallback} of {result.windows} test windows have less than a season of "
+                 "history; their seasonal naive forecast is the last value)")
+    return note
+
+
 def markdown_report(result: Evaluation, title: str) -> str:
     """The full report: summary, MAE by step, and backtest folds."""
     parts = [
         f"# Evaluation: {title}",
         "",
-        f"{result.windows} test windows, horizon {result.horizon}, seasonal period {result.period}. "
+        f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}. "
         "MAE and RMSE in sensor units; MAPE leaves out zero actuals; MASE is scaled by the in-sample "
         "seasonal naive MAE of the training split.",
         "",
@@ -61,6 +93,8 @@ def markdown_report(result: Evaluation, title: str) -> str:
         "",
         step_table(result, "mae"),
     ]
+    if result.by_sensor:
+        parts += ["", "## By sensor", "", sensor_table(result)]
     if result.folds:
         parts += ["", "## Rolling-origin backtest (network fixed, linear baseline refit per fold)", "",
                   "| fold | first origin | windows | target | " + " | ".join(f"{LABELS.get(m, m)} MAE" for m in result.scores) + " |",
@@ -88,16 +122,16 @@ def plot_evaluation(result: Evaluation, path: str | Path) -> list[Path]:
         result: the evaluation (its ``examples`` are drawn: a few windows spread over the test split).
         path: the first PNG; the second goes beside it.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    by_step = path.with_name(path.stem + "_by_step.png")
+    return [save(example_figure(result), path, dpi=100), save(by_step_figure(result), by_step, dpi=100)]
+
+
+def example_figure(result: Evaluation):
+    """Forecasts against actuals on a few test windows (the first target), x in steps from the origin."""
     examples = result.examples
     picks = range(len(examples["actual"]))
-    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 2.6 * len(picks)), squeeze=False)
+    fig, axes = pyplot().subplots(len(picks), 1, figsize=(10, 2.6 * len(picks)), squeeze=False)
     L, H = examples["history"].shape[1], result.horizon
     for ax, i in zip(axes[:, 0], picks):
         ax.plot(np.arange(-L + 1, 1), examples["history"][i, :, 0], color="grey", label="history")
@@ -105,20 +139,23 @@ def plot_evaluation(result: Evaluation, path: str | Path) -> list[Path]:
         for method in result.scores:
             ax.plot(np.arange(1, H + 1), examples[method][i, :, 0], "--", label=LABELS.get(method, method))
         ax.set_title(f"{result.targets[0]}: test window example {i + 1}", fontsize=9)
-        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        ax.set_xlabel("steps from the forecast origin (0: last observed)")
+        ax.set_ylabel(result.targets[0])
+        legend_outside(ax, fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    by_step = path.with_name(path.stem + "_by_step.png")
-    fig, axes = plt.subplots(1, len(result.targets), figsize=(5 * len(result.targets), 3.5), squeeze=False)
+    return fig
+
+
+def by_step_figure(result: Evaluation):
+    """MAE by horizon step of the model and each baseline, one panel per target."""
+    H = result.horizon
+    fig, axes = pyplot().subplots(1, len(result.targets), figsize=(6 * len(result.targets), 3.5), squeeze=False)
     for j, (ax, target) in enumerate(zip(axes[0], result.targets)):
         for method in result.scores:
             ax.plot(np.arange(1, H + 1), result.scores[method]["mae"][:, j], marker=".", label=LABELS.get(method, method))
         ax.set_xlabel("horizon step")
-        ax.set_ylabel("MAE")
+        ax.set_ylabel(f"MAE of {target}")
         ax.set_title(f"{target}: error by horizon step", fontsize=9)
-        ax.legend(fontsize=7)
+        legend_outside(ax, fontsize=7)
     fig.tight_layout()
-    fig.savefig(by_step, dpi=100)
-    plt.close(fig)
-    return [path, by_step]
+    return fig

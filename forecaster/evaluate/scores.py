@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.model import Forecaster
-from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive
+from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive_along
 from pipelines.errors import DataError, ForecasterError
 from pipelines.metrics import mae, mape, mase, near_zero, rmse, smape
 from pipelines.series import prepare
@@ -41,13 +41,32 @@ class Windows:
     """Raw (sensor-unit) windows of one split with their forecast origins.
 
     ``X: (n, L, F)`` features, ``y: (n, H, T)`` targets, ``history: (n, L, T)`` the targets'
-    own past (for the naive baselines), ``origin`` the time of each window's last input row.
+    own past (for the naive baseline and plots), ``origin`` the time of each window's last input row.
     """
 
     X: np.ndarray
     y: np.ndarray
     history: np.ndarray
     origin: np.ndarray
+    seasonal: np.ndarray | None = None  # (n, H, T) seasonal naive forecasts, looked up along the series
+    seasoned: np.ndarray | None = None  # (n,) False where less than a season preceded the origin (naive used)
+    sensor: np.ndarray | None = None  # (n,) the sensor of each window
+
+
+def summarise(values: np.ndarray, metric: str) -> np.ndarray:
+    """A metric's ``(horizon, n_targets)`` per-step values over all steps, per target: the mean
+    (steps where MAPE is undefined left out), the root mean square for RMSE.
+
+    Example:
+        >>> summarise(np.array([[3.0], [4.0]]), "rmse").round(4).tolist(), summarise(np.array([[1.0], [np.nan]]), "mape")
+        ([3.5355], array([1.]))
+    """
+    if metric == "rmse":
+        return np.sqrt(np.mean(values**2, axis=0))
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    total = np.where(finite, values, 0.0).sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 @dataclass
@@ -56,7 +75,8 @@ class Evaluation:
 
     ``scores[method][metric]`` is an array ``(horizon, n_targets)``; `summary` averages the
     steps. ``folds`` holds the same summaries per backtest fold; ``examples`` a few test windows
-    (``history``, ``actual`` and each method's forecast) for plots.
+    (``history``, ``actual`` and each method's forecast) for plots; ``by_sensor`` (when asked
+    for) the summaries of each sensor's own test windows.
     """
 
     targets: list[str]
@@ -66,17 +86,12 @@ class Evaluation:
     scores: dict[str, dict[str, np.ndarray]]
     folds: list[dict[str, Any]] = field(default_factory=list)
     examples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    seasonal_fallback: int = 0  # test windows with less than a season of history: their seasonal naive is naive
+    by_sensor: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def summary(self, method: str, metric: str) -> np.ndarray:
-        """The metric over all horizon steps, per target: the mean of the per-step values
-        (steps where MAPE is undefined left out), the root mean square for RMSE."""
-        values = self.scores[method][metric]
-        if metric == "rmse":
-            return np.sqrt(np.mean(values**2, axis=0))
-        finite = np.isfinite(values)
-        count = finite.sum(axis=0)
-        total = np.where(finite, values, 0.0).sum(axis=0)
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        """The metric over all horizon steps, per target (see `summarise`)."""
+        return summarise(self.scores[method][metric], metric)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (NaN as null)."""
@@ -84,22 +99,34 @@ class Evaluation:
         def clean(a: np.ndarray) -> Any:
             return [[None if not np.isfinite(v) else float(v) for v in row] for row in np.atleast_2d(a)]
 
+        def per_target(summaries: dict[str, np.ndarray]) -> dict[str, dict[str, float | None]]:
+            return {k: dict(zip(self.targets, clean(summaries[k])[0])) for k in METRICS}
+
         return {
             "targets": self.targets,
             "horizon": self.horizon,
             "seasonal_period": self.period,
             "test_windows": self.windows,
-            "summary": {
-                m: {k: dict(zip(self.targets, clean(self.summary(m, k))[0])) for k in METRICS} for m in self.scores
-            },
+            "seasonal_fallback_windows": self.seasonal_fallback,
+            "summary": {m: per_target({k: self.summary(m, k) for k in METRICS}) for m in self.scores},
             "per_step": {m: {k: clean(v) for k, v in s.items()} for m, s in self.scores.items()},
             "folds": self.folds,
+            **({"by_sensor": {sensor: {"windows": entry["windows"], **{m: per_target(entry[m]) for m in self.scores}}
+                              for sensor, entry in self.by_sensor.items()}} if self.by_sensor else {}),
         }
 
 
-def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Windows], dict[str, tuple]]:
+def split_windows(
+    model: Forecaster, frame: pd.DataFrame, *, period: int | None = None
+) -> tuple[dict[int, Windows], dict[str, tuple]]:
     """Raw windows by split label, as `Forecaster.fit` cut them, and per sensor the training
-    ``(slots, target values)`` (for MASE and the season)."""
+    ``(slots, target values)`` (for MASE and the season). Each window carries its seasonal naive
+    forecast for ``period`` (detected when ``None``, see `season`)."""
+    windows, train_targets, _ = _split(model, frame, period)
+    return windows, train_targets
+
+
+def _split(model: Forecaster, frame: pd.DataFrame, period: int | None) -> tuple[dict[int, Windows], dict, int]:
     spec: WindowSpec = model.spec
     time_col, sensor_col = model._columns_of(frame)
     data = prepare(frame, spec.columns, freq=model.freq_, max_gap=model.max_gap, time_col=time_col,
@@ -109,26 +136,45 @@ def split_windows(model: Forecaster, frame: pd.DataFrame) -> tuple[dict[int, Win
         log.warning("the bundle records no split borders (an older bundle): the test split is re-derived from "
                     "this file's time span, so it may overlap the rows the model trained on")
     borders = split.borders(data)
+    tidx = list(spec.target_index)
+    labels = {sensor: split_labels(series.slots, borders) for sensor, series in data.series.items()}
+    train_targets = {sensor: (series.slots[labels[sensor] == TRAIN], series.values[labels[sensor] == TRAIN][:, tidx])
+                     for sensor, series in data.series.items()}
+    period = season(model, train_targets, period)
+    parts: dict[int, list[tuple]] = {}
+    for sensor, series in data.series.items():
+        for label, starts in starts_by_label(series.segment, labels[sensor], spec.window_length, spec.stride).items():
+            if len(starts):
+                parts.setdefault(label, []).append(_cut(model, series, data.times(sensor), starts, period, sensor))
+    windows = {label: Windows(*(np.concatenate([it[k] for it in items]) for k in range(7)))
+               for label, items in parts.items()}
+    return windows, train_targets, period
+
+
+def _cut(model: Forecaster, series: Any, times: pd.DatetimeIndex, starts: np.ndarray, period: int,
+         sensor: str) -> tuple:
+    """The `Windows` fields of one sensor's windows starting at ``starts``."""
+    spec = model.spec
     tidx, fidx = list(spec.target_index), list(spec.feature_index)
     L, H = spec.input_steps, spec.horizon
-    parts: dict[int, list[tuple]] = {}
-    train_targets = {}
-    for sensor, series in data.series.items():
-        labels = split_labels(series.slots, borders)
-        train_targets[sensor] = (series.slots[labels == TRAIN], series.values[labels == TRAIN][:, tidx])
-        times = data.times(sensor)
-        for label, starts in starts_by_label(series.segment, labels, spec.window_length, spec.stride).items():
-            if len(starts) == 0:
-                continue
-            inputs = gather(series.values, starts, L)
-            parts.setdefault(label, []).append((
-                inputs[:, :, fidx], gather(series.values, starts, H, L)[:, :, tidx],
-                inputs[:, :, tidx], np.asarray(times[starts + L - 1]),
-            ))
-    out = {}
-    for label, items in parts.items():
-        out[label] = Windows(*(np.concatenate([it[k] for it in items]) for k in range(4)))
-    return out, train_targets
+    inputs = gather(series.values, starts, L)
+    origins = starts + L - 1
+    seasonal, seasoned = seasonal_naive_along(series.values[:, tidx], series.segment, origins, H, period)
+    return (inputs[:, :, fidx], gather(series.values, starts, H, L)[:, :, tidx], inputs[:, :, tidx],
+            np.asarray(times[origins]), seasonal, seasoned, np.full(len(starts), sensor, dtype=object))
+
+
+def season(model: Forecaster, train_targets: dict[str, tuple], period: int | None) -> int:
+    """``period`` checked, or the season detected on the longest training series: a day for
+    sub-daily cadences, a week for daily data (`pipelines.baselines.detect_period`), whatever
+    the window length, as long as the training series holds two seasons."""
+    if period is not None:
+        if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
+            raise ForecasterError(f"`period` must be a positive integer. Received: period={period!r}")
+        return int(period)
+    longest = max((v for _, v in train_targets.values()), key=len)
+    max_period = max(model.spec.input_steps, len(longest) // 2)
+    return detect_period(longest[:, 0] if len(longest) else np.zeros(0), model.freq_, max_period)
 
 
 def _mase_scale(train_targets: dict[str, tuple], period: int, n_targets: int) -> np.ndarray:
@@ -163,11 +209,11 @@ def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, guard:
     }
 
 
-def forecasts(model: Forecaster, test: Windows, linear: LinearWindow | None, period: int) -> dict[str, np.ndarray]:
+def forecasts(model: Forecaster, test: Windows, linear: LinearWindow | None) -> dict[str, np.ndarray]:
     """The network's and the baselines' forecasts on the same windows, in sensor units."""
     H = model.spec.horizon
     out = {MODEL: model.predict_windows(test.X), "naive": naive_last(test.history, H),
-           "seasonal_naive": seasonal_naive(test.history, H, period)}
+           "seasonal_naive": test.seasonal}
     if linear is not None:
         out["linear"] = _linear_forecast(model, linear, test.X)
     return out
@@ -189,56 +235,83 @@ def _fit_linear(model: Forecaster, windows: Windows, alpha: float) -> LinearWind
 
 
 def evaluate(
-    model: Forecaster, frame: pd.DataFrame, *, period: int | None = None, folds: int = 1, alpha: float = 1.0
+    model: Forecaster, frame: pd.DataFrame, *, period: int | None = None, folds: int = 1, alpha: float = 1.0,
+    by_sensor: bool = False,
 ) -> Evaluation:
     """Score ``model`` and the baselines on the test split of ``frame``.
 
     Args:
         model: a fitted forecaster (e.g. `forecaster.load(bundle)`).
         frame: the data it was trained on (or the same series, longer).
-        period: season length in steps for the seasonal naive and MASE; ``None`` detects it
-            (see `pipelines.baselines.detect_period`).
+        period: season length in steps for the seasonal naive and MASE, any length (the
+            seasonal naive looks back along the series, not only inside the window); ``None``
+            detects it (see `season`).
         folds: rolling-origin backtest folds over the test span (1: none).
         alpha: ridge penalty of the linear baseline.
+        by_sensor: also score each sensor on its own test windows (``Evaluation.by_sensor``).
 
     Returns:
         An `Evaluation`.
 
     Raises:
         DataError: no test window in ``frame``.
+        ForecasterError: a bad ``folds`` or ``period``, or a ``period`` longer than the history
+            before every test window.
     """
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
         raise ForecasterError(f"`folds` must be a positive integer. Received: folds={folds!r}")
     spec = model.spec
-    windows, train_targets = split_windows(model, frame)
+    windows, train_targets, season_length = _split(model, frame, period)
+    test = _test_windows(model, frame, windows, folds)
+    if period is not None and period > 1 and not test.seasoned.any():
+        raise ForecasterError(f"`period` must leave a season of history before some test window; no test window "
+                              f"has {period} regular rows before its forecast. Received: period={period}")
+    scale = _mase_scale(train_targets, season_length, len(spec.targets))
+    guard = _mape_guard(train_targets, test.y)
+    train = windows.get(TRAIN)
+    linear = _fit_linear(model, train, alpha) if train is not None else None
+    if linear is None:
+        log.warning("no training windows in the data: the linear baseline is left out")
+    predicted = forecasts(model, test, linear)
+    scores = {name: _scores(test.y, p, scale, guard) for name, p in predicted.items()}
+    picks = np.unique(np.linspace(0, len(test.X) - 1, min(EXAMPLES, len(test.X))).astype(int))
+    examples = {"history": test.history[picks], "actual": test.y[picks], **{k: v[picks] for k, v in predicted.items()}}
+    result = Evaluation(list(spec.targets), spec.horizon, season_length, int(len(test.X)), scores, examples=examples,
+                        seasonal_fallback=int((~test.seasoned).sum()))
+    if by_sensor:
+        result.by_sensor = sensor_scores(test, predicted, scale, guard)
+    if folds > 1:
+        result.folds = backtest(model, windows, predicted, scale, guard, folds, alpha)
+    return result
+
+
+def _test_windows(model: Forecaster, frame: pd.DataFrame, windows: dict[int, Windows], folds: int) -> Windows:
+    """The test windows; none, or fewer than ``folds``, is an error."""
     test = windows.get(TEST)
     if test is None or len(test.X) == 0:
-        rows = f"{spec.window_length} consecutive regular rows"
+        rows = f"{model.spec.window_length} consecutive regular rows"
         where = (f"the test split starts at {model.split_.val_end}, and the file holds no {rows} from there"
                  if model.split_.val_end is not None else f"the test split holds no {rows}")
         raise DataError(f"no test window: {where}", source=frame.attrs.get("source"))
     if folds > len(test.X):
         raise ForecasterError(f"`folds` must be at most the number of test windows ({len(test.X)}). "
                               f"Received: folds={folds}")
-    train = windows.get(TRAIN)
-    if period is None:
-        longest = max((v for _, v in train_targets.values()), key=len)
-        period = detect_period(longest[:, 0] if len(longest) else np.zeros(0), model.freq_, spec.input_steps)
-    elif not 1 <= period <= spec.input_steps:
-        raise ForecasterError(f"`period` must be in [1, input_steps={spec.input_steps}]. Received: period={period}")
-    scale = _mase_scale(train_targets, period, len(spec.targets))
-    guard = _mape_guard(train_targets, test.y)
-    linear = _fit_linear(model, train, alpha) if train is not None else None
-    if linear is None:
-        log.warning("no training windows in the data: the linear baseline is left out")
-    predicted = forecasts(model, test, linear, period)
-    scores = {name: _scores(test.y, p, scale, guard) for name, p in predicted.items()}
-    picks = np.unique(np.linspace(0, len(test.X) - 1, min(EXAMPLES, len(test.X))).astype(int))
-    examples = {"history": test.history[picks], "actual": test.y[picks], **{k: v[picks] for k, v in predicted.items()}}
-    result = Evaluation(list(spec.targets), spec.horizon, int(period), int(len(test.X)), scores, examples=examples)
-    if folds > 1:
-        result.folds = backtest(model, windows, predicted, scale, guard, folds, alpha)
-    return result
+    return test
+
+
+def sensor_scores(test: Windows, predicted: dict[str, np.ndarray], scale: np.ndarray,
+                  guard: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per sensor, on its own test windows: ``{"windows": n, method: {metric: per-target summary}}``
+    (MASE scaled by the pooled training scale, as the overall table)."""
+    out: dict[str, dict[str, Any]] = {}
+    for sensor in dict.fromkeys(test.sensor):
+        mine = test.sensor == sensor
+        entry: dict[str, Any] = {"windows": int(mine.sum())}
+        for name, p in predicted.items():
+            per_step = _scores(test.y[mine], p[mine], scale, guard)
+            entry[name] = {metric: summarise(per_step[metric], metric) for metric in METRICS}
+        out[str(sensor)] = entry
+    return out
 
 
 def backtest(model: Forecaster, windows: dict[int, Windows], predicted: dict[str, np.ndarray],

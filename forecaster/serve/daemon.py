@@ -176,11 +176,21 @@ class Daemon:
             raise ForecasterError(f"cannot listen on {config.metrics_host}:{config.metrics_port}: {exc}") from None
 
     def _log_serving(self) -> None:
+        """One start-up line: what is served from where to where, and how long each sensor's
+        first window takes to fill (nothing is published before)."""
+        from pipelines.timeutil import step_of
+
         config, model, http = self.config, self.model, self._http
+        steps = model.spec.input_steps
+        span = (steps * step_of(model.freq_)).components
+        units = ((span.days, "day" if span.days == 1 else "days"), (span.hours, "h"), (span.minutes, "min"),
+                 (span.seconds, "s"))
+        wait = " ".join(f"{n} {unit}" for n, unit in units if n) or "under a second"
         log.info(
-            "serving %s (%s, input %d x %s): %s %s -> %s%s", model.name, model.freq_, model.spec.input_steps,
-            list(model.spec.features), config.mqtt.broker, config.subscribe, config.publish,
-            f", metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
+            "serving %s (%s, input %d x %s): %s %s -> %s; each sensor needs %d readings (%s at %s) before its "
+            "first forecast%s", model.name, model.freq_, steps, list(model.spec.features), config.mqtt.broker,
+            config.subscribe, config.publish, steps, wait, model.freq_,
+            f"; metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
         )
         if config.output_format != "json" or config.ha_discovery:
             log.info("forecasts as %s%s", config.output_format,

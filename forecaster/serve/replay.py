@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,25 +147,59 @@ def schedule(msgs: Sequence[tuple[pd.Timestamp, str, bytes]], *, rate: float | N
         yield at, topic, payload
 
 
-def run_replay(config: ReplayConfig, frame: pd.DataFrame, *, connect_timeout: float = 10.0) -> tuple[int, int]:
+class Progress:
+    """Calls ``report(sent, total, ts)`` at every tenth of the messages and at least every
+    ``every`` seconds in between (``ts``: the time of the last reading sent).
+
+    Example:
+        >>> seen = []
+        >>> tick = Progress(lambda sent, total, ts: seen.append(sent), total=25, every=3600.0)
+        >>> for k in range(1, 26):
+        ...     tick(k, None)
+        >>> seen
+        [3, 5, 8, 10, 13, 15, 18, 20, 23, 25]
+    """
+
+    def __init__(self, report: Callable[[int, int, pd.Timestamp], None], *, total: int, every: float = 10.0) -> None:
+        self.report, self.total, self.every = report, total, every
+        self._tenth, self._last = 1, time.monotonic()
+
+    def __call__(self, sent: int, ts: pd.Timestamp) -> None:
+        now = time.monotonic()
+        if sent * 10 >= self._tenth * self.total or now - self._last >= self.every:
+            self._tenth, self._last = sent * 10 // self.total + 1, now
+            self.report(sent, self.total, ts)
+
+
+def run_replay(
+    config: ReplayConfig, frame: pd.DataFrame, *, connect_timeout: float = 10.0,
+    progress: Callable[[int, int, pd.Timestamp], None] | None = None,
+) -> tuple[int, int]:
     """Publish a frame's readings; returns ``(messages published, incomplete rows skipped)``.
+
+    Args:
+        progress: called with ``(sent, total, time of the last reading sent)`` at every 10 %
+            and at least every 10 seconds (see `Progress`).
 
     Raises:
         ForecasterError: the broker is unreachable, or not every QoS > 0 message was acknowledged.
     """
     msgs, skipped = messages(frame, topic=config.topic, sensor=config.sensor, columns=config.columns)
+    tick = Progress(progress, total=len(msgs)) if progress is not None else None
     client = MqttClient(config.mqtt)
     client.start()
     try:
         if not client.wait_connected(connect_timeout):
             raise ForecasterError(f"cannot reach the broker {config.mqtt.broker} within {connect_timeout:g} s")
         started = time.monotonic()
-        for at, topic, payload in schedule(msgs, rate=config.rate, speed=config.speed):
+        for k, (at, topic, payload) in enumerate(schedule(msgs, rate=config.rate, speed=config.speed), 1):
             delay = started + at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             if not client.publish(topic, payload, config.qos, config.retain):
                 raise ForecasterError(f"lost the connection to {config.mqtt.broker} while publishing (QoS 0)")
+            if tick is not None:
+                tick(k, msgs[k - 1][0])
         if not client.flush(max(30.0, len(msgs) / 1000)):
             raise ForecasterError(f"the broker did not acknowledge every reading within the time limit ({config.mqtt.broker})")
     finally:

@@ -104,7 +104,7 @@ def test_config_model_is_the_bundle_of_the_other_commands_not_trains_deprecated_
     config = tmp_path / "f.toml"
     config.write_text('model = "/models/etth"\ncell = "lstm"\n')
     assert main(["--config", str(config), "train", "--data", str(small_csv), "--out", str(tmp_path / "x"),
-                 "--dropout", "1.5"]) == 2
+                 "--targets", "OT", "--dropout", "1.5"]) == 2
     assert capsys.readouterr().err == "forecaster: error: `dropout` must be a float in [0, 1). Received: dropout=1.5\n"
 
 
@@ -175,7 +175,8 @@ def test_usage_errors_exit_2_with_one_line(capsys):
 
 
 def test_invalid_parameter_value(tmp_path, capsys):
-    assert main(["train", "--data", str(DATA / "ETTh1.csv"), "--out", str(tmp_path / "b"), "--dropout", "1.5"]) == 2
+    assert main(["train", "--data", str(DATA / "ETTh1.csv"), "--out", str(tmp_path / "b"), "--targets", "OT",
+                 "--dropout", "1.5"]) == 2
     assert "`dropout` must be a float in [0, 1). Received: dropout=1.5" in capsys.readouterr().err
 
 
@@ -193,13 +194,14 @@ def test_config_file_and_environment_precedence(tmp_path, capsys):
     config.write_text('[train]\ndropout = 1.5\n')
     data = str(DATA / "ETTh1.csv")
     out = str(tmp_path / "b")
-    assert main(["--config", str(config), "train", "--data", data, "--out", out]) == 2
+    assert main(["--config", str(config), "train", "--data", data, "--out", out, "--targets", "OT"]) == 2
     assert "dropout=1.5" in capsys.readouterr().err  # TOML reached the command
     os.environ["FORECASTER_TRAIN_DROPOUT"] = "1.25"
     try:
-        assert main(["--config", str(config), "train", "--data", data, "--out", out]) == 2
+        assert main(["--config", str(config), "train", "--data", data, "--out", out, "--targets", "OT"]) == 2
         assert "dropout=1.25" in capsys.readouterr().err  # environment beats TOML
-        assert main(["--config", str(config), "train", "--data", data, "--out", out, "--dropout", "1.125"]) == 2
+        assert main(["--config", str(config), "train", "--data", data, "--out", out, "--targets", "OT",
+                     "--dropout", "1.125"]) == 2
         assert "dropout=1.125" in capsys.readouterr().err  # flags beat both
     finally:
         del os.environ["FORECASTER_TRAIN_DROPOUT"]

@@ -100,9 +100,12 @@ def test_cli_prints_table_and_writes_report_json_plots(tiny_bundle, sample_csv, 
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_cli_bad_season_is_exit_2(tiny_bundle, sample_csv, capsys):
-    assert main(["evaluate", "--model", str(tiny_bundle), "--data", str(sample_csv), "--season", "999"]) == 2
-    assert "period" in capsys.readouterr().err
+def test_cli_season_longer_than_any_history_is_exit_2(tiny_bundle, sample_csv, capsys):
+    """A season may exceed the window (it is looked up along the series), not the data."""
+    assert main(["evaluate", "--model", str(tiny_bundle), "--data", str(sample_csv), "--season", "5000"]) == 2
+    assert capsys.readouterr().err == (
+        "forecaster: error: `period` must leave a season of history before some test window; no test window has "
+        "5000 regular rows before its forecast. Received: period=5000\n")
 
 
 def test_evaluate_help_does_not_need_tensorflow():
