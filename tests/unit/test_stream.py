@@ -202,3 +202,23 @@ def test_pending_readings_survive_the_state_file():
     assert np.array_equal(copy.push(20, [0.0, 0.0])[0], w.push(20, [0.0, 0.0])[0])
     plain = RollingWindow(length=2, n_columns=2, step_ns=10, max_gap=0)
     assert plain.restore(state) == 2 and plain.pending_slot is None  # no rule: dropped, counted
+
+
+def test_serve_options_offer_the_pipelines_rules_and_validate():
+    """`forecaster serve --aggregate` offers exactly `readings.AGGREGATES`; `ServeConfig` checks
+    the rule and the grace."""
+    from forecaster.cli.mqtt import serve
+    from forecaster.serve.config import ServeConfig
+    from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
+    from pipelines.readings import AGGREGATES
+
+    options = {p.name: p for p in serve.params}
+    assert tuple(options["aggregate"].type.choices) == AGGREGATES and options["aggregate"].default == "error"
+    assert options["slot_grace"].default is None
+    mqtt = MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c")
+    assert ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", aggregate="max", slot_grace=0).slot_grace == 0
+    with pytest.raises(ForecasterError, match="aggregate"):
+        ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", aggregate="median")
+    for bad in (-1.0, float("nan"), float("inf"), True):
+        with pytest.raises(ForecasterError, match="slot_grace"):
+            ServeConfig(bundle="b", mqtt=mqtt, status_topic="s", aggregate="mean", slot_grace=bad)
