@@ -71,6 +71,7 @@ class RollingWindow:
         self.final_slot: int | None = None  # with aggregate: the newest slot finalised
         self.pending_slot: int | None = None  # with aggregate: the slot being collected
         self._pending: list[tuple[int, np.ndarray]] = []  # its readings (ns, row), arrival order
+        self._pending_ns: set[int] = set()  # their times, to recognise a redelivery quickly
 
     @property
     def ready(self) -> bool:
@@ -144,14 +145,15 @@ class RollingWindow:
                 kind = "duplicate" if slot == newest else "out_of_order"
                 raise StaleReading(f"{kind.replace('_', '-')} reading: slot {slot} is already final (newest {newest})", kind=kind)
         elif slot == pending:
-            if any(t == ns and np.array_equal(r, row, equal_nan=True) for t, r in self._pending):
+            if ns in self._pending_ns and any(t == ns and np.array_equal(r, row, equal_nan=True) for t, r in self._pending):
                 raise StaleReading(f"duplicate reading: the same reading again in pending slot {slot}", kind="duplicate")
             if len(self._pending) >= MAX_PENDING:
                 raise ForecasterError(f"more than {MAX_PENDING} readings in slot {slot}; choose a finer cadence")
             self._pending.append((ns, row))
+            self._pending_ns.add(ns)
             return []
         windows = self._finalize() if pending is not None else []
-        self.pending_slot, self._pending = slot, [(ns, row)]
+        self.pending_slot, self._pending, self._pending_ns = slot, [(ns, row)], {ns}
         return windows
 
     def finalize_due(self, now_ns: int) -> list[np.ndarray]:
@@ -167,7 +169,7 @@ class RollingWindow:
         """Combine the pending readings (in time order, as the batch path sorts them) into the
         slot's row and push it."""
         slot, pending = self.pending_slot, sorted(self._pending, key=lambda item: item[0])
-        self.pending_slot, self._pending = None, []
+        self.pending_slot, self._pending, self._pending_ns = None, [], set()
         self.final_slot = slot
         values = np.stack([r for _, r in pending])
         _, combined = aggregate_slots(np.full(len(pending), slot, dtype="int64"), values, self.aggregate)
@@ -208,6 +210,7 @@ class RollingWindow:
         if self.aggregate is None or not pending:
             return len(pending)
         self.pending_slot, self._pending = int(state["pending_slot"]), pending
+        self._pending_ns = {t for t, _ in pending}
         return 0
 
 
@@ -228,7 +231,8 @@ class WindowRegistry:
     ) -> None:
         self._args = {"length": length, "n_columns": n_columns, "step_ns": step_ns, "max_gap": max_gap,
                       "aggregate": aggregate, "grace_ns": grace_ns}
-        self.aggregate = RollingWindow(**{**self._args, "length": 1}).aggregate  # checked once, here
+        how = check_aggregate(aggregate)
+        self.aggregate = None if how == ERROR else how
         self.max_sensors = max_sensors
         self._windows: OrderedDict[str, RollingWindow] = OrderedDict()
         self.evicted = 0
