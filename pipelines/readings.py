@@ -63,10 +63,34 @@ def aggregate_slots(slots: np.ndarray, values: np.ndarray, how: str) -> tuple[np
     how = check_aggregate(how)
     if how == ERROR:
         raise ForecasterError("aggregate_slots needs a rule other than 'error'")
-    grouped = pd.DataFrame(values).groupby(slots, sort=False)
-    combined = grouped.sum(min_count=1) if how == "sum" else grouped.agg(how)
     last = np.flatnonzero(np.r_[np.diff(slots) != 0, True])
-    return last, combined.to_numpy(dtype="float64")
+    return last, _combine(np.r_[0, last[:-1] + 1], np.asarray(values, dtype="float64"), how)
+
+
+def _combine(starts: np.ndarray, values: np.ndarray, how: str) -> np.ndarray:
+    """Each run ``values[starts[j]:starts[j + 1]]`` reduced by ``how``, NaN skipped.
+
+    Computed with numpy's ``reduceat`` so that a slot's row depends on that slot's readings
+    only (pandas' groupby sums a group differently when another group holds a NaN): the
+    stream (`pipelines.stream`) combines one slot at a time and must get the same bits.
+    """
+    missing = np.isnan(values)
+    counts = np.add.reduceat(~missing, starts, axis=0)
+    if how in ("first", "last"):
+        n = len(values)
+        rows = np.arange(n)[:, None]
+        if how == "first":
+            pick = np.minimum.reduceat(np.where(missing, n, rows), starts, axis=0)
+        else:
+            pick = np.maximum.reduceat(np.where(missing, -1, rows), starts, axis=0)
+        combined = np.take_along_axis(values, np.clip(pick, 0, n - 1), axis=0)
+    elif how in ("min", "max"):
+        combined = (np.fmin if how == "min" else np.fmax).reduceat(values, starts, axis=0)
+    else:
+        combined = np.add.reduceat(np.where(missing, 0.0, values), starts, axis=0)
+        if how == "mean":
+            combined = combined / np.maximum(counts, 1)
+    return np.where(counts > 0, combined, np.nan)
 
 
 @dataclass(frozen=True)

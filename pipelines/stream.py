@@ -5,6 +5,12 @@ cadence grid, short gaps are interpolated with the same expression, a long gap r
 window, and a reading that is not newer than the last is refused without touching state.
 A reading with a missing (non-finite) value is a missing row, as in `pipelines.regular`: it
 changes nothing, and the gap it leaves is measured between the complete readings around it.
+
+With an ``aggregate`` rule (`pipelines.readings.AGGREGATES`, as ``--aggregate``), several
+readings of one slot are held as the *pending* slot and combined by
+`pipelines.readings.aggregate_slots` (the batch path's one rule, so the row is bit for bit
+the batch row) when the slot is final: when a reading of a later slot arrives, or when
+`RollingWindow.finalize_due` is called at least ``grace_ns`` after the slot's end.
 """
 
 from __future__ import annotations
@@ -16,7 +22,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import ForecasterError, StaleReading
+from pipelines.readings import ERROR, aggregate_slots, check_aggregate
 from pipelines.regular import interpolate_step
+
+MAX_PENDING = 4096
+"""Readings held for one slot of one sensor; more in that slot are refused (memory bound)."""
 
 
 class RollingWindow:
@@ -27,6 +37,10 @@ class RollingWindow:
         n_columns: values per row.
         step_ns: the cadence in nanoseconds.
         max_gap: the longest run of missing slots that is interpolated; longer resets.
+        aggregate: how several readings of one slot become one row (`AGGREGATES`); None
+            (or ``error``): a second reading in a slot is refused as a duplicate.
+        grace_ns: with ``aggregate``, how long after a slot's end `finalize_due` finalises
+            it; None: never (only a reading of a later slot does).
 
     Example:
         >>> w = RollingWindow(length=2, n_columns=1, step_ns=10, max_gap=1)
@@ -34,9 +48,18 @@ class RollingWindow:
         [0, 1, 2, 0]
         >>> w.push(80, [8.0])[0][:, 0].tolist()
         [70.0, 8.0]
+        >>> m = RollingWindow(length=1, n_columns=1, step_ns=10, max_gap=0, aggregate="mean", grace_ns=5)
+        >>> m.push(0, [1.0]), m.push(4, [2.0]), m.finalize_due(14), m.finalize_due(15)[0].tolist()
+        ([], [], [], [[1.5]])
     """
 
-    def __init__(self, *, length: int, n_columns: int, step_ns: int, max_gap: int) -> None:
+    def __init__(
+        self, *, length: int, n_columns: int, step_ns: int, max_gap: int,
+        aggregate: str | None = None, grace_ns: int | None = None,
+    ) -> None:
+        how = check_aggregate(aggregate)
+        self.aggregate = None if how == ERROR else how
+        self.grace_ns = grace_ns
         self.length = length
         self.n_columns = n_columns
         self.step_ns = step_ns
@@ -44,7 +67,11 @@ class RollingWindow:
         self._buffer = np.empty((2 * length, n_columns), dtype="float64")
         self._end = 0  # rows [self._end - self._count, self._end) are the current segment tail
         self._count = 0
-        self.last_slot: int | None = None
+        self.last_slot: int | None = None  # the slot of the newest complete row
+        self.final_slot: int | None = None  # with aggregate: the newest slot finalised
+        self.pending_slot: int | None = None  # with aggregate: the slot being collected
+        self._pending: list[tuple[int, np.ndarray]] = []  # its readings (ns, row), arrival order
+        self._pending_ns: set[int] = set()  # their times, to recognise a redelivery quickly
 
     @property
     def ready(self) -> bool:
@@ -63,21 +90,35 @@ class RollingWindow:
         Args:
             ts: a UTC timestamp, or nanoseconds since the epoch.
             values: one value per column; a row with a NaN (a missing value) is a missing
-                row: it completes no window and leaves the state as it is.
+                row: it completes no window and leaves the state as it is. With
+                ``aggregate`` the reading joins its slot's pending readings (its missing
+                cells skipped); a reading of a later slot finalises the pending slot first.
 
         Raises:
             StaleReading: the reading's slot is not after the last one (``kind`` says duplicate
-                or out of order).
-            ForecasterError: wrong number of values.
+                or out of order); with ``aggregate``: a slot before the pending one, a slot
+                already final, or a repeat (same time and values) of a pending reading.
+            ForecasterError: wrong number of values; more than `MAX_PENDING` in one slot.
         """
         row = np.asarray(values, dtype="float64")
         if row.shape != (self.n_columns,):
             raise ForecasterError(f"expected {self.n_columns} values, got shape {row.shape}")
-        slot = (ts.value if isinstance(ts, pd.Timestamp) else int(ts)) // self.step_ns
+        ns = ts.value if isinstance(ts, pd.Timestamp) else int(ts)
+        slot = ns // self.step_ns
+        if self.aggregate is not None:
+            return self._collect(slot, ns, row)
         if self.last_slot is not None and slot <= self.last_slot:
             if slot == self.last_slot:
-                raise StaleReading(f"duplicate reading: slot {slot} is not after {self.last_slot}", kind="duplicate")
+                raise StaleReading(
+                    f"duplicate reading: slot {slot} is not after {self.last_slot} "
+                    "(several readings per slot: --aggregate mean|last|first|min|max|sum)",
+                    kind="duplicate",
+                )
             raise StaleReading(f"out-of-order reading: slot {slot} is not after {self.last_slot}", kind="out_of_order")
+        return self._advance(slot, row)
+
+    def _advance(self, slot: int, row: np.ndarray) -> list[np.ndarray]:
+        """The row of a slot after the last: interpolate a short gap, reset after a long one."""
         if not np.isfinite(row).all():
             return []  # regularize drops such a row; the gap is measured from the last complete one
         windows: list[np.ndarray] = []
@@ -92,6 +133,47 @@ class RollingWindow:
         self._append(row, windows)
         self.last_slot = slot
         return windows
+
+    def _collect(self, slot: int, ns: int, row: np.ndarray) -> list[np.ndarray]:
+        """With ``aggregate``: hold the reading in the pending slot (finalising an older one)."""
+        pending = self.pending_slot
+        if pending is not None and slot < pending:
+            raise StaleReading(f"out-of-order reading: slot {slot} is before the pending slot {pending}", kind="out_of_order")
+        if pending is None:
+            newest = max((s for s in (self.last_slot, self.final_slot) if s is not None), default=None)
+            if newest is not None and slot <= newest:
+                kind = "duplicate" if slot == newest else "out_of_order"
+                raise StaleReading(f"{kind.replace('_', '-')} reading: slot {slot} is already final (newest {newest})", kind=kind)
+        elif slot == pending:
+            if ns in self._pending_ns and any(t == ns and np.array_equal(r, row, equal_nan=True) for t, r in self._pending):
+                raise StaleReading(f"duplicate reading: the same reading again in pending slot {slot}", kind="duplicate")
+            if len(self._pending) >= MAX_PENDING:
+                raise ForecasterError(f"more than {MAX_PENDING} readings in slot {slot}; choose a finer cadence")
+            self._pending.append((ns, row))
+            self._pending_ns.add(ns)
+            return []
+        windows = self._finalize() if pending is not None else []
+        self.pending_slot, self._pending, self._pending_ns = slot, [(ns, row)], {ns}
+        return windows
+
+    def finalize_due(self, now_ns: int) -> list[np.ndarray]:
+        """Finalise the pending slot if ``grace_ns`` has passed since its end at ``now_ns``
+        (the daemon's clock, ns since the epoch); the windows that completes."""
+        if self.pending_slot is None or self.grace_ns is None:
+            return []
+        if now_ns < (self.pending_slot + 1) * self.step_ns + self.grace_ns:
+            return []
+        return self._finalize()
+
+    def _finalize(self) -> list[np.ndarray]:
+        """Combine the pending readings (in time order, as the batch path sorts them) into the
+        slot's row and push it."""
+        slot, pending = self.pending_slot, sorted(self._pending, key=lambda item: item[0])
+        self.pending_slot, self._pending, self._pending_ns = None, [], set()
+        self.final_slot = slot
+        values = np.stack([r for _, r in pending])
+        _, combined = aggregate_slots(np.full(len(pending), slot, dtype="int64"), values, self.aggregate)
+        return self._advance(slot, combined[0])
 
     def _append(self, row: np.ndarray, windows: list[np.ndarray]) -> None:
         if self._end == len(self._buffer):
@@ -108,17 +190,28 @@ class RollingWindow:
     def to_dict(self) -> dict:
         """The state as plain JSON-able data (for a state file)."""
         n = min(self._count, self.length)
-        return {
-            "last_slot": self.last_slot,
-            "rows": self._buffer[self._end - n : self._end].tolist(),
-        }
+        state = {"last_slot": self.last_slot, "rows": self._buffer[self._end - n : self._end].tolist()}
+        if self.final_slot is not None:
+            state["final_slot"] = self.final_slot
+        if self.pending_slot is not None:  # missing cells as null: JSON has no NaN
+            state["pending_slot"] = self.pending_slot
+            state["pending"] = [[t, [None if np.isnan(v) else v for v in r.tolist()]] for t, r in self._pending]
+        return state
 
-    def restore(self, state: dict) -> None:
-        """Load a state written by `to_dict` (same length and columns)."""
+    def restore(self, state: dict) -> int:
+        """Load a state written by `to_dict` (same length and columns); how many pending
+        readings were dropped (a state with some, loaded without ``aggregate``)."""
         rows = np.asarray(state["rows"], dtype="float64").reshape(-1, self.n_columns)[-self.length :]
         self._buffer[: len(rows)] = rows
         self._end = self._count = len(rows)
         self.last_slot = state["last_slot"]
+        self.final_slot = state.get("final_slot")
+        pending = [(int(t), np.array(r, dtype="float64").reshape(self.n_columns)) for t, r in state.get("pending", [])]
+        if self.aggregate is None or not pending:
+            return len(pending)
+        self.pending_slot, self._pending = int(state["pending_slot"]), pending
+        self._pending_ns = {t for t, _ in pending}
+        return 0
 
 
 class WindowRegistry:
@@ -133,9 +226,13 @@ class WindowRegistry:
     """
 
     def __init__(
-        self, *, length: int, n_columns: int, step_ns: int, max_gap: int, max_sensors: int = 10_000
+        self, *, length: int, n_columns: int, step_ns: int, max_gap: int, max_sensors: int = 10_000,
+        aggregate: str | None = None, grace_ns: int | None = None,
     ) -> None:
-        self._args = {"length": length, "n_columns": n_columns, "step_ns": step_ns, "max_gap": max_gap}
+        self._args = {"length": length, "n_columns": n_columns, "step_ns": step_ns, "max_gap": max_gap,
+                      "aggregate": aggregate, "grace_ns": grace_ns}
+        how = check_aggregate(aggregate)
+        self.aggregate = None if how == ERROR else how
         self.max_sensors = max_sensors
         self._windows: OrderedDict[str, RollingWindow] = OrderedDict()
         self.evicted = 0
@@ -158,11 +255,24 @@ class WindowRegistry:
     def __len__(self) -> int:
         return len(self._windows)
 
+    def finalize_due(self, now_ns: int) -> dict[str, list[np.ndarray]]:
+        """`RollingWindow.finalize_due` of every sensor with a pending slot: the windows
+        completed, by sensor (only sensors with some). Does not change the LRU order."""
+        if self.aggregate is None:
+            return {}
+        done = {}
+        for sensor, window in self._windows.items():
+            if window.pending_slot is not None:
+                completed = window.finalize_due(now_ns)
+                if completed:
+                    done[sensor] = completed
+        return done
+
     def to_dict(self) -> dict:
         """All windows' states by sensor."""
         return {sensor: w.to_dict() for sensor, w in self._windows.items()}
 
-    def restore(self, states: dict) -> None:
-        """Load states written by `to_dict`."""
-        for sensor, state in states.items():
-            self.get(sensor).restore(state)
+    def restore(self, states: dict) -> int:
+        """Load states written by `to_dict`; how many pending readings were dropped (saved
+        with an aggregate rule, loaded without one)."""
+        return sum(self.get(sensor).restore(state) for sensor, state in states.items())

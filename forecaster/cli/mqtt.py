@@ -169,6 +169,13 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--ha-discovery", is_flag=False, flag_value="homeassistant", default=None, metavar="[PREFIX]",
               help="Announce each sensor's forecast of each target to Home Assistant (MQTT discovery, retained configs "
                    "under PREFIX, default homeassistant); needs --client-id.")
+@click.option("--aggregate", default="error", show_default=True,
+              type=click.Choice(["error", "mean", "last", "first", "min", "max", "sum"]),
+              help="Several readings of a sensor in one slot: combine them this way, as `forecaster predict "
+                   "--aggregate` does (error: refuse the second, counted as duplicate).")
+@click.option("--slot-grace", default=None, type=click.FloatRange(min=0), metavar="SECONDS",
+              help="With --aggregate: a slot is final (and forecast) when a reading of a later slot arrives, or "
+                   "this long after its end on the daemon's clock [default: one cadence step; 0: only a later reading].")
 @payload_options
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
@@ -187,7 +194,7 @@ def serve(ctx: click.Context, **o) -> None:
         max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"],
         max_batch=o["max_batch"], max_payload=o["max_payload"], max_future_s=o["max_future"], runtime=o["runtime"],
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
-        **_payload_rules(o),
+        aggregate=o["aggregate"], slot_grace=o["slot_grace"], **_payload_rules(o),
     )
     meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):

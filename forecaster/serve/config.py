@@ -10,6 +10,7 @@ from forecaster.serve.mqtt_settings import MqttSettings
 from forecaster.serve.service import check_template
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
+from pipelines.readings import check_aggregate
 
 
 def _check_qos(name: str, value: object) -> None:
@@ -46,6 +47,12 @@ class ServeConfig:
         ha_discovery: the Home Assistant discovery prefix (e.g. ``homeassistant``) under which
             each sensor's forecast of each target is announced as a sensor entity; None: off.
             Needs the json format and a publish topic with ``{sensor}``.
+        aggregate: several readings of one sensor in one slot (``mean``, ``last``, ``first``,
+            ``min``, ``max``, ``sum``, as `pipelines.readings.aggregate_slots` does for a CSV);
+            None: the second is refused (counted as ``duplicate``).
+        slot_grace: with ``aggregate``, seconds after a slot's end (daemon clock) when the slot
+            is final if no reading of a later slot came first; None: one cadence step of the
+            model; 0: only a later reading finalises (for replayed history).
 
     Example:
         >>> from forecaster.serve.mqtt_settings import BrokerAddress
@@ -82,8 +89,15 @@ class ServeConfig:
     threads: int = 0
     output_format: str = "json"
     ha_discovery: str | None = None
+    aggregate: str | None = None
+    slot_grace: float | None = None
 
     def __post_init__(self) -> None:
+        check_aggregate(self.aggregate)
+        grace = self.slot_grace
+        if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0
+                                  or grace == float("inf")):
+            raise ForecasterError(f"`slot_grace` must be a non-negative number of seconds. Received: slot_grace={grace!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ForecasterError(f"`threads` must be a non-negative integer. Received: threads={self.threads!r}")
         if self.runtime not in ("keras", "tflite"):

@@ -14,6 +14,10 @@ When one batch holds several new windows of the same sensor, only the newest is
 predicted and published (the older ones are already out of date; they are counted as
 superseded). Bad input is counted by cause and logged at a limited rate; it never stops
 the worker and never changes a window.
+With ``aggregate`` (``--aggregate``), a slot's readings wait in its sensor's window until
+the slot is final: a reading of a later slot finalises it at once; otherwise the worker,
+which wakes at least once per ``poll`` second, finalises it ``slot_grace`` seconds after the
+slot's end on the daemon's clock, and its forecast is published then.
 """
 
 from __future__ import annotations
@@ -100,6 +104,11 @@ class ForecastService:
         output_format: ``json`` or ``influx`` (`forecaster.serve.formats`).
         announce: called with a sensor id before each of its forecasts is published (Home
             Assistant discovery announces a new sensor there); None: nothing.
+        aggregate: several readings in one slot (`pipelines.readings.AGGREGATES`); None: the
+            second one is refused as a duplicate.
+        slot_grace: with ``aggregate``, seconds after a slot's end (on ``clock``) when the
+            worker finalises it; None: one cadence step; 0: never (only a later reading does).
+        clock: the daemon's clock, nanoseconds since the epoch (tests inject one).
     """
 
     def __init__(
@@ -119,6 +128,9 @@ class ForecastService:
         idle_gap: float = 0.005,
         output_format: str = "json",
         announce: Callable[[str], None] | None = None,
+        aggregate: str | None = None,
+        slot_grace: float | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
@@ -132,10 +144,13 @@ class ForecastService:
         self.step_ns = step_of(model.freq_).value
         self.format = formatter(output_format, step_ns=self.step_ns, freq=model.freq_, model=model.name, targets=spec.targets)
         self.announce = announce
+        grace_ns = self.step_ns if slot_grace is None else (round(slot_grace * 1e9) or None)
         self.windows = WindowRegistry(
             length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
-            max_gap=model.max_gap, max_sensors=max_sensors,
+            max_gap=model.max_gap, max_sensors=max_sensors, aggregate=aggregate, grace_ns=grace_ns,
         )
+        self.clock = clock
+        self._timer = self.windows.aggregate is not None and grace_ns is not None
         self.inbox: queue.Queue[Reading] = queue.Queue(maxsize=queue_size)
         self.accepting = True
         self.alive = False
@@ -229,6 +244,20 @@ class ForecastService:
         """
         newest = self._push(items)
         self.metrics.sensors.set(len(self.windows))
+        return self._forecast(newest)
+
+    def finalize_due(self) -> int:
+        """Finalise every pending slot whose grace has passed on ``clock``; predict and publish
+        the windows that completes (hold ``processing_lock``). Returns the forecasts published."""
+        newest = {}
+        for sensor, completed in self.windows.finalize_due(self.clock()).items():
+            if len(completed) > 1:
+                self.metrics.superseded.inc(len(completed) - 1)
+            newest[sensor] = (completed[-1], int(self.windows.get(sensor).last_slot))
+        return self._forecast(newest)
+
+    def _forecast(self, newest: dict[str, tuple[np.ndarray, int]]) -> int:
+        """Predict the newest window of each sensor in one batch and publish."""
         if not newest:
             return 0
         sensors = list(newest)
@@ -302,28 +331,44 @@ class ForecastService:
 
         It sleeps on the queue, not on a timer: an idle daemon wakes once per ``poll`` seconds
         (`wake` ends the wait early), which keeps idle cores idle on battery-powered gateways
-        and virtual machines.
+        and virtual machines. With ``aggregate`` and a slot grace, a wake also finalises the
+        slots that are due (at least once per ``poll`` seconds while readings keep it busy).
         """
         self.alive = True
+        due = time.monotonic() + poll
         try:
             while not (stop.is_set() and self.inbox.empty()):
-                try:
-                    first = self.inbox.get(timeout=poll)
-                except queue.Empty:
-                    continue
-                items: list[Reading | Rejection] = [] if first is _WAKE else [first]
-                while len(items) < max_batch:
-                    try:
-                        item = self.inbox.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is not _WAKE:
-                        items.append(item)
-                if not items:
-                    continue
-                self.metrics.queue.set(self.inbox.qsize())
-                with self.processing_lock:
-                    self._process_logged(items)
-                self._done += len(items)
+                items = self._take(max_batch, poll)
+                if items:
+                    self.metrics.queue.set(self.inbox.qsize())
+                    with self.processing_lock:
+                        self._process_logged(items)
+                    self._done += len(items)
+                if self._timer and (not items or time.monotonic() >= due):
+                    due = time.monotonic() + poll
+                    with self.processing_lock:
+                        self._finalize_logged()
         finally:
             self.alive = False
+
+    def _take(self, max_batch: int, poll: float) -> list[Reading | Rejection]:
+        """Up to ``max_batch`` queued readings, waiting at most ``poll`` seconds for the first."""
+        try:
+            first = self.inbox.get(timeout=poll)
+        except queue.Empty:
+            return []
+        items: list[Reading | Rejection] = [] if first is _WAKE else [first]
+        while len(items) < max_batch:
+            try:
+                item = self.inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _WAKE:
+                items.append(item)
+        return items
+
+    def _finalize_logged(self) -> None:
+        try:
+            self.finalize_due()
+        except Exception:  # a bug must not silently kill the worker: log, keep serving
+            log.exception("failed to finalise the due slots")

@@ -3,6 +3,9 @@
 The windows are a cache of the last readings: a file written for another model (other
 input length, features, cadence or gap rule) is ignored with a warning, while a file that
 cannot be read is an error (the user decides whether to remove it).
+With ``--aggregate``, the readings of each sensor's pending slot are saved too, and the slot
+is finalised after the restart as it would have been (a later reading, or its grace passing);
+a file with pending readings loaded without ``--aggregate`` drops them with a warning.
 """
 
 from __future__ import annotations
@@ -56,7 +59,9 @@ def restore_state(path: str | Path, registry: WindowRegistry, model) -> int:
         log.warning("%s: saved for another model or version; starting with empty windows", path)
         return 0
     try:
-        registry.restore(windows)
+        dropped = registry.restore(windows)
     except (ValueError, KeyError, TypeError) as exc:
         raise ForecasterError(f"{path}: bad window state ({exc}); remove it to start with empty windows") from None
+    if dropped:
+        log.warning("%s: %d reading(s) of pending slots dropped (saved with --aggregate, which is not set now)", path, dropped)
     return len(windows)
