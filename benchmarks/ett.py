@@ -1,12 +1,12 @@
 """ETT long-horizon benchmark: our recurrent forecaster under the literature's protocol.
 
 One command; prints our rows beside the published ones and writes ``results.json`` and
-``results.md`` (see README, "Benchmark"). The defaults are our best recurrent configuration:
+``results.md`` (see benchmarks/README.md). The defaults are our best recurrent configuration:
 5 SegRNN-style GRUs (seeds 2024-2028, forecasts averaged; each: channel independence,
 last-value normalization, lookback 720 cut into segments of 48, d=512, parallel decoding,
 L1 loss, Adam decayed 0.9 per epoch, batch 256, early stopping; learning rate 1e-3 and
 patience 3 up to horizon 192, 3e-4 and patience 5 from 336 on, where 1e-3 overfits after two
-epochs: measured, see README). Five networks, not three, because five measured better at
+epochs: measured, see benchmarks/README.md). Five networks, not three, because five measured better at
 both horizons tried (ETTh1 H=96 0.3505 against 0.3509, H=720 0.4465 against 0.4478);
 `--ensemble 3` is 40% faster. Networks of different designs err differently: `--blend DIR`
 averages a bundle saved by an earlier run into this one (ETTh1 H=96: the default 5 and 3 of
@@ -45,7 +45,7 @@ BEST = ModelParams(
     segment=48, decoder="parallel", loss="mae", epochs=30, batch_size=256, learning_rate=1e-3,
     patience=3, lr_decay=0.9, seed=2024, ensemble=5,
 )
-# Measured (README, "Benchmark"): from horizon 336 on, Adam at 1e-3 overfits after two epochs;
+# Measured (benchmarks/README.md): from horizon 336 on, Adam at 1e-3 overfits after two epochs;
 # 3e-4 with patience 5 gave ETTh1 H=336 0.4214 (against 0.4365) and H=720 0.4507 (0.4766), but
 # H=96 0.3568 (0.3543).
 LONG_HORIZON = 336

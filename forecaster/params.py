@@ -74,7 +74,7 @@ def upgrade_options(options: dict[str, Any], *, warn: bool, stacklevel: int = 2)
 class ModelParams:
     """How the network is built and trained.
 
-    The defaults are the design that measured best on the shipped data (README, "Choosing
+    The defaults are the design that measured best on the shipped data (docs/model-options.md, "Choosing
     the defaults"): a one-layer GRU of 128 units over segments of 24 rows with SegRNN's
     parallel decoder, the last-value instance normalization, L1 loss and a learning rate
     that decays by 0.9 per epoch. ``segment=0`` gives the plain row-by-row recurrent network

@@ -88,7 +88,7 @@ def test_invalid_options_are_errors():
 
 
 def test_defaults_are_the_measured_segment_gru_and_auto_decoder_follows_segment():
-    """The defaults are the design benchmarks/defaults.py measured best (README)."""
+    """The defaults are the design benchmarks/defaults.py measured best (docs/model-options.md)."""
     params = ModelParams()
     assert ModelParams.from_dict(params.to_dict()) == params  # bundles record the resolved segment
     assert (params.cell, params.units, params.segment, params.decoder, params.loss, params.lr_decay) == (
