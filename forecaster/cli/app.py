@@ -6,12 +6,12 @@ TensorFlow is imported only by the commands that need it, after their input is c
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import fields
 from pathlib import Path
 
 import click
 
+from forecaster.cli.logs import LOG_FORMATS, configure_logging
 from forecaster.cli.util import (
     csv_aggregate,
     csv_format,
@@ -59,8 +59,10 @@ def _apply_config(ctx: click.Context, _param: click.Parameter, value: str | None
               expose_value=False, help="TOML file with option defaults (flags and FORECASTER_* variables win).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--log-format", default="text", show_default=True, type=click.Choice(LOG_FORMATS),
+              help="Log lines on stderr as text or as JSON objects (one per line, for log shippers).")
 @click.version_option(package_name="iot-forecaster")
-def cli(verbose: int, quiet: bool) -> None:
+def cli(verbose: int, quiet: bool, log_format: str) -> None:
     """Forecast IoT sensor series with LSTM/GRU networks.
 
     \b
@@ -69,8 +71,7 @@ def cli(verbose: int, quiet: bool) -> None:
       forecaster predict --model bundles/etth1 --data data/ETTh1.csv --out forecast.csv
     """
     level = logging.ERROR if quiet else [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger().setLevel(level)
+    configure_logging(level, log_format)
 
 
 @cli.command(epilog=EPILOG_TRAIN)

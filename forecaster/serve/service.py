@@ -312,8 +312,10 @@ class ForecastService:
                 continue
             if self.announce is not None:
                 self.announce(sensor)
-            if self.publisher.publish(self.template.replace("{sensor}", sensor), payload, self.qos, self.retain):
+            topic = self.template.replace("{sensor}", sensor)
+            if self.publisher.publish(topic, payload, self.qos, self.retain):
                 published += 1
+                log.debug("forecast for %s (slot %d) published to %s", sensor, slot, topic)
             else:
                 self.metrics.publish_errors.inc()
                 self._log("publish_error", f"forecast for {sensor!r} dropped (not connected, QoS 0)")

@@ -212,3 +212,18 @@ def test_config_typo_is_an_error(tmp_path, capsys):
     config.write_text("[train]\nepoch = 3\n")
     assert main(["--config", str(config), "train", "--help"]) == 2
     assert "[train] has no option 'epoch'" in capsys.readouterr().err
+
+
+def test_log_format_json_writes_one_json_object_per_line(tmp_path):
+    import json as _json
+
+    result = subprocess.run(
+        [sys.executable, "-m", "forecaster", "--log-format", "json", "-v", "train", "--data", str(DATA / "ETTh1.csv"),
+         "--out", str(tmp_path / "b"), "--targets", "OT", "--epochs", "1", "--units", "4", "--input-steps", "24",
+         "--horizon", "6"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [_json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert lines and all({"ts", "level", "logger", "message"} <= set(line) for line in lines)
+    assert any(line["level"] == "INFO" for line in lines)
