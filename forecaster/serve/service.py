@@ -171,7 +171,7 @@ class ForecastService:
         if not self.accepting:
             self.reject(Rejection(Cause.SHUTDOWN, "message arrived while shutting down"))
             return
-        item = parse_message(topic, payload, self.rules, now=pd.Timestamp.now(tz="UTC"))
+        item = parse_message(topic, payload, self.rules, now=pd.Timestamp(self.clock(), unit="ns", tz="UTC"))
         if isinstance(item, Rejection):
             self.reject(item, topic)
             return

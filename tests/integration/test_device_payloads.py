@@ -1,11 +1,12 @@
-"""Device payloads through a real broker (issue 19): Tasmota-style nested fields, epoch
-milliseconds and numbers sent as strings give the forecasts of `Forecaster.predict` on the
+"""Device payloads through a real broker (issue 19): Zigbee2MQTT-style messages without a
+timestamp (the arrival time), Tasmota-style nested fields, epoch milliseconds and numbers sent as strings give the forecasts of `Forecaster.predict` on the
 equivalent frame, and a message missing a feature behaves like an empty CSV cell."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,14 @@ def epoch_ms(row: pd.Series) -> dict:
 
 def strings(row: pd.Series) -> dict:
     return {"time": iso(row["date"]), "values": {c: repr(float(row[c])) for c in ETT_COLUMNS}}
+
+
+ZIGBEE_MAP = tuple((c, c.lower()) for c in ETT_COLUMNS)
+
+
+def zigbee(row: pd.Series) -> dict:
+    """What Zigbee2MQTT publishes: flat fields, no timestamp, device extras."""
+    return {**{c.lower(): row[c] for c in ETT_COLUMNS}, "battery": 97, "linkquality": 120}
 
 
 def send_all(url: str, topic: str, rows: pd.DataFrame, encode, client_id: str) -> None:
@@ -121,3 +130,28 @@ def test_a_malformed_map_is_one_line_and_exit_2(capsys, tmp_path):
     assert main(["serve", "--model", str(tmp_path), "--map", "T"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "FEATURE=PATH" in err and "Traceback" not in err
+
+
+def test_zigbee2mqtt_without_a_timestamp_takes_the_arrival_time(broker, tiny_model, ett_small):
+    rows = ett_small.iloc[:ROWS]
+    collector = Collector(broker.url, "forecasts/#", client_id="zigbee-collector")
+    daemon = DaemonThread(tiny_model, broker.url, client_id="zigbee-daemon", subscribe="zigbee2mqtt/+",
+                          mapping=ZIGBEE_MAP, arrival_time=True)
+    now = {"ns": 0}
+    daemon.daemon.service.clock = lambda: now["ns"]  # the daemon's clock: each reading arrives in its hour
+    sensor = publisher(broker.url, "zigbee-plug")
+    metrics = daemon.daemon.metrics
+    try:
+        for i, (_, row) in enumerate(rows.iterrows()):
+            now["ns"] = (row["date"] + pd.Timedelta(minutes=1)).value
+            sensor.publish("zigbee2mqtt/kitchen", json.dumps(zigbee(row)).encode(), qos=1)
+            deadline = time.monotonic() + 10  # taken at this clock before the clock moves on
+            while metrics.value("forecaster_messages_total", result="accepted", cause="ok") != i + 1:
+                assert time.monotonic() < deadline, f"reading {i} not accepted"
+                time.sleep(0.01)
+        assert_forecast_equals_predict(collector, "kitchen", tiny_model, rows)
+        assert metrics.value("forecaster_payload_fields_ignored_total") == 2 * ROWS  # battery, linkquality
+    finally:
+        sensor.stop()
+        assert daemon.close() == 0
+        collector.close()
