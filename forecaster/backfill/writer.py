@@ -16,7 +16,10 @@ import numpy as np
 import pandas as pd
 
 from forecaster.backfill.plan import FillResult, flag_column
+from pipelines.dialect import Dialect
 from pipelines.errors import DataError
+
+COMMA = Dialect(sep=",", decimal=".", detected=False)
 
 TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
@@ -52,7 +55,7 @@ def _strftime(fmt: str) -> Callable[[pd.Series], pd.Series]:
 
 
 def filled_text(source: str | Path, result: FillResult, features: Sequence[str], time_col: str,
-                sensor_col: str | None) -> pd.DataFrame:
+                sensor_col: str | None, dialect: Dialect = COMMA) -> pd.DataFrame:
     """The output as a frame of strings: original cells verbatim, estimates and flags added.
 
     Args:
@@ -60,8 +63,9 @@ def filled_text(source: str | Path, result: FillResult, features: Sequence[str],
         result: what `Backfiller.fill` returned for that frame.
         features: the model's columns.
         time_col, sensor_col: the file's time and sensor columns.
+        dialect: the file's separator and decimal mark; estimates use its decimal mark.
     """
-    raw = pd.read_csv(source, dtype=str, keep_default_na=False)
+    raw = pd.read_csv(source, dtype=str, keep_default_na=False, sep=dialect.sep, encoding="utf-8-sig")
     src = result.source_rows
     if len(raw) != int((src >= 0).sum()):
         raise DataError("the file changed while it was being backfilled", source=str(source))
@@ -78,14 +82,14 @@ def filled_text(source: str | Path, result: FillResult, features: Sequence[str],
             text.loc[added, sensor_col] = frame.loc[added, sensor_col].astype(str).to_numpy()
     for column in features:
         flags = frame[flag_column(column)].to_numpy(dtype=bool)
-        text.loc[flags, column] = [repr(float(v)) for v in frame.loc[flags, column].to_numpy()]
+        text.loc[flags, column] = [repr(float(v)).replace(".", dialect.decimal) for v in frame.loc[flags, column]]
         text[flag_column(column)] = np.where(flags, "1", "0")
     return text
 
 
-def write_filled_csv(out: str | Path, text: pd.DataFrame) -> Path:
-    """Write the string frame from `filled_text` (parent folders created)."""
+def write_filled_csv(out: str | Path, text: pd.DataFrame, dialect: Dialect = COMMA) -> Path:
+    """Write the string frame from `filled_text` in the input's dialect (parent folders created)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    text.to_csv(out, index=False)
+    text.to_csv(out, index=False, sep=dialect.sep)
     return out

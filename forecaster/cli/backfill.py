@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from forecaster.cli.util import csv_aggregate, csv_format, csv_keywords, split_names, training_input, training_split
+from pipelines.dialect import Dialect
 from pipelines.errors import DataError, ForecasterError
 
 EPILOG_TRAIN_BACKFILL = """\b
@@ -84,20 +85,16 @@ def train_backfill(**o) -> None:
         click.echo("  " + ", ".join(f"{k} {v:.4g} ({m['linear_mae'][k]:.4g})" for k, v in m["mae"].items()))
 
 
-def _header(path: str, sep: str | None, decimal: str | None) -> list[str]:
-    """The header of a file `filled_text` can write back: ','-separated, '.' decimals."""
+def _header(path: str, sep: str | None, decimal: str | None) -> tuple[list[str], Dialect]:
+    """The header of a file and its dialect (the filled file is written back in it)."""
     from pipelines.dialect import detect
 
     if not Path(path).is_file():
         raise DataError("no such file", source=path)
     dialect = detect(Path(path), sep=sep, decimal=decimal)
-    if (dialect.sep, dialect.decimal) != (",", "."):
-        raise DataError(f"backfill writes the file back cell by cell and handles ','-separated files with '.' "
-                        f"decimals only (this one: --sep {dialect.sep_name!r} --decimal {dialect.decimal!r})",
-                        source=path)
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            return next(csv.reader(handle), [])
+            return next(csv.reader(handle, delimiter=dialect.sep), []), dialect
     except FileNotFoundError:
         raise DataError("no such file", source=path) from None
     except (OSError, csv.Error, UnicodeDecodeError) as exc:
@@ -132,7 +129,7 @@ def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str
     meta = read_meta(bundle, expect="backfill")
     spec = BackfillSpec.from_dict(meta["spec"])
     max_fill = check_max_fill(max_fill, spec)
-    header = _header(data, fmt["sep"], fmt["decimal"])
+    header, dialect = _header(data, fmt["sep"], fmt["decimal"])
     if time_col is None:
         time_col = time_column(header, prefer=[meta["time_col"]])
         if time_col is None:
@@ -154,7 +151,7 @@ def backfill(bundle: str, data: str, out: str, max_fill: int | None, report: str
 
     from forecaster.backfill.writer import filled_text, write_filled_csv
 
-    write_filled_csv(out, filled_text(data, result, spec.features, time_col, sensor_col))
+    write_filled_csv(out, filled_text(data, result, spec.features, time_col, sensor_col, dialect), dialect)
     sensors = len(plan.grids)
     if not plan.gaps:
         click.echo(f"no gaps in {data} ({sensors} sensor(s), cadence {plan.freq}): nothing to fill; "

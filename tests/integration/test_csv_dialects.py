@@ -141,3 +141,28 @@ def test_replay_of_a_semicolon_file_sends_its_readings_and_skips_coded_rows(brok
     expected = series().drop(index=[40, 41, 90, 120])
     assert [m["ts"] for m in sent] == list(expected["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
     assert [m["values"]["T"] for m in sent] == expected["T"].tolist()
+
+
+def test_backfill_writes_a_semicolon_decimal_comma_file_back_in_its_own_dialect(tmp_path, capsys):
+    from helpers import DATA
+
+    rows = pd.read_csv(DATA / "ETTh1.csv").iloc[:400][["date", "HUFL", "OT"]]
+    lines = ["ts;HUFL;OT"] + [f"{d};{str(round(h, 3)).replace('.', ',')};{str(round(o, 3)).replace('.', ',')}"
+                              for d, h, o in rows.to_numpy()]
+    for k in (300, 301, 302):  # a 3-slot gap in OT
+        ts, hufl, _ = lines[k].split(";")
+        lines[k] = f"{ts};{hufl};"
+    data = tmp_path / "gappy.csv"
+    data.write_text("\n".join(lines) + "\n")
+    bundle, out = tmp_path / "bf", tmp_path / "filled.csv"
+    assert main(["train-backfill", "--data", str(data), "--out", str(bundle), "--window", "24", "--max-fill", "6",
+                 "--min-context", "4", "--layers", "1", "--units", "4", "--epochs", "1"]) == 0
+    assert main(["backfill", "--model", str(bundle), "--data", str(data), "--out", str(out)]) == 0
+    capsys.readouterr()
+    written = out.read_text().splitlines()
+    assert written[0] == "ts;HUFL;OT;HUFL_filled;OT_filled"
+    assert written[1] == lines[1] + ";0;0"  # an original row, verbatim
+    for k in (300, 301, 302):
+        ts, hufl, ot, hufl_flag, ot_flag = written[k].split(";")
+        assert (ts, hufl) == tuple(lines[k].split(";")[:2]) and (hufl_flag, ot_flag) == ("0", "1")
+        assert "," in ot and "." not in ot and np.isfinite(float(ot.replace(",", ".")))
