@@ -39,12 +39,19 @@ class JsonLines(logging.Formatter):
 
 
 def configure_logging(level: int, log_format: str) -> None:
-    """Send every log record at ``level`` and above to stderr, in ``log_format``."""
+    """Send every log record at ``level`` and above to stderr, in ``log_format``.
+
+    Like `logging.basicConfig`, it leaves handlers that the embedding program installed alone
+    (a test runner's, say) and only sets the level then; ``main()`` called again replaces its
+    own handler.
+    """
+    root = logging.getLogger()
+    root.setLevel(level)
+    for old in [h for h in root.handlers if h.get_name() == "forecaster-cli"]:
+        root.removeHandler(old)
+    if root.handlers:
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLines() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     handler.set_name("forecaster-cli")
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "forecaster-cli"]:  # main() called again
-        root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)

@@ -110,7 +110,8 @@ def test_two_readings_per_slot_over_a_broker_equal_predict_with_aggregate_mean(b
     readings = two_per_slot(ett_small)
     frame = batch_mean(readings, tmp_path)
     collector = Collector(broker.url, "forecasts/#", client_id="aggregate-collector")
-    daemon = DaemonThread(tiny_model, broker.url, client_id="aggregate-daemon", aggregate="mean", slot_grace=60.0)
+    daemon = DaemonThread(tiny_model, broker.url, client_id="aggregate-daemon", aggregate="mean", slot_grace=60.0,
+                          max_future_s=1e9)  # the clock stays at the start of the history replayed
     clock = Clock(readings["date"].iloc[0])  # history: the daemon's clock is set back to it
     daemon.daemon.service.clock = clock
     sensor = publisher(broker.url, "aggregate-sensor")
