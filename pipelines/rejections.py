@@ -38,7 +38,8 @@ class Cause(str, enum.Enum):
     OUT_OF_ORDER = "out_of_order"  # a slot before the window's last one
     # the service (forecaster.serve.service)
     QUEUE_FULL = "queue_full"  # queue_size readings already wait for the worker
-    SHUTDOWN = "shutdown"  # arrived while the daemon was shutting down
+    SHUTDOWN = "shutdown"  # kept at 0 for dashboards: a message arriving at shutdown is now left
+    # unacknowledged for the next session (forecaster_messages_deferred_total), never dropped
     WINDOW_ERROR = "window_error"  # any other refusal of the window
 
     def __str__(self) -> str:

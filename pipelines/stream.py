@@ -68,6 +68,7 @@ class RollingWindow:
         self._end = 0  # rows [self._end - self._count, self._end) are the current segment tail
         self._count = 0
         self.last_slot: int | None = None  # the slot of the newest complete row
+        self.last_ns: int | None = None  # the time of the reading that made it (None: unknown)
         self.final_slot: int | None = None  # with aggregate: the newest slot finalised
         self.pending_slot: int | None = None  # with aggregate: the slot being collected
         self._pending: list[tuple[int, np.ndarray]] = []  # its readings (ns, row), arrival order
@@ -115,7 +116,31 @@ class RollingWindow:
                     kind="duplicate",
                 )
             raise StaleReading(f"out-of-order reading: slot {slot} is not after {self.last_slot}", kind="out_of_order")
-        return self._advance(slot, row)
+        windows = self._advance(slot, row)
+        if self.last_slot == slot:
+            self.last_ns = ns
+        return windows
+
+    def holds(self, ts: pd.Timestamp | int, values: np.ndarray | list[float]) -> bool:
+        """True when the window already holds exactly this reading (same slot, same values):
+        a redelivered message, whose effect is already in the state.
+
+        Example:
+            >>> w = RollingWindow(length=3, n_columns=1, step_ns=10, max_gap=0)
+            >>> _ = w.push(0, [1.0]), w.push(10, [2.0])
+            >>> w.holds(3, [1.0]), w.holds(0, [1.5]), w.holds(20, [3.0])
+            (True, False, False)
+        """
+        ns = ts.value if isinstance(ts, pd.Timestamp) else int(ts)
+        slot = ns // self.step_ns
+        row = np.asarray(values, dtype="float64")
+        if self.pending_slot == slot:
+            return any(t == ns and np.array_equal(r, row, equal_nan=True) for t, r in self._pending)
+        if self.last_slot is None or slot > self.last_slot or self.last_slot - slot >= min(self._count, self.length):
+            return False
+        if slot == self.last_slot and self.last_ns is not None and ns != self.last_ns:
+            return False  # another reading of the same slot, not this one again
+        return bool(np.array_equal(self._buffer[self._end - 1 - (self.last_slot - slot)], row))
 
     def _advance(self, slot: int, row: np.ndarray) -> list[np.ndarray]:
         """The row of a slot after the last: interpolate a short gap, reset after a long one."""
@@ -236,6 +261,7 @@ class WindowRegistry:
         self.max_sensors = max_sensors
         self._windows: OrderedDict[str, RollingWindow] = OrderedDict()
         self.evicted = 0
+        self.last_evicted: str | None = None  # the id of the last sensor evicted
 
     def get(self, sensor: str) -> RollingWindow:
         """The sensor's window, created on first use; marks it most recently used."""
@@ -243,11 +269,26 @@ class WindowRegistry:
         if window is None:
             window = self._windows[sensor] = RollingWindow(**self._args)
             while len(self._windows) > self.max_sensors:
-                self._windows.popitem(last=False)
+                self.last_evicted, _ = self._windows.popitem(last=False)
                 self.evicted += 1
         else:
             self._windows.move_to_end(sensor)
         return window
+
+    def empty_like(self) -> WindowRegistry:
+        """A registry with the same settings and no windows."""
+        return WindowRegistry(**self._args, max_sensors=self.max_sensors)
+
+    def adopt(self, other: WindowRegistry) -> None:
+        """Take ``other``'s windows in place of this registry's (a restore staged elsewhere, so
+        that a failure leaves this one untouched)."""
+        self._windows = other._windows
+
+    @property
+    def settings(self) -> dict:
+        """The window settings every sensor's window is made with (``length``, ``n_columns``,
+        ``step_ns``, ``max_gap``, ``aggregate``, ``grace_ns``)."""
+        return dict(self._args)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._windows)

@@ -150,7 +150,11 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--session-expiry", default=3600, show_default=True, type=click.IntRange(min=1), help="Seconds the broker keeps the session.")
 @click.option("--metrics-port", default=None, type=click.IntRange(0, 65535), help="Serve /metrics, /healthz, /readyz on this port [default: off].")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for the metrics port (0.0.0.0 in a container).")
-@click.option("--state-file", default=None, type=click.Path(dir_okay=False), help="Save windows here at shutdown; restore at start.")
+@click.option("--state-file", default=None, type=click.Path(dir_okay=False),
+              help="Keep the windows here (a snapshot plus a journal of newer readings): restored after a stop or a "
+                   "crash; QoS 1 readings are acknowledged only once journalled.")
+@click.option("--state-interval", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              metavar="SECONDS", help="Seconds between snapshots of the windows (the journal holds the rest).")
 @click.option("--max-sensors", default=10_000, show_default=True, type=click.IntRange(min=1), help="Windows kept in memory (LRU).")
 @click.option("--queue-size", default=100_000, show_default=True, type=click.IntRange(min=1), help="Readings waiting before new ones are dropped.")
 @click.option("--publish-buffer", default=10_000, show_default=True, type=click.IntRange(min=1),
@@ -191,11 +195,15 @@ def serve(ctx: click.Context, **o) -> None:
         bundle=o["model"], mqtt=settings, status_topic=o["status_topic"].replace("{client_id}", settings.client_id),
         subscribe=o["subscribe"], publish=o["publish"], qos_in=o["qos_in"], qos_out=o["qos"], retain=o["retain"],
         metrics_host=o["metrics_host"], metrics_port=o["metrics_port"], state_file=o["state_file"],
-        max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"],
+        state_interval=o["state_interval"], max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"],
         max_batch=o["max_batch"], max_payload=o["max_payload"], max_future_s=o["max_future"], runtime=o["runtime"],
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
         aggregate=o["aggregate"], slot_grace=o["slot_grace"], **_payload_rules(o),
     )
+    if config.state_file:
+        from forecaster.serve.state import StateStore
+
+        StateStore(config.state_file, None).check_writable()  # before TensorFlow loads
     meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
         raise ForecasterError(f"{o['model']}: no model.tflite; run `forecaster export --model {o['model']} --format tflite` first")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from forecaster.serve.formats import check_output_format
 from forecaster.serve.mqtt_settings import MqttSettings
-from forecaster.serve.service import check_template
+from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
 from pipelines.readings import check_aggregate
@@ -30,7 +30,10 @@ class ServeConfig:
         status_topic: retained ``online``/``offline``.
         qos_in, qos_out, retain: subscription QoS; forecasts' QoS and retain flag.
         metrics_host, metrics_port: where ``/metrics``, ``/healthz``, ``/readyz`` listen (None: off).
-        state_file: windows saved at shutdown and restored at start (None: off).
+        state_file: the windows' snapshot, with a write-ahead journal of the readings since beside
+            it (``<state_file>.journal.<n>``): QoS 1 readings are acknowledged once journalled,
+            and restored after a stop or a crash (None: off; readings acknowledged once processed).
+        state_interval: seconds between snapshots of the windows (the journal is cut then).
         max_sensors, queue_size, max_batch, max_payload, max_future_s: limits, see
             `ForecastService` and `ParseRules`.
         ignore_unknown, ts_field, mapping, arrival_time: the payload rules (`ParseRules`):
@@ -74,6 +77,7 @@ class ServeConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     state_file: str | None = None
+    state_interval: float = 60.0
     max_sensors: int = 10_000
     queue_size: int = 100_000
     publish_buffer: int = 10_000
@@ -98,6 +102,9 @@ class ServeConfig:
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0
                                   or grace == float("inf")):
             raise ForecasterError(f"`slot_grace` must be a non-negative number of seconds. Received: slot_grace={grace!r}")
+        interval = self.state_interval
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval < float("inf"):
+            raise ForecasterError(f"`state_interval` must be a positive number of seconds. Received: state_interval={interval!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ForecasterError(f"`threads` must be a non-negative integer. Received: threads={self.threads!r}")
         if self.runtime not in ("keras", "tflite"):

@@ -1,9 +1,12 @@
 """`forecaster serve` at run time: the `Daemon` wires model, MQTT client, worker and metrics.
 
 The configuration is one frozen `forecaster.serve.config.ServeConfig`, built once by the command from flags, TOML
-and environment. `Daemon.start` warms the model up, restores the windows, starts the
-worker and the metrics endpoint and connects; `Daemon.stop` stops taking messages, lets
-the worker finish the queue, saves the state file, publishes ``offline`` and disconnects.
+and environment. `Daemon.start` warms the model up, restores the windows (snapshot and
+journal), starts the worker and the metrics endpoint and connects; `Daemon.stop` stops
+taking messages (those that still arrive are left unacknowledged, for the broker to
+redeliver to the next session), lets the worker finish and acknowledge the queue, saves the
+snapshot, publishes ``offline`` and disconnects. QoS 1 readings are acknowledged only once
+journalled (`forecaster.serve.delivery`).
 Process-wide set-up (signal handlers that only set a flag, TensorFlow threads, the garbage
 collector, logging) belongs to the program that embeds the daemon: `forecaster.cli.mqtt`.
 """
@@ -17,10 +20,11 @@ from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
 from forecaster.serve.config import ServeConfig
+from forecaster.serve.delivery import Delivery
 from forecaster.serve.discovery import Discovery
 from forecaster.serve.mqtt_client import MqttClient
 from forecaster.serve.service import ForecastService
-from forecaster.serve.state import restore_state, save_state
+from forecaster.serve.state import StateStore
 from forecaster.serve.telemetry import Metrics, serve_http
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
@@ -52,7 +56,10 @@ class Daemon:
         self.client = MqttClient(
             config.mqtt, subscriptions=[(config.subscribe, config.qos_in)], on_message=self.on_message,
             status_topic=config.status_topic, on_state=self.on_connection, buffer_size=config.publish_buffer,
+            manual_ack=True, receive_maximum=config.queue_size,
         )
+        self.store = StateStore(config.state_file, model) if config.state_file else None
+        delivery = Delivery(self.client.ack, self.store, self.metrics, interval=config.state_interval)
         self.metrics.watch_publisher(self.client)
         self.discovery = None if config.ha_discovery is None else Discovery(
             self.client, prefix=config.ha_discovery, client_id=config.mqtt.client_id, template=config.publish,
@@ -63,7 +70,7 @@ class Daemon:
             qos=config.qos_out, retain=config.retain, metrics=self.metrics, max_sensors=config.max_sensors,
             queue_size=config.queue_size, more_pending=self.client.incoming_pending,
             output_format=config.output_format, announce=self.discovery.announce if self.discovery else None,
-            aggregate=config.aggregate, slot_grace=config.slot_grace,
+            aggregate=config.aggregate, slot_grace=config.slot_grace, delivery=delivery,
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(
@@ -88,13 +95,17 @@ class Daemon:
         """Warm up, restore the windows, start the worker and ``/metrics``, connect.
 
         Raises:
-            ForecasterError: an unreadable state file, or the metrics port is taken.
+            ForecasterError: a state file that cannot be written, read or validated, or the
+                metrics port is taken.
         """
+        if self.store is not None:
+            self.store.check_writable()
         self.warm_up()
-        if self.config.state_file:
-            restored = restore_state(self.config.state_file, self.service.windows, self.model)
-            if restored:
-                log.info("restored the windows of %d sensor(s) from %s", restored, self.config.state_file)
+        if self.store is not None:
+            sensors, replayed = self.store.restore(self.service.windows)
+            if sensors or replayed:
+                log.info("restored the windows of %d sensor(s) from %s and %d newer reading(s) from its journal",
+                         len(self.service.windows), self.store.path, replayed)
         self._worker.start()
         if self.config.metrics_port is not None:
             self._http = self._serve_metrics()
@@ -116,20 +127,22 @@ class Daemon:
         return 0
 
     def stop(self) -> None:
-        """Stop taking messages, let the worker finish the queue (``drain_timeout``), save the
-        windows, publish ``offline`` and disconnect."""
+        """Stop taking messages (later ones stay unacknowledged, for the next session), let the
+        worker finish and acknowledge the queue (``drain_timeout``), save the windows, publish
+        ``offline`` and disconnect."""
         service = self.service
-        log.info("shutting down: finishing %d queued reading(s)", service.inbox.qsize())
         service.accepting = False
+        log.info("shutting down: finishing %d queued reading(s)", service.inbox.qsize())
         self._stop_worker()
         self._worker.join(self.config.drain_timeout)
         if self._worker.is_alive():
             log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
                       self.config.drain_timeout, service.inbox.qsize())
-        if self.config.state_file:
+        if self.store is not None:
             with service.processing_lock:  # a reading processed in the network thread is complete
-                save_state(self.config.state_file, service.windows, self.model)
-            log.info("saved the windows of %d sensor(s) to %s", len(service.windows), self.config.state_file)
+                service.delivery.snapshot(service.windows)
+            self.store.close()
+            log.info("saved the windows of %d sensor(s) to %s", len(service.windows), self.store.path)
         self.client.flush(2.0)
         self.client.stop()
         if self._http is not None:
@@ -145,14 +158,16 @@ class Daemon:
     def ready(self) -> bool:
         """``/readyz``: the worker is alive, the broker connected, every subscription granted,
         and the broker did not refuse the last acknowledged publish (MQTT 5 reason codes;
-        MQTT 3.1.1 cannot report a refused publish, see deploy/README.md)."""
+        MQTT 3.1.1 cannot report a refused publish, see deploy/README.md), and the journal
+        accepts writes."""
         client = self.client
         return (self._worker.is_alive() and client.connected.is_set() and client.subscribed
-                and client.refused_by_broker is None)
+                and client.refused_by_broker is None and not self.service.delivery.failing)
 
-    def on_message(self, topic: str, payload: bytes) -> None:
-        """The MQTT client's message callback (paho's network thread): to the service."""
-        self.service.receive(topic, payload)
+    def on_message(self, topic: str, payload: bytes, delivery: object = None) -> None:
+        """The MQTT client's message callback (paho's network thread): to the service, with
+        the token that acknowledges the message once its effect is safe."""
+        self.service.receive(topic, payload, delivery)
 
     def on_connection(self, up: bool) -> None:
         """The MQTT client's connection callback: the connection gauge and counter; after each

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -34,19 +35,33 @@ PUBLISH_BUFFER = 10_000  # QoS > 0 messages kept while disconnected (the oldest 
 FAILURE_LOG_EVERY = 10.0  # seconds between two log lines about refused publishes
 
 
+class Delivery(NamedTuple):
+    """What `MqttClient.ack` needs to acknowledge one received message later (manual acks)."""
+
+    connection: int  # the connection it came on: an ack is only valid on that one
+    mid: int
+    qos: int
+    dup: bool  # the broker sent it before (MQTT's DUP flag: a redelivery)
+
+
 class MqttClient:
     """A connected MQTT client that keeps itself connected.
 
     Args:
         settings: connection settings.
         subscriptions: ``(topic filter, qos)`` pairs, (re)subscribed on every connect.
-        on_message: ``(topic, payload)`` callback; runs in paho's network thread, so it must
+        on_message: ``(topic, payload)`` callback (``(topic, payload, delivery)`` with
+            ``manual_ack``); runs in paho's network thread, so it must
             be quick (no other message is read meanwhile).
         status_topic: retained ``online`` after each connect; ``offline`` as last will and
             on `stop`. None: no status.
         on_state: called with True/False when the connection comes up or goes down.
         buffer_size: QoS 1/2 messages kept while disconnected and sent on reconnect; when it
             is full the oldest is dropped and counted (``buffer_drops``).
+        manual_ack: received QoS 1/2 messages are acknowledged only by `ack` (paho's manual
+            acks), and ``on_message`` gets a third argument, the message's `Delivery`.
+        receive_maximum: MQTT 5: QoS 1/2 messages the broker may send before an
+            acknowledgement (the in-flight window); None: the broker's default.
     """
 
     def __init__(
@@ -54,10 +69,12 @@ class MqttClient:
         settings: MqttSettings,
         *,
         subscriptions: Sequence[tuple[str, int]] = (),
-        on_message: Callable[[str, bytes], None] | None = None,
+        on_message: Callable[..., None] | None = None,
         status_topic: str | None = None,
         on_state: Callable[[bool], None] | None = None,
         buffer_size: int = PUBLISH_BUFFER,
+        manual_ack: bool = False,
+        receive_maximum: int | None = None,
     ) -> None:
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise ForecasterError(f"`buffer_size` must be a positive integer. Received: buffer_size={buffer_size!r}")
@@ -83,7 +100,11 @@ class MqttClient:
         self._granted: set[str] = set()
         self.refused_subscriptions: dict[str, str] = {}  # topic filter -> the broker's reason
         self.refused_by_broker: str | None = None  # the reason of the last publish the broker refused
+        self.last_publish_ok = 0.0  # Unix time of the last publish the broker acknowledged
+        self.manual_ack = manual_ack
+        self.receive_maximum = receive_maximum
         self._client = _paho_client(settings, status_topic)
+        self._client.manual_ack_set(manual_ack)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -104,10 +125,12 @@ class MqttClient:
         properties = None
         clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY
         if s.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)
             if s.persistent:
                 clean_start = False
-                properties = Properties(PacketTypes.CONNECT)
                 properties.SessionExpiryInterval = s.session_expiry
+            if self.receive_maximum:
+                properties.ReceiveMaximum = min(self.receive_maximum, 65535)
         try:
             self._client.connect_async(s.broker.host, s.broker.port, s.keepalive, clean_start=clean_start, properties=properties)
         except (OSError, ValueError) as exc:
@@ -184,6 +207,13 @@ class MqttClient:
         if now - self._failure_logged_at >= FAILURE_LOG_EVERY:
             self._failure_logged_at = now
             log.error("publish to %r refused: %s (%d refused so far)", topic[:128], reason, self.publish_failures)
+
+    def ack(self, deliveries: Sequence[Delivery]) -> None:
+        """Acknowledge received QoS 1/2 messages (thread-safe; with ``manual_ack``). A message
+        of an earlier connection is not acknowledged: the broker redelivers it on this one."""
+        for delivery in deliveries:
+            if delivery.qos and delivery.connection == self.connects:
+                self._client.ack(delivery.mid, delivery.qos)
 
     def incoming_pending(self) -> bool:
         """True when another message already waits to be read (checked without blocking)."""
@@ -292,6 +322,7 @@ class MqttClient:
             self._publish_failed("(acknowledged message)", f"the broker refused it: {reason_code}")
         else:
             self.refused_by_broker = None
+            self.last_publish_ok = time.time()
 
     @property
     def subscribed(self) -> bool:
@@ -306,7 +337,10 @@ class MqttClient:
         except UnicodeDecodeError:  # brokers should refuse these; never let one kill the loop
             topic = ""
         try:
-            self._on_message(topic, message.payload)
+            if self.manual_ack:
+                self._on_message(topic, message.payload, Delivery(self.connects, message.mid, message.qos, bool(message.dup)))
+            else:
+                self._on_message(topic, message.payload)
         except Exception:  # an exception here would stop paho's network loop
             log.exception("message callback failed on topic %r", topic[:128])
 

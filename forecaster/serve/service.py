@@ -32,8 +32,10 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import formatter
 from forecaster.serve.telemetry import Metrics, RateLimitedLog
+from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, parse_message
 from pipelines.rejections import Cause
@@ -65,25 +67,6 @@ class Model(Protocol):
         ...
 
 
-def check_template(template: str) -> str:
-    """Validate a publish topic template (``{sensor}`` at most once, no wildcards).
-
-    Example:
-        >>> check_template("forecasts/{sensor}")
-        'forecasts/{sensor}'
-        >>> check_template("forecasts/#")
-        Traceback (most recent call last):
-        ...
-        pipelines.errors.ForecasterError: `publish` must be a topic with an optional {sensor} (no '+', '#', other braces). Received: publish='forecasts/#'
-    """
-    rest = template.replace("{sensor}", "", 1)
-    if not template or any(c in rest for c in "+#{}\0") or rest.startswith("$"):
-        raise ForecasterError(
-            f"`publish` must be a topic with an optional {{sensor}} (no '+', '#', other braces). Received: publish={template!r}"
-        )
-    return template
-
-
 class ForecastService:
     """Windows per sensor, batched prediction, publishing.
 
@@ -109,6 +92,8 @@ class ForecastService:
         slot_grace: with ``aggregate``, seconds after a slot's end (on ``clock``) when the
             worker finalises it; None: one cadence step; 0: never (only a later reading does).
         clock: the daemon's clock, nanoseconds since the epoch (tests inject one).
+        delivery: when messages are acknowledged and the windows saved
+            (`forecaster.serve.delivery.Delivery`); None: no acknowledgements, no state file.
     """
 
     def __init__(
@@ -131,6 +116,7 @@ class ForecastService:
         aggregate: str | None = None,
         slot_grace: float | None = None,
         clock: Callable[[], int] = time.time_ns,
+        delivery: Delivery | None = None,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
@@ -150,12 +136,15 @@ class ForecastService:
             max_gap=model.max_gap, max_sensors=max_sensors, aggregate=aggregate, grace_ns=grace_ns,
         )
         self.clock = clock
+        self.delivery = delivery or Delivery(None, None, self.metrics, interval=None)
+        self._evicted_seen = 0
         self._timer = self.windows.aggregate is not None and grace_ns is not None
-        self.inbox: queue.Queue[Reading] = queue.Queue(maxsize=queue_size)
+        self.inbox: queue.Queue[tuple[Reading, object]] = queue.Queue(maxsize=queue_size)
         self.accepting = True
         self.alive = False
         self.more_pending = more_pending
         self.idle_gap = idle_gap
+        self.queue_wait = 1.0  # seconds the network thread waits for room in a full queue
         self._last_arrival = float("-inf")
         self._log = RateLimitedLog(log.warning, interval=log_interval)
         self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
@@ -165,15 +154,20 @@ class ForecastService:
         self._warned_paths: set[str] = set()
 
     # ----------------------------------------------------- network thread side
-    def receive(self, topic: str, payload: bytes) -> None:
+    def receive(self, topic: str, payload: bytes, token: object = None) -> None:
         """Parse one message and enqueue the reading (or count the rejection); on an idle
-        daemon, process it at once (`_process_if_idle`). Never raises."""
+        daemon, process it at once (`_process_if_idle`). Never raises.
+
+        ``token`` (the MQTT client's `Delivery`) is acknowledged once the reading's effect is
+        safe; a message that arrives while shutting down is not acknowledged at all (the broker
+        redelivers it to the next session)."""
         if not self.accepting:
-            self.reject(Rejection(Cause.SHUTDOWN, "message arrived while shutting down"))
+            self.metrics.deferred.inc()
             return
         item = parse_message(topic, payload, self.rules, now=pd.Timestamp(self.clock(), unit="ns", tz="UTC"))
         if isinstance(item, Rejection):
             self.reject(item, topic)
+            self.delivery.ack([token])
             return
         if item.ignored:
             self.metrics.ignored_fields.inc(len(item.ignored))
@@ -181,10 +175,12 @@ class ForecastService:
             self._check_paths(item, topic)
         now = time.monotonic()
         quiet, self._last_arrival = now - self._last_arrival >= self.idle_gap, now
-        if quiet and self._process_if_idle(item):
+        if quiet and self._process_if_idle(item, token):
             return
         try:
-            self.inbox.put_nowait(item)
+            # a full queue holds the network thread back a while (the broker's in-flight window
+            # normally prevents it); still full: refused, not acknowledged (redelivered later)
+            self.inbox.put((item, token), timeout=self.queue_wait)
             self._enqueued += 1
         except queue.Full:
             self.reject(Rejection(Cause.QUEUE_FULL, f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
@@ -204,7 +200,7 @@ class ForecastService:
                     self.rules.paths[feature], topic[:128], ", ".join(item.ignored) or "none", feature,
                 )
 
-    def _process_if_idle(self, item: Reading) -> bool:
+    def _process_if_idle(self, item: Reading, token: object) -> bool:
         """Process ``item`` in the calling (network) thread when nothing is queued or being
         processed and no further message waits; True when it did.
 
@@ -218,14 +214,14 @@ class ForecastService:
         try:
             if self._enqueued != self._done:  # the worker took a batch meanwhile
                 return False
-            self._process_logged([item])
+            self._process_logged([item], [token])
             return True
         finally:
             self.processing_lock.release()
 
-    def _process_logged(self, items: Sequence[Reading | Rejection]) -> None:
+    def _process_logged(self, items: Sequence[Reading | Rejection], tokens: Sequence[object]) -> None:
         try:
-            self.process(items)
+            self.process(items, tokens)
         except Exception:  # a bug must not silently kill a thread: log, keep serving
             log.exception("failed to process a batch of %d readings", len(items))
 
@@ -236,15 +232,27 @@ class ForecastService:
         self._log(rejection.cause, f"{rejection.detail}{where}")
 
     # ------------------------------------------------------------ worker side
-    def process(self, items: Sequence[Reading | Rejection]) -> int:
-        """Push readings into windows, predict the completed windows in one batch, publish.
+    def process(self, items: Sequence[Reading | Rejection], tokens: Sequence[object] | None = None) -> int:
+        """Push readings into windows, predict the completed windows in one batch, publish;
+        then journal the accepted readings and acknowledge ``tokens`` (`Delivery.commit`).
 
         Returns:
             The number of forecasts published.
         """
-        newest = self._push(items)
+        newest, accepted = self._push(items, tokens)
         self.metrics.sensors.set(len(self.windows))
-        return self._forecast(newest)
+        self._count_evictions()
+        published = self._forecast(newest)
+        self.delivery.commit(accepted, tokens or ())
+        return published
+
+    def _count_evictions(self) -> None:
+        evicted = self.windows.evicted
+        if evicted != self._evicted_seen:
+            self.metrics.evicted.inc(evicted - self._evicted_seen)
+            self._evicted_seen = evicted
+            self._log("evicted", f"sensor {self.windows.last_evicted!r} evicted (least recently updated; "
+                                 f"--max-sensors {self.windows.max_sensors} reached); {evicted} so far")
 
     def finalize_due(self) -> int:
         """Finalise every pending slot whose grace has passed on ``clock``; predict and publish
@@ -270,11 +278,17 @@ class ForecastService:
         self.metrics.forecasts.inc(published)
         return published
 
-    def _push(self, items: Sequence[Reading | Rejection]) -> dict[str, tuple[np.ndarray, int]]:
-        """Push each reading into its window; the newest completed window (and its last slot)
-        of each sensor. Older windows completed in the same batch are counted as superseded."""
+    def _push(
+        self, items: Sequence[Reading | Rejection], tokens: Sequence[object] | None,
+    ) -> tuple[dict[str, tuple[np.ndarray, int]], list[tuple[str, int, tuple[float, ...]]]]:
+        """Push each reading into its window. Returns the newest completed window (and its last
+        slot) of each sensor, and the accepted readings as ``(sensor, ns, values)`` for the
+        journal. Older windows completed in the same batch are counted as superseded; a stale
+        reading that the window already holds, or that the broker flagged as sent before, is a
+        redelivery (counted, not an error)."""
         newest: dict[str, tuple[np.ndarray, int]] = {}
-        for item in items:
+        accepted: list[tuple[str, int, tuple[float, ...]]] = []
+        for k, item in enumerate(items):
             if isinstance(item, Rejection):
                 self.reject(item)
                 continue
@@ -282,18 +296,22 @@ class ForecastService:
             try:
                 completed = window.push(item.ts, item.values)
             except StaleReading as exc:
-                self.reject(Rejection(Cause(exc.kind), str(exc), item.sensor))
+                if window.holds(item.ts, item.values) or getattr(tokens[k] if tokens else None, "dup", False):
+                    self.metrics.redelivered.inc()
+                else:
+                    self.reject(Rejection(Cause(exc.kind), str(exc), item.sensor))
                 continue
             except ForecasterError as exc:  # parse_message already checks shape and finiteness
                 self.reject(Rejection(Cause.WINDOW_ERROR, str(exc), item.sensor))
                 continue
             self.metrics.accept()
+            accepted.append((item.sensor, item.ts.value, item.values))
             if completed:
                 superseded = len(completed) - 1 + (item.sensor in newest)
                 if superseded:
                     self.metrics.superseded.inc(superseded)
                 newest[item.sensor] = (completed[-1], int(window.last_slot))
-        return newest
+        return newest, accepted
 
     def _publish(self, sensors: Sequence[str], forecasts: np.ndarray, slots: Sequence[int]) -> int:
         """Publish each sensor's forecast (never a non-finite one); how many went out."""
@@ -340,26 +358,30 @@ class ForecastService:
         due = time.monotonic() + poll
         try:
             while not (stop.is_set() and self.inbox.empty()):
-                items = self._take(max_batch, poll)
-                if items:
+                entries = self._take(max_batch, poll)
+                if entries:
                     self.metrics.queue.set(self.inbox.qsize())
+                    items, tokens = zip(*entries)
                     with self.processing_lock:
-                        self._process_logged(items)
-                    self._done += len(items)
-                if self._timer and (not items or time.monotonic() >= due):
+                        self._process_logged(items, tokens)
+                    self._done += len(entries)
+                with self.processing_lock:
+                    self.delivery.snapshot_if_due(self.windows)
+                if self._timer and (not entries or time.monotonic() >= due):
                     due = time.monotonic() + poll
                     with self.processing_lock:
                         self._finalize_logged()
         finally:
             self.alive = False
 
-    def _take(self, max_batch: int, poll: float) -> list[Reading | Rejection]:
-        """Up to ``max_batch`` queued readings, waiting at most ``poll`` seconds for the first."""
+    def _take(self, max_batch: int, poll: float) -> list[tuple[Reading, object]]:
+        """Up to ``max_batch`` queued ``(reading, token)`` entries, waiting at most ``poll``
+        seconds for the first."""
         try:
             first = self.inbox.get(timeout=poll)
         except queue.Empty:
             return []
-        items: list[Reading | Rejection] = [] if first is _WAKE else [first]
+        items: list[tuple[Reading, object]] = [] if first is _WAKE else [first]
         while len(items) < max_batch:
             try:
                 item = self.inbox.get_nowait()

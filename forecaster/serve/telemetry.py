@@ -55,6 +55,26 @@ class Metrics:
         self.queue = Gauge("forecaster_queue_depth", "Messages waiting for the worker.", registry=r)
         self.connected = Gauge("forecaster_mqtt_connected", "1 while connected to the broker.", registry=r)
         self.connects = Counter("forecaster_mqtt_connects", "Successful connections (first one and reconnects).", registry=r)
+        self.redelivered = Counter(
+            "forecaster_readings_redelivered", "Readings the broker sent again whose effect was already in the "
+            "windows (recognised by their slot; acknowledged, not errors).", registry=r,
+        )
+        self.deferred = Counter(
+            "forecaster_messages_deferred", "Messages left unacknowledged at shutdown; the broker redelivers them "
+            "to the next session (persistent sessions).", registry=r,
+        )
+        self.evicted = Counter(
+            "forecaster_sensors_evicted", "Sensors whose window was dropped to stay within --max-sensors (least "
+            "recently updated first).", registry=r,
+        )
+        self.state_saves = Histogram(
+            "forecaster_state_save_seconds", "Snapshots of the windows to the state file, by duration.", registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+        )
+        self.state_errors = Counter(
+            "forecaster_state_errors", "Failed journal writes and snapshots (logged; not ready while the journal "
+            "fails).", registry=r,
+        )
         self._ok = self.messages.labels("accepted", "ok")
         self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
 
@@ -85,6 +105,7 @@ class Publisher(Protocol):
 
     buffered: int
     buffer_drops: int
+    last_publish_ok: float
     publish_failures: int
     refused_subscriptions: dict[str, str]
 
@@ -105,6 +126,10 @@ class PublisherCollector:
         yield CounterMetricFamily("forecaster_publish_refused",
                                   "Messages paho refused to send or the broker refused (MQTT 5 reason codes; logged "
                                   "every 10 s).", value=self.client.publish_failures)
+        if self.client.last_publish_ok:
+            yield GaugeMetricFamily("forecaster_last_publish_timestamp_seconds",
+                                    "When the broker last acknowledged a publish (Unix time; QoS 1/2).",
+                                    value=self.client.last_publish_ok)
         yield GaugeMetricFamily("forecaster_subscriptions_refused",
                                 "Subscriptions the broker refused on the last connection (not ready while > 0).",
                                 value=len(self.client.refused_subscriptions))

@@ -119,8 +119,10 @@ def test_faults_reconnect_and_topic_injection(broker, tiny_model, ett_small):
             if cause:
                 sensor.publish(*BAD_MESSAGES[cause], qos=1)
             if i == 30:
-                sensor.publish("sensors/g1/readings", good_payload(ett_small, 30), qos=1)  # duplicate
-                sensor.publish("sensors/g1/readings", good_payload(ett_small, 5), qos=1)  # out of order
+                sensor.publish("sensors/g1/readings", good_payload(ett_small.assign(OT=-1.0), 30), qos=1)  # duplicate
+                sensor.publish("sensors/g1/readings", good_payload(ett_small.assign(OT=-1.0), 20), qos=1)  # out of order
+                sensor.publish("sensors/g1/readings", good_payload(ett_small, 30), qos=1)  # the same again:
+                sensor.publish("sensors/g1/readings", good_payload(ett_small, 20), qos=1)  # redeliveries (in the window)
         for evil in ("a/b", "#", "+", "forecasts/x", "$SYS/x", "a\u0000b"):
             sensor.publish("sensors/g2/readings", good_payload(ett_small, 0, sensor=evil), qos=1)
             sensor.publish("sensors/+/readings".replace("+", "g2"), good_payload(ett_small, 0, sensor=evil), qos=1)
@@ -145,6 +147,7 @@ def test_faults_reconnect_and_topic_injection(broker, tiny_model, ett_small):
         assert rejected["bad_sensor_id"] == 1 + 12 and rejected["duplicate"] == 1 and rejected["out_of_order"] == 1
         assert sum(rejected.values()) == len(BAD_MESSAGES) + 12 + 2
         assert metrics[("forecaster_messages_total", (("cause", "ok"), ("result", "accepted")))] == 40
+        assert metrics[("forecaster_readings_redelivered_total", ())] == 2
         last = forecasts(everything, "g1")[-1]
         want = tiny_model.predict(ett_small.iloc[:40])
         np.testing.assert_allclose([f["OT"] for f in last["forecast"]], want["OT"], rtol=0, atol=1e-5)

@@ -74,11 +74,15 @@ def test_stale_readings_are_counted_and_leave_the_window_alone(tiny_model, ett_s
     good = readings(ett_small, "t1", slice(0, 30))
     service.process(good[:25])
     before = service.windows.get("t1").window()
-    service.process([good[24], good[10]])  # a duplicate, then an old one
+    changed = Reading("t1", good[24].ts, tuple(v + 1 for v in good[24].values))
+    older = Reading("t1", good[10].ts, tuple(v + 1 for v in good[10].values))
+    service.process([changed, older])  # a duplicate slot with other values, then an old slot
+    service.process([good[24], good[10]])  # the very readings again: redeliveries, already in the window
     assert np.array_equal(service.windows.get("t1").window(), before)
     m = service.metrics
     assert m.value("forecaster_messages_total", result="rejected", cause="duplicate") == 1
     assert m.value("forecaster_messages_total", result="rejected", cause="out_of_order") == 1
+    assert m.value("forecaster_readings_redelivered_total") == 2
     service.process(good[25:])
     reference, _ = make_service(tiny_model)
     reference.process(good)
@@ -98,8 +102,10 @@ def test_receive_parses_counts_and_enqueues(tiny_model, ett_small):
     assert m.value("forecaster_messages_total", result="rejected", cause="non_json") == 1
     assert m.value("forecaster_messages_total", result="rejected", cause="queue_full") == 1
     service.accepting = False
-    service.receive("sensors/t1/readings", good)
-    assert m.value("forecaster_messages_total", result="rejected", cause="shutdown") == 1
+    service.receive("sensors/t1/readings", good)  # left unacknowledged for the next session, not dropped
+    assert m.value("forecaster_messages_deferred_total") == 1
+    assert m.value("forecaster_messages_total", result="rejected", cause="shutdown") == 0
+    assert service.inbox.qsize() == 2
 
 
 def test_idle_shortcut_processes_in_the_receiving_thread_only_when_nothing_waits(tiny_model, ett_small):
@@ -143,7 +149,7 @@ def test_without_more_pending_every_reading_is_queued(tiny_model, ett_small):
 def test_worker_finishes_the_queue_after_stop(tiny_model, ett_small):
     service, publisher = make_service(tiny_model)
     for r in readings(ett_small, "t1", slice(0, 30)):
-        service.inbox.put(r)
+        service.inbox.put((r, None))
     stop = threading.Event()
     stop.set()
     service.run(stop, max_batch=4)
@@ -158,7 +164,7 @@ def test_an_idle_worker_sleeps_until_woken(tiny_model, ett_small):
     service.wake()  # a wake-up without stop is not a reading
     rows = readings(ett_small, "t1", slice(0, 24))
     for r in rows:
-        service.inbox.put(r)
+        service.inbox.put((r, None))
         service._enqueued += 1
     deadline = time.monotonic() + 30
     while service._done < 24 and time.monotonic() < deadline:

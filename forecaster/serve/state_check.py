@@ -1,0 +1,92 @@
+"""The full check of a state file before any of it is loaded: types, shapes, finite values,
+sensor ids (the payloads' own rule) and slots not in the future.
+
+A state file is the daemon's own output, so a failure here means damage or tampering: the
+file is refused in one line, never half-loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from pipelines.payloads import check_sensor_id
+from pipelines.stream import WindowRegistry
+
+MAX_FUTURE_NS = 24 * 3600 * 10**9  # a slot this far past the clock is refused (a wrong clock or a damaged file)
+
+
+def check_state_body(body: dict, registry: WindowRegistry, *, now_ns: int) -> str | None:
+    """Why a parsed state file cannot be loaded into ``registry``, or None when it can.
+
+    Example:
+        >>> reg = WindowRegistry(length=2, n_columns=1, step_ns=10, max_gap=0)
+        >>> check_state_body({"windows": {"a": {"last_slot": 1, "rows": [[1.0], [2.0]]}}}, reg, now_ns=100)
+        >>> check_state_body({"windows": {"a": {"last_slot": 1, "rows": [[1.0], [None]]}}}, reg, now_ns=100)
+        "sensor 'a': rows[1][0] is not a finite number"
+    """
+    windows = body.get("windows")
+    if not isinstance(windows, dict):
+        return "'windows' is not an object"
+    seq = body.get("journal_seq", 0)
+    if type(seq) is not int or seq < 0:
+        return "'journal_seq' is not a non-negative integer"
+    settings = registry.settings
+    newest_slot = (now_ns + MAX_FUTURE_NS) // settings["step_ns"]
+    for sensor, state in windows.items():
+        why = check_sensor_id(sensor)
+        if why:
+            return f"sensor id {sensor[:64]!r}: {why}"
+        problem = _check_window(state, settings, newest_slot)
+        if problem:
+            return f"sensor {sensor[:64]!r}: {problem}"
+    return None
+
+
+def _check_window(state: Any, settings: dict, newest_slot: int) -> str | None:
+    """Why one sensor's saved window is unusable, or None."""
+    if not isinstance(state, dict):
+        return "not an object"
+    rows = state.get("rows")
+    if not isinstance(rows, list) or len(rows) > settings["length"]:
+        return f"'rows' is not a list of at most {settings['length']} rows"
+    for i, row in enumerate(rows):
+        problem = _check_row(row, settings["n_columns"], f"rows[{i}]", allow_missing=False)
+        if problem:
+            return problem
+    for key in ("last_slot", "final_slot", "pending_slot"):
+        slot = state.get(key)
+        if slot is not None and (type(slot) is not int or slot > newest_slot):
+            return f"'{key}' {slot!r} is not a slot before the clock's"
+    if rows and state.get("last_slot") is None:
+        return "rows without a 'last_slot'"
+    return _check_pending(state, settings)
+
+
+def _check_pending(state: dict, settings: dict) -> str | None:
+    """Why the pending readings of an aggregated slot are unusable, or None."""
+    pending = state.get("pending", [])
+    if not isinstance(pending, list):
+        return "'pending' is not a list"
+    if pending and state.get("pending_slot") is None:
+        return "'pending' readings without a 'pending_slot'"
+    for i, item in enumerate(pending):
+        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int):
+            return f"pending[{i}] is not a [time, values] pair"
+        if item[0] // settings["step_ns"] != state["pending_slot"]:
+            return f"pending[{i}] is not in the pending slot"
+        problem = _check_row(item[1], settings["n_columns"], f"pending[{i}]", allow_missing=True)
+        if problem:
+            return problem
+    return None
+
+
+def _check_row(row: Any, n_columns: int, where: str, *, allow_missing: bool) -> str | None:
+    if not isinstance(row, list) or len(row) != n_columns:
+        return f"{where} is not a list of {n_columns} values"
+    for j, value in enumerate(row):
+        if value is None and allow_missing:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{where}[{j}] is not a finite number"
+    return None
