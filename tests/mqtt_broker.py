@@ -38,15 +38,17 @@ class Broker:
             Mosquitto's dynamic-security plugin (which answers a refused SUBSCRIBE or PUBLISH with
             "Not authorized", unlike ``acl_file``), e.g. ``("subscribePattern", "sensors/#")``,
             ``("publishClientSend", "forecasts/#")``. None: everything allowed.
+        extra: more lines for ``mosquitto.conf`` (e.g. ``autosave_on_changes true``).
     """
 
     def __init__(self, directory: Path, *, port: int | None = None, persistence: bool = False,
-                 deny: list[tuple[str, str]] | None = None) -> None:
+                 deny: list[tuple[str, str]] | None = None, extra: list[str] | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.persistence = persistence
         self.deny = deny
+        self.extra = list(extra or [])
         self.process: subprocess.Popen | None = None
         self.config = self.directory / "mosquitto.conf"
         self.log = self.directory / "mosquitto.log"
@@ -71,6 +73,7 @@ class Broker:
         ]
         if self.persistence:
             lines += [f"persistence_location {self.directory}/", "autosave_interval 1"]
+        lines += self.extra
         if self.deny is not None:
             lines += [f"plugin {DYNSEC_PLUGIN}", f"plugin_opt_config_file {self._dynsec_config()}"]
         self.config.write_text("\n".join(lines) + "\n")

@@ -95,6 +95,7 @@ class MqttClient:
         self.buffer_drops = 0
         self.publish_failures = 0
         self._publish_lock = threading.Lock()  # orders publishes against connect / disconnect
+        self._direct = False  # publishes go straight to paho (connected, and the buffer sent)
         self._failure_logged_at = float("-inf")
         self._subscribing: dict[int, str] = {}  # SUBSCRIBE mid -> topic filter
         self._granted: set[str] = set()
@@ -165,7 +166,9 @@ class MqttClient:
         every 10 s, and the next one is published as usual.
         """
         with self._publish_lock:
-            if self.connected.is_set():
+            if self._direct:
+                return self._send(topic, payload, qos, retain)
+            if qos == 0 and self.connected.is_set():
                 return self._send(topic, payload, qos, retain)
             if qos == 0:
                 return False
@@ -285,20 +288,36 @@ class MqttClient:
                 self._subscribing[mid] = topic
         if self.status_topic:
             client.publish(self.status_topic, b"online", qos=1, retain=True)
+        self.connected.set()
+        # paho resends the messages that were in flight at the disconnect right after this
+        # callback returns; the buffered ones are newer, so they go after (not from here)
+        threading.Thread(target=self._send_buffer_after_resend, args=(self.connects,), name="mqtt-buffer",
+                         daemon=True).start()
+        if self._on_state:
+            self._on_state(True)
+
+    def _send_buffer_after_resend(self, connection: int, timeout: float = 5.0) -> None:
+        """Send the messages kept while disconnected once paho has resent the older ones that
+        were in flight at the disconnect (so that every topic keeps its order), then let
+        publishes go straight to paho."""
+        deadline = time.monotonic() + timeout
+        while _resend_pending(self._client) and time.monotonic() < deadline:
+            time.sleep(0.001)
         with self._publish_lock:
-            self.connected.set()
+            if connection != self.connects or not self.connected.is_set():
+                return  # disconnected meanwhile: the next connection sends them
             if self._buffer:
                 log.info("sending %d message(s) kept while disconnected (%d dropped)", len(self._buffer),
                          self.buffer_drops)
             while self._buffer:
                 self._send(*self._buffer.popleft())
-        if self._on_state:
-            self._on_state(True)
+            self._direct = True
 
     def _handle_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         with self._publish_lock:
             was = self.connected.is_set()
             self.connected.clear()
+            self._direct = False
         if was and not self._stopping:
             log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.broker, reason_code)
         if self._on_state:
@@ -343,6 +362,19 @@ class MqttClient:
                 self._on_message(topic, message.payload)
         except Exception:  # an exception here would stop paho's network loop
             log.exception("message callback failed on topic %r", topic[:128])
+
+
+def _resend_pending(client: mqtt.Client) -> bool:
+    """True while paho still has QoS 1/2 messages of an earlier connection to resend.
+
+    paho has no public hook for "resent after reconnect", so this reads its outgoing message
+    table (under paho's own lock, without changing it); without that table it answers False.
+    """
+    mutex, messages = getattr(client, "_out_message_mutex", None), getattr(client, "_out_messages", None)
+    if mutex is None or messages is None:
+        return False
+    with mutex:
+        return any(m.qos > 0 and m.state == mqtt.mqtt_ms_publish for m in messages.values())
 
 
 def _settled(info: mqtt.MQTTMessageInfo) -> bool:
