@@ -1,7 +1,7 @@
 """Why the broker connection fails, said once: `ConnectFailures` turns paho's connect errors
 into one ERROR line per outage (and per change of reason), with a reason label and a count.
 
-paho 2.x reports a failed connect in three places, none of them at ERROR with the cause: an
+paho 2.x reports a failed connect in three places, none of them one clear line: an
 exception caught around ``reconnect()`` (TCP refused, DNS, the broker's certificate or host
 name) that only ``on_connect_fail`` sees, from inside the ``except`` block; a TLS alert read
 after the handshake (the broker wants a client certificate, or rejects ours), logged as
@@ -56,8 +56,6 @@ def diagnose(error: BaseException | None) -> tuple[str, str]:
         return "dns", f"cannot resolve the host name ({error.strerror or error})"
     if isinstance(error, TimeoutError):
         return "timeout", "no answer in time (a firewall, or a wrong host or port?)"
-    if isinstance(error, ssl.CertificateError):  # paho's own host name check (ValueError)
-        return "tls_hostname", f"TLS: the broker's certificate does not match the host name ({error})"
     return "network", f"{type(error).__name__}: {getattr(error, 'strerror', None) or error}"
 
 
@@ -66,7 +64,7 @@ def _diagnose_tls(error: ssl.SSLError) -> tuple[str, str]:
     code = str(getattr(error, "reason", None) or (match and match.group(1)) or "")
     detail = (getattr(error, "verify_message", None) or (match.group(2) if match else str(error))).rstrip(".")
     if isinstance(error, ssl.SSLCertVerificationError) or code == "CERTIFICATE_VERIFY_FAILED":
-        if "mismatch" in detail:
+        if "mismatch" in detail or "doesn't match" in detail:  # OpenSSL's check, or ssl.match_hostname's
             return "tls_hostname", (f"TLS: the broker's certificate is not valid for this host ({detail}); "
                                     "use a host name or address its subjectAltName lists")
         return "tls_untrusted", f"TLS: the broker's certificate is not trusted ({detail}); check --ca-file"
