@@ -13,6 +13,7 @@ import socket
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -27,6 +28,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """A TLS listener: the broker's certificate and key, the CA it trusts for client
+    certificates, and whether it requires one."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    require_certificate: bool = False
+
+    def lines(self, port: int) -> list[str]:
+        return [f"listener {port} 127.0.0.1", f"cafile {self.cafile}", f"certfile {self.certfile}",
+                f"keyfile {self.keyfile}", f"require_certificate {str(self.require_certificate).lower()}"]
+
+
 class Broker:
     """One Mosquitto process.
 
@@ -38,17 +54,22 @@ class Broker:
             Mosquitto's dynamic-security plugin (which answers a refused SUBSCRIBE or PUBLISH with
             "Not authorized", unlike ``acl_file``), e.g. ``("subscribePattern", "sensors/#")``,
             ``("publishClientSend", "forecasts/#")``. None: everything allowed.
+        tls: also a TLS listener on ``tls_port`` (`tls_url`); ``url`` stays plain TCP, for the
+            test's own publishers and collectors.
         extra: more lines for ``mosquitto.conf`` (e.g. ``autosave_on_changes true``).
     """
 
     def __init__(self, directory: Path, *, port: int | None = None, persistence: bool = False,
-                 deny: list[tuple[str, str]] | None = None, extra: list[str] | None = None) -> None:
+                 deny: list[tuple[str, str]] | None = None, tls: TlsListener | None = None,
+                 extra: list[str] | None = None) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.persistence = persistence
         self.deny = deny
         self.extra = list(extra or [])
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.process: subprocess.Popen | None = None
         self.config = self.directory / "mosquitto.conf"
         self.log = self.directory / "mosquitto.log"
@@ -56,6 +77,11 @@ class Broker:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        assert self.tls_port, "a Broker(tls=...) has a TLS listener"
+        return f"mqtts://127.0.0.1:{self.tls_port}"
 
     def start(self, timeout: float = 10.0) -> Broker:
         """Start and wait until the port accepts connections."""
@@ -76,6 +102,8 @@ class Broker:
         lines += self.extra
         if self.deny is not None:
             lines += [f"plugin {DYNSEC_PLUGIN}", f"plugin_opt_config_file {self._dynsec_config()}"]
+        if self.tls is not None:
+            lines += self.tls.lines(self.tls_port)
         self.config.write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -83,8 +111,10 @@ class Broker:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {self.log.read_text() if self.log.exists() else ''}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                for port in (self.port, self.tls_port) if self.tls_port else (self.port,):
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                        pass
+                return self
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout} s")

@@ -63,13 +63,18 @@ def retained_status(url: str, topic: str) -> bytes | None:
 
 
 class DaemonThread:
-    """A `Daemon` serving in a thread (`Daemon.run_until`), stopped like a signal stops it."""
+    """A `Daemon` serving in a thread (`Daemon.run_until`), stopped like a signal stops it.
+
+    ``tls``: MqttSettings' TLS fields (``ca_file``, ``cert_file``, ``key_file``); ``ready=False``:
+    do not wait for ``/readyz`` (a daemon that cannot connect).
+    """
 
     def __init__(self, model, url: str, **overrides) -> None:
         self.port = free_port()
+        wait = overrides.pop("ready", True)
         settings = MqttSettings(
             broker=BrokerAddress.parse(url), client_id=overrides.pop("client_id", "test-daemon"),
-            reconnect_max=2, persistent=overrides.pop("persistent", False),
+            reconnect_max=2, persistent=overrides.pop("persistent", False), **overrides.pop("tls", {}),
         )
         self.config = ServeConfig(
             bundle="(in memory)", mqtt=settings, status_topic=f"forecaster/{settings.client_id}/status",
@@ -80,7 +85,8 @@ class DaemonThread:
         self.result: list[int] = []
         self.thread = threading.Thread(target=self._serve, name="test-daemon")
         self.thread.start()
-        wait_ready(self.port, timeout=30)
+        if wait:
+            wait_ready(self.port, timeout=30)
 
     def _serve(self) -> None:
         self.result.append(self.daemon.run_until(self.stop))

@@ -13,6 +13,7 @@ import logging
 import select
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from forecaster.serve.connect_errors import ConnectFailures
 from forecaster.serve.mqtt_settings import MqttSettings
 from pipelines.errors import ForecasterError
 
@@ -106,6 +108,11 @@ class MqttClient:
         self.receive_maximum = receive_maximum
         self._client = _paho_client(settings, status_topic)
         self._client.manual_ack_set(manual_ack)
+        self.connect_failures = ConnectFailures(str(settings.broker))  # one ERROR line per outage, with the cause
+        self._client.enable_logger(self.connect_failures.paho_logger(logging.getLogger("paho")))
+        self._client.on_pre_connect = lambda _client, _userdata: self.connect_failures.attempt()
+        # paho calls on_connect_fail inside its `except OSError` around reconnect(): the error is sys.exc_info()'s
+        self._client.on_connect_fail = lambda _client, _userdata: self.connect_failures.failed(sys.exc_info()[1])
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect
         self._client.on_message = self._handle_message
@@ -268,8 +275,9 @@ class MqttClient:
     # ----------------------------------------------------------------- callbacks
     def _handle_connect(self, client: mqtt.Client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
-            log.error("broker %s refused the connection: %s", self.settings.broker, reason_code)
+            self.connect_failures.failed(refusal=str(reason_code))
             return
+        self.connect_failures.connected()
         self.connects += 1
         sock = client.socket()
         if sock is not None and hasattr(sock, "setsockopt"):
@@ -318,7 +326,9 @@ class MqttClient:
             was = self.connected.is_set()
             self.connected.clear()
             self._direct = False
-        if was and not self._stopping:
+        if not was and not self._stopping:  # before CONNACK: a TLS alert, or the broker hung up
+            self.connect_failures.failed()
+        elif was and not self._stopping:
             log.warning("disconnected from %s (%s); reconnecting with backoff", self.settings.broker, reason_code)
         if self._on_state:
             self._on_state(False)
@@ -401,7 +411,6 @@ def _paho_client(settings: MqttSettings, status_topic: str | None) -> mqtt.Clien
         clean_session=None if v5 else not settings.persistent,
         reconnect_on_failure=True,
     )
-    client.enable_logger(logging.getLogger("paho"))
     client.max_inflight_messages_set(256)
     client.max_queued_messages_set(0)  # unbounded: the daemon bounds its own queue
     if settings.username is not None:

@@ -16,6 +16,7 @@ from typing import Protocol
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from forecaster.serve.connect_errors import ConnectFailures
 from pipelines.rejections import Cause
 
 
@@ -80,7 +81,7 @@ class Metrics:
 
     def watch_publisher(self, client: Publisher) -> None:
         """Export what the MQTT client counts itself, read at each scrape: the publish buffer's
-        depth, the forecasts it dropped when full, and publishes paho refused."""
+        depth, the forecasts it dropped when full, publishes paho refused, failed connects."""
         self.registry.register(PublisherCollector(client))
 
     def reject(self, cause: Cause) -> None:
@@ -108,6 +109,7 @@ class Publisher(Protocol):
     last_publish_ok: float
     publish_failures: int
     refused_subscriptions: dict[str, str]
+    connect_failures: ConnectFailures
 
 
 class PublisherCollector:
@@ -133,6 +135,12 @@ class PublisherCollector:
         yield GaugeMetricFamily("forecaster_subscriptions_refused",
                                 "Subscriptions the broker refused on the last connection (not ready while > 0).",
                                 value=len(self.client.refused_subscriptions))
+        failures = CounterMetricFamily("forecaster_connect_failures",
+                                       "Failed connects to the broker by reason (TLS ones tls_*; the first of an "
+                                       "outage and each change of reason is an ERROR line).", labels=["reason"])
+        for reason, count in list(self.client.connect_failures.counts.items()):
+            failures.add_metric([reason], count)
+        yield failures
 
 
 class RateLimitedLog:
