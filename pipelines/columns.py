@@ -75,3 +75,21 @@ def detect_columns(
     if sensor_col is not None and sensor_col not in frame.columns:
         raise DataError(f"no sensor column {sensor_col!r}; columns are {list(frame.columns)}")
     return time_col, sensor_col
+
+
+def name_list(names: Sequence[str], limit: int = 12, *, quoted: bool = True) -> str:
+    """Column names for a message, at most ``limit`` of them (a header may hold thousands):
+    a list's repr, or (``quoted=False``) the bare names joined with commas.
+
+    Example:
+        >>> name_list(["a", "b"]), name_list(["a", "b"], quoted=False)
+        ("['a', 'b']", 'a, b')
+        >>> name_list([f"c{i}" for i in range(100)], limit=3)
+        "['c0', 'c1', 'c2', ... and 97 more]"
+    """
+    names = list(names)
+    shown = [repr(n) if quoted else str(n) for n in names[:limit]]
+    if len(names) > limit:
+        shown.append(f"... and {len(names) - limit} more")
+    text = ", ".join(shown)
+    return f"[{text}]" if quoted else text

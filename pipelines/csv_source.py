@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.columns import sensor_column, time_column
+from pipelines.columns import name_list, sensor_column, time_column
 from pipelines.csv_times import joined_text, parse_times
 from pipelines.dialect import Dialect, detect, missing_codes
 from pipelines.errors import DataError
@@ -77,7 +77,7 @@ def read_csv(
     time_col = ",".join(time_parts)
     raw = _read_cells(path, [*time_parts, *([sensor_col] if sensor_col else [])], dialect, source)
     frame = _key_columns(raw, time_parts, sensor_col, time_format, dayfirst, source)
-    coded = _add_values(frame, raw, columns, codes, dialect.decimal, source, time_col)
+    frame, coded = _add_values(frame, raw, columns, codes, dialect.decimal, source, time_col)
     if aggregate == ERROR:
         _check_duplicates(frame, time_col, sensor_col, source)
     frame.attrs.update(source=source, time_col=time_col, sensor_col=sensor_col, sep=dialect.sep,
@@ -111,9 +111,13 @@ def _with_time_hint(exc: DataError, time_col: str) -> DataError:
 def _add_values(
     frame: pd.DataFrame, raw: pd.DataFrame, columns: list[str], codes: tuple[float, ...], decimal: str, source: str,
     time_col: str,
-) -> int:
-    """Put the value columns into ``frame`` (cells equal to a code missing); how many were coded."""
+) -> tuple[pd.DataFrame, int]:
+    """``frame`` with the value columns (cells equal to a code missing), and how many were coded.
+
+    The columns are added at once: one insert per column fragments the frame (a pandas
+    `PerformanceWarning` per column past 100)."""
     coded = 0
+    out: dict[str, pd.Series] = {}
     for column in columns:
         try:
             values = _numeric(raw[column], source=source, column=column, decimal=decimal)
@@ -121,8 +125,8 @@ def _add_values(
             raise _with_time_hint(exc, time_col) from None
         is_code = values.isin(codes).to_numpy() if codes else np.zeros(len(values), dtype=bool)
         coded += int(is_code.sum())
-        frame[column] = values.mask(is_code)
-    return coded
+        out[column] = values.mask(is_code)
+    return pd.concat([frame, pd.DataFrame(out, index=frame.index)], axis=1), coded
 
 
 def _choose_columns(
@@ -140,7 +144,7 @@ def _choose_columns(
     for name, option in [*((n, flag) for n in time_parts), (sensor_col, "--sensor-col")]:
         if name is not None and name not in header:
             raise DataError(
-                f"no column {name!r} ({option}); the header has {header}", source=source, line=1
+                f"no column {name!r} ({option}); the header has {name_list(header)}", source=source, line=1
             )
     keyed = [*time_parts, *([sensor_col] if sensor_col else [])]
     if columns is None:
@@ -150,7 +154,7 @@ def _choose_columns(
         missing = [c for c in columns if c not in header]
         if missing:
             raise DataError(
-                f"missing column(s) {missing}; the header has {header}", source=source, line=1
+                f"missing column(s) {name_list(missing)}; the header has {name_list(header)}", source=source, line=1
             )
     if not columns:
         raise DataError("no value columns besides the time and sensor columns", source=source)
@@ -174,8 +178,42 @@ def _read_cells(path: str | Path, keyed: list[str], dialect: Dialect, source: st
         raise DataError(f"malformed CSV: {exc}".strip(), source=source) from None
     if raw.empty:
         raise DataError("no data rows after the header", source=source)
-    raw.index = pd.RangeIndex(2, len(raw) + 2, name="line")
+    raw.index = _line_numbers(Path(path), len(raw), dialect.sep)
     return raw
+
+
+def _line_numbers(path: Path, rows: int, sep: str) -> pd.Index:
+    """The file line where each data row starts: 2, 3, ... unless blank lines (which pandas
+    skips) or quoted line breaks shift them; then counted with the `csv` module."""
+    if not _shifted_lines(path):
+        return pd.RangeIndex(2, rows + 2, name="line")
+    starts, previous = [], 1
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=sep)
+        try:
+            next(reader, None)
+            previous = reader.line_num
+            for row in reader:
+                if row:
+                    starts.append(previous + 1)
+                previous = reader.line_num
+        except csv.Error:
+            starts = []
+    if len(starts) != rows:  # the two parsers disagree: the plain count is the better guess
+        return pd.RangeIndex(2, rows + 2, name="line")
+    return pd.Index(starts, name="line")
+
+
+def _shifted_lines(path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether a file holds a quote or a blank line (read in chunks, not all at once)."""
+    tail = b""
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            text = tail + block
+            if b'"' in text or b"\n\n" in text or b"\n\r\n" in text:
+                return True
+            tail = text[-2:]
+    return False
 
 
 def _sensor_ids(raw: pd.Series, *, source: str, column: str) -> pd.Series:
@@ -201,6 +239,10 @@ def _read_header(path: Path, sep: str = ",") -> list[str]:
             raise DataError(f"not a readable CSV file: {exc}", source=str(path)) from None
     if not header or not any(h.strip() for h in header):
         raise DataError("empty file: no header row", source=str(path))
+    empty = [i + 1 for i, h in enumerate(header) if not h.strip()]
+    if empty:
+        hint = " (a separator at the end of the line?)" if empty[-1] == len(header) else ""
+        raise DataError(f"column {empty[0]} of the header has no name{hint}", source=str(path), line=1)
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise DataError(f"duplicate column name(s) {duplicated}", source=str(path), line=1)
@@ -215,7 +257,9 @@ def _numeric(raw: pd.Series, *, source: str, column: str, decimal: str = ".") ->
     infinite = np.isinf(values.to_numpy())
     if infinite.any():
         line = int(raw.index[np.argmax(infinite)])
-        raise DataError(f"infinite value {raw[line]!r}", source=source, line=line, column=column)
+        cell = raw[line]
+        raise DataError(f"infinite value {cell!r}" if isinstance(cell, str) else f"infinite value {float(cell)}",
+                        source=source, line=line, column=column)
     return values
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import DataError
-from pipelines.timeutil import epoch_unit_ns
+from pipelines.timeutil import TIME_MAX, TIME_MIN, epoch_unit_name, epoch_unit_ns, outside_range
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def joined_text(raw: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
 
 
 def epoch_ns(numbers: np.ndarray) -> np.ndarray:
-    """Epoch numbers to int64 nanoseconds, the unit chosen by the largest magnitude.
+    """Epoch numbers to int64 nanoseconds, the unit chosen by the largest magnitude (the
+    numbers must be finite and the times inside `pipelines.timeutil.TIME_RANGE`).
 
     Example:
         >>> epoch_ns(np.array([1_700_000_000.0])), epoch_ns(np.array([1_700_000_000_000.0]))
@@ -41,7 +42,7 @@ def epoch_ns(numbers: np.ndarray) -> np.ndarray:
     """
     largest = float(np.nanmax(np.abs(numbers))) if len(numbers) else 0.0
     per_unit = epoch_unit_ns(largest)
-    if np.all(numbers == np.round(numbers)) and largest < 2**62:
+    if np.all(numbers == np.round(numbers)) and largest < 2**62 // per_unit:
         return numbers.astype("int64") * per_unit
     return np.round(numbers * per_unit).astype("int64")
 
@@ -53,8 +54,9 @@ def parse_times(
     """Parse a time column (see the module rule) to ``datetime64[ns, UTC]``.
 
     Raises:
-        DataError: at the first cell that is not a time, or when day/month order cannot
-            be told from the values (pass ``dayfirst``).
+        DataError: at the first cell that is not a time or is outside
+            `pipelines.timeutil.TIME_RANGE`, or when day/month order cannot be told from
+            the values (pass ``dayfirst``).
 
     Example:
         >>> t = parse_times(pd.Series(["13/01/2026 18.00.00", "14/01/2026 9:30"]))
@@ -64,26 +66,72 @@ def parse_times(
     text = text.astype("string").str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     if time_format is not None:
-        parsed = pd.to_datetime(text, format=time_format, utc=True, errors="coerce")
+        parsed = _with_format(text, time_format, source=source, column=column)
     elif len(text) and numbers.notna().all():
-        ns = epoch_ns(numbers.to_numpy(dtype="float64"))
-        parsed = pd.Series(pd.to_datetime(ns, unit="ns", utc=True), index=text.index)
+        return _epoch_times(text, numbers.to_numpy(dtype="float64"), source=source, column=column)
     else:
+        iso = text
         first = text.dropna().head(1)
+        if len(first) and pd.notna(numbers[first.index[0]]):
+            _refuse_odd(text, numbers.isna().to_numpy(), "an epoch number", source=source, column=column)
         parts = text.str.extract(f"^{_DMY}$") if len(first) and re.fullmatch(_DMY, first.iloc[0]) else None
-        if parts is not None and parts["a"].notna().all():
-            text = _iso_from_dmy(parts, dayfirst, source=source, column=column)
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    parsed = parsed.astype("datetime64[ns, UTC]")
-    bad = parsed.isna().to_numpy()
+        if parts is not None:
+            _refuse_odd(text, parts["a"].isna().to_numpy(), "a day/month/year date", source=source, column=column)
+            iso = _iso_from_dmy(parts, dayfirst, source=source, column=column)
+        parsed = pd.to_datetime(iso, format="ISO8601", utc=True, errors="coerce")
+    _check_parsed(text, parsed, time_format, source=source, column=column)
+    return parsed.astype("datetime64[ns, UTC]")
+
+
+def _refuse_odd(text: pd.Series, odd: np.ndarray, kind: str, *, source: str | None, column: str | None) -> None:
+    """Raise at the first cell not written like the column's first time (which is ``kind``)."""
+    if odd.any():
+        row = int(np.argmax(odd))
+        raw = "" if pd.isna(text.iloc[row]) else str(text.iloc[row])
+        raise DataError(f"cannot parse time {raw!r} (the column's first time is {kind})", source=source,
+                        line=int(text.index[row]), column=column)
+
+
+def _with_format(text: pd.Series, time_format: str, *, source: str | None, column: str | None) -> pd.Series:
+    """``text`` parsed with strftime codes (NaT where a cell does not match)."""
+    try:
+        return pd.to_datetime(text, format=time_format, utc=True, errors="coerce")
+    except (ValueError, re.error) as exc:  # a format pandas cannot use, e.g. "%Q" or "%Y%Y"
+        raise DataError(f"cannot use --time-format {time_format!r}: {exc}", source=source, column=column) from None
+
+
+def _check_parsed(
+    text: pd.Series, parsed: pd.Series, time_format: str | None, *, source: str | None, column: str | None
+) -> None:
+    """Raise at the first cell that is no time (NaT) or a time outside the supported range."""
+    outside = (parsed.notna() & ((parsed < TIME_MIN) | (parsed > TIME_MAX))).to_numpy()
+    bad = parsed.isna().to_numpy() | outside
+    if not bad.any():
+        return
+    row = int(np.argmax(bad))
+    raw = text.iloc[row]
+    raw = "" if pd.isna(raw) else str(raw)
+    if outside[row]:
+        raise DataError(outside_range(repr(raw)), source=source, line=int(text.index[row]), column=column)
+    want = (f"want --time-format {time_format!r}" if time_format else
+            "want ISO 8601, epoch seconds or milliseconds, or day/month/year; else give --time-format")
+    raise DataError(f"cannot parse time {raw!r} ({want})", source=source, line=int(text.index[row]), column=column)
+
+
+def _epoch_times(text: pd.Series, numbers: np.ndarray, *, source: str | None, column: str | None) -> pd.Series:
+    """Epoch numbers (unit by the largest magnitude) to UTC times, refusing any outside the range."""
+    finite = np.isfinite(numbers)
+    largest = float(np.max(np.abs(numbers[finite]))) if finite.any() else 0.0
+    per_unit = epoch_unit_ns(largest)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ns = numbers * float(per_unit)
+        bad = ~finite | (ns < TIME_MIN.value) | (ns > TIME_MAX.value)
     if bad.any():
-        line = text.index[np.argmax(bad)]
-        raw = text.iloc[int(np.argmax(bad))]
-        raw = "" if pd.isna(raw) else str(raw)
-        want = (f"want --time-format {time_format!r}" if time_format else
-                "want ISO 8601, epoch seconds or milliseconds, or day/month/year; else give --time-format")
-        raise DataError(f"cannot parse time {raw!r} ({want})", source=source, line=int(line), column=column)
-    return parsed
+        row = int(np.argmax(bad))
+        reason = (outside_range(f"{text.iloc[row]!r} (epoch {epoch_unit_name(largest)})") if finite[row]
+                  else f"cannot parse time {text.iloc[row]!r} (not a finite number)")
+        raise DataError(reason, source=source, line=int(text.index[row]), column=column)
+    return pd.Series(pd.to_datetime(epoch_ns(numbers), unit="ns", utc=True), index=text.index)
 
 
 def _iso_from_dmy(parts: pd.DataFrame, dayfirst: bool | None, *, source: str | None, column: str | None) -> pd.Series:

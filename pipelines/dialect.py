@@ -23,6 +23,9 @@ SEPARATORS = {",": ",", ";": ";", "|": "|", "tab": "\t", "\t": "\t", "\\t": "\t"
 """Accepted spellings of a separator (``tab``, ``\\t`` or a real tab for a tab)."""
 DECIMALS = (".", ",")
 SAMPLE_LINES = 50
+MAX_COLUMNS = 10_000
+"""The widest header read: a file with more columns is refused from its first line, before the
+rest is read (a 10^6-column header would otherwise take minutes and gigabytes)."""
 _COMMA_NUMBER = re.compile(r"[+-]?\d+,\d+")
 _DOT_NUMBER = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
 
@@ -88,7 +91,7 @@ def detect(path: Path, *, sep: str | None = None, decimal: str | None = None) ->
     given = None if sep is None else separator(sep)
     if decimal is not None and decimal not in DECIMALS:
         raise ForecasterError(f"`decimal` must be '.' or ','. Received: decimal={decimal!r}")
-    lines = _sample(path)
+    lines = _sample(path, given)
     chosen = given or _sniff(lines)
     if decimal == "," and chosen == ",":
         raise ForecasterError(f"{path}: a decimal comma needs another separator (--sep ';', tab or '|')")
@@ -104,14 +107,17 @@ def detect(path: Path, *, sep: str | None = None, decimal: str | None = None) ->
     return dialect
 
 
-def _sample(path: Path) -> list[str]:
-    """The header and up to `SAMPLE_LINES` data lines (blank lines skipped)."""
+def _sample(path: Path, sep: str | None = None) -> list[str]:
+    """The header (checked against `MAX_COLUMNS`) and up to `SAMPLE_LINES` data lines (blank
+    lines skipped)."""
     lines: list[str] = []
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             for line in handle:
                 if line.strip():
                     lines.append(line.rstrip("\r\n"))
+                    if len(lines) == 1:
+                        _check_width(lines[0], sep, path)
                 if len(lines) > SAMPLE_LINES:
                     break
     except UnicodeDecodeError as exc:
@@ -119,6 +125,19 @@ def _sample(path: Path) -> list[str]:
     if not lines:
         raise DataError("empty file: no header row", source=str(path))
     return lines
+
+
+def _check_width(header: str, sep: str | None, path: Path) -> None:
+    """Refuse a header of more than `MAX_COLUMNS` columns under the given separator (or any
+    candidate, as detection would try each); counted by characters first, parsed only when
+    the count is over the limit (quoted separators do not count)."""
+    for candidate in (sep,) if sep else (",", ";", "\t", "|"):
+        if header.count(candidate) >= MAX_COLUMNS:
+            width = len(_fields(header, candidate))
+            if width > MAX_COLUMNS:
+                name = "tab" if candidate == "\t" else candidate
+                raise DataError(f"the header has {width} columns separated by {name!r}, more than the limit of "
+                                f"{MAX_COLUMNS} (pipelines.dialect.MAX_COLUMNS)", source=str(path), line=1)
 
 
 def _fields(line: str, sep: str) -> list[str]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from pipelines.errors import ForecasterError
-from pipelines.timeutil import epoch_unit_ns, parse_timestamp
+from pipelines.timeutil import TIME_MAX, TIME_MIN, epoch_unit_name, epoch_unit_ns, outside_range, parse_timestamp
 
 TS_FIELDS = ("ts", "time", "timestamp", "Time", "datetime")  # tried in this order without --ts-field
 MISSING = object()  # a path that does not resolve (distinct from JSON null)
@@ -125,7 +125,7 @@ def epoch_timestamp(value: float | int) -> pd.Timestamp:
     """Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude.
 
     Raises:
-        ForecasterError, OverflowError, ValueError: not a representable time.
+        ForecasterError: not a number, or a time outside `pipelines.timeutil.TIME_RANGE`.
 
     Example:
         >>> [str(epoch_timestamp(v)) for v in (1767607200, 1767607200000, 1767607200000000, 1767607200000000000)]
@@ -137,6 +137,8 @@ def epoch_timestamp(value: float | int) -> pd.Timestamp:
         raise ForecasterError(f"not a timestamp: {value!r}")
     scale = epoch_unit_ns(value)
     ns = value * scale if isinstance(value, int) else round(value * scale)
+    if not TIME_MIN.value <= ns <= TIME_MAX.value:
+        raise ForecasterError(outside_range(f"{value!r} (epoch {epoch_unit_name(value)})"))
     return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 
 
@@ -144,7 +146,7 @@ def to_timestamp(value: object) -> pd.Timestamp:
     """A timestamp field: epoch (any magnitude, also as a numeric string) or ISO 8601 (no zone: UTC).
 
     Raises:
-        ForecasterError, OverflowError, ValueError: not a time.
+        ForecasterError: not a time, or a time outside `pipelines.timeutil.TIME_RANGE`.
 
     Example:
         >>> str(to_timestamp("2026-01-05T10:00:00")), str(to_timestamp("1767607200000"))
@@ -152,7 +154,9 @@ def to_timestamp(value: object) -> pd.Timestamp:
     """
     if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
         text = value.strip()
-        number = float(text) if any(c in text for c in ".eE") else int(text)
+        number = float(text) if any(c in text for c in ".eE") or len(text) > 24 else int(text)
+        if not math.isfinite(number):  # e.g. 400 digits: no int() for them (Python's 4300-digit cap), beyond any float
+            raise ForecasterError(outside_range(f"{text[:24]!r}... (epoch)"))
         return epoch_timestamp(number)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return epoch_timestamp(value)

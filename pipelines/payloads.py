@@ -203,6 +203,11 @@ def _reject_constant(name: str) -> float:
     return float(name)  # NaN / Infinity literals parse, then fail the finiteness check
 
 
+def _json_int(text: str) -> int | float:
+    """A JSON integer; past 30 digits a float (``inf`` when huge), since `int` refuses 4300+ digits."""
+    return int(text) if len(text) <= 30 else float(text)
+
+
 def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Timestamp | None = None) -> Reading | Rejection:
     """Turn one MQTT message into a reading, or say why not.
 
@@ -233,7 +238,7 @@ def parse_message(topic: str, payload: bytes, rules: ParseRules, *, now: pd.Time
     if isinstance(from_topic, Rejection):
         return from_topic
     try:
-        data = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
+        data = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant, parse_int=_json_int)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         return Rejection(Cause.NON_JSON, f"not JSON: {str(exc)[:80]}", from_topic)
     if not isinstance(data, dict):
@@ -260,7 +265,7 @@ def _timestamp(
     path, raw = find_timestamp(data, rules.ts_field, skip=rules.features)
     if raw is MISSING:
         if rules.arrival_time and now is not None:
-            return None, now
+            return None, now.as_unit("ns")  # a caller's pd.Timestamp("...") is in microseconds
         tried = repr(rules.ts_field) if rules.ts_field else "any of " + ", ".join(TS_FIELDS)
         return None, Rejection(Cause.MISSING_FIELD, f"no timestamp ({tried}); --arrival-time takes the receive time", sensor)
     try:

@@ -14,33 +14,21 @@ import pandas as pd
 from pipelines.errors import ForecasterError
 
 NS_PER_SECOND = 1_000_000_000
+TIME_MIN = pd.Timestamp("1677-09-22", tz="UTC")
+TIME_MAX = pd.Timestamp("2262-04-11", tz="UTC") - pd.Timedelta(1, "ns")
+"""The supported times: the whole days that nanosecond timestamps can hold (pandas' limits
+are 1677-09-21 00:12:43 and 2262-04-11 23:47:16); a time outside is refused, never wrapped."""
+TIME_RANGE = f"{TIME_MIN:%Y-%m-%d}..{TIME_MAX:%Y-%m-%d}"
 
 
-def parse_time_column(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Parse a column of ISO 8601 strings or epoch seconds.
-
-    Args:
-        raw: the column as strings (missing cells as NaN or "").
-
-    Returns:
-        The parsed times (``datetime64[ns, UTC]``, NaT where unparseable) and a boolean
-        mask of the cells that could not be parsed.
+def outside_range(shown: object) -> str:
+    """The message for a time outside `TIME_RANGE` (``shown``: the time as the user wrote it).
 
     Example:
-        >>> times, bad = parse_time_column(pd.Series(["2026-01-01T00:00:00Z", "x"]))
-        >>> str(times[0]), bad.tolist()
-        ('2026-01-01 00:00:00+00:00', [False, True])
+        >>> outside_range("3000-01-01")
+        'time 3000-01-01 is outside the supported range 1677-09-22..2262-04-10'
     """
-    text = raw.astype("string").str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    if numbers.notna().all() and len(text):
-        seconds = numbers.to_numpy(dtype="float64")
-        ns = np.round(seconds * NS_PER_SECOND).astype("int64")
-        parsed = pd.Series(pd.to_datetime(ns, unit="ns", utc=True), index=raw.index)
-    else:
-        parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    parsed = parsed.astype("datetime64[ns, UTC]")
-    return parsed, parsed.isna().to_numpy()
+    return f"time {shown} is outside the supported range {TIME_RANGE}"
 
 
 def parse_timestamp(value: object) -> pd.Timestamp:
@@ -60,15 +48,19 @@ def parse_timestamp(value: object) -> pd.Timestamp:
     if isinstance(value, (int, float)):
         if not math.isfinite(value):
             raise ForecasterError(f"not a timestamp: {value!r}")
+        if not TIME_MIN.value <= value * NS_PER_SECOND <= TIME_MAX.value:
+            raise ForecasterError(outside_range(f"{value!r} (epoch seconds)"))
         return pd.Timestamp(round(value * NS_PER_SECOND), unit="ns", tz="UTC")
     if isinstance(value, str):
         try:
             ts = pd.Timestamp(value.strip())
-        except (ValueError, OverflowError):
+            ts = None if ts is pd.NaT else ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        except (ValueError, OverflowError):  # OutOfBoundsDatetime is a ValueError
             ts = None
-        if ts is None or ts is pd.NaT:
+        if ts is None:
             raise ForecasterError(f"not an ISO 8601 timestamp: {value[:64]!r}")
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        if not TIME_MIN <= ts <= TIME_MAX:
+            raise ForecasterError(outside_range(repr(value[:64])))
         return ts.as_unit("ns")
     raise ForecasterError(f"not a timestamp: {type(value).__name__}")
 
@@ -134,3 +126,13 @@ def epoch_unit_ns(magnitude: float) -> int:
     """
     return next((ns for bound, ns, _ in EPOCH_UNITS if abs(magnitude) < bound), 1)
 
+
+
+def epoch_unit_name(magnitude: float) -> str:
+    """The unit `epoch_unit_ns` chooses, by name.
+
+    Example:
+        >>> epoch_unit_name(1.7e12)
+        'milliseconds'
+    """
+    return next((name for bound, _, name in EPOCH_UNITS if abs(magnitude) < bound), "nanoseconds")

@@ -24,6 +24,7 @@ from forecaster.cli.util import (
     training_split,
 )
 from forecaster.params import DEPRECATED, ModelParams
+from pipelines.columns import name_list
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger("forecaster")
@@ -104,7 +105,7 @@ def train(**o) -> None:
     features = split_names(o["features"]) or targets
     unknown = [c for c in dict.fromkeys(features + targets) if c not in value_columns]
     if unknown:
-        raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")
+        raise ForecasterError(f"{o['data']}: no column(s) {name_list(unknown)}; value columns are {name_list(value_columns)}")
     spec = WindowSpec(input_steps=o["input_steps"], horizon=o["horizon"], features=features, targets=targets)
     params = _model_params(o)
     split = SplitSpec(val=o["val"], test=o["test"], train_end=o["train_end"], val_end=o["val_end"])
@@ -201,7 +202,7 @@ def _targets(data: str, given: list[str] | None, value_columns: list[str]) -> li
         return given
     if len(value_columns) == 1:
         return value_columns
-    raise ForecasterError(f"{data}: {len(value_columns)} value columns ({', '.join(value_columns)}); "
+    raise ForecasterError(f"{data}: {len(value_columns)} value columns ({name_list(value_columns, quoted=False)}); "
                           f"name the one(s) to forecast with --targets, e.g. --targets {value_columns[-1]}")
 
 

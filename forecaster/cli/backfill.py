@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from forecaster.cli.util import csv_aggregate, csv_format, csv_keywords, split_names, training_input, training_split
+from pipelines.columns import name_list
 from pipelines.dialect import Dialect
 from pipelines.errors import DataError, ForecasterError
 
@@ -64,7 +65,7 @@ def train_backfill(**o) -> None:
     features = split_names(o["features"]) or value_columns
     unknown = [c for c in features if c not in value_columns]
     if unknown:
-        raise ForecasterError(f"{o['data']}: no column(s) {unknown}; value columns are {value_columns}")
+        raise ForecasterError(f"{o['data']}: no column(s) {name_list(unknown)}; value columns are {name_list(value_columns)}")
     spec = BackfillSpec(window=o["window"], max_fill=o["max_fill"], min_context=o["min_context"], features=features)
     params = BackfillParams(
         layers=o["layers"], units=o["units"], dropout=o["dropout"], loss=o["loss"], epochs=o["epochs"],

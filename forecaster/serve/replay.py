@@ -18,7 +18,7 @@ import pandas as pd
 
 from forecaster.serve.mqtt_client import MqttClient
 from forecaster.serve.mqtt_settings import MqttSettings
-from pipelines.columns import SINGLE_SENSOR
+from pipelines.columns import SINGLE_SENSOR, name_list
 from pipelines.errors import ForecasterError
 from pipelines.payloads import check_sensor_id, encode_reading
 
@@ -99,7 +99,7 @@ def messages(
     if columns is not None:
         unknown = [c for c in columns if c not in value_cols]
         if unknown:
-            raise ForecasterError(f"no column(s) {unknown}; value columns are {value_cols}")
+            raise ForecasterError(f"no column(s) {name_list(unknown)}; value columns are {name_list(value_cols)}")
         value_cols = list(columns)
     sensors = frame[sensor_col].astype(str).to_numpy() if sensor_col else np.full(len(frame), sensor)
     for sid in pd.unique(sensors):
