@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import select
 import socket
-import ssl
 import sys
 import threading
 import time
@@ -21,17 +20,17 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from forecaster.serve.connect_errors import ConnectFailures
+from forecaster.serve.mqtt_paho import paho_client, resend_pending, settled
 from forecaster.serve.mqtt_settings import MqttSettings
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger(__name__)
 
-PROTOCOLS = {"5": mqtt.MQTTv5, "3.1.1": mqtt.MQTTv311}  # the names MqttSettings.protocol takes
 PRUNE_PENDING_AT = 4096  # QoS > 0 messages tracked for `flush` before acknowledged ones are dropped
 PUBLISH_BUFFER = 10_000  # QoS > 0 messages kept while disconnected (the oldest dropped beyond)
 FAILURE_LOG_EVERY = 10.0  # seconds between two log lines about refused publishes
@@ -106,7 +105,7 @@ class MqttClient:
         self.last_publish_ok = 0.0  # Unix time of the last publish the broker acknowledged
         self.manual_ack = manual_ack
         self.receive_maximum = receive_maximum
-        self._client = _paho_client(settings, status_topic)
+        self._client = paho_client(settings, status_topic)
         self._client.manual_ack_set(manual_ack)
         self.connect_failures = ConnectFailures(str(settings.broker))  # one ERROR line per outage, with the cause
         self._client.enable_logger(self.connect_failures.paho_logger(logging.getLogger("paho")))
@@ -206,7 +205,7 @@ class MqttClient:
                     # drop the settled ones; prune again only when the list has doubled, so
                     # that thousands of unacknowledged forecasts (a saturated daemon) do not
                     # make every publish scan them (measured: capped serve at ~1,200 forecasts/s)
-                    self._pending = [i for i in self._pending if not _settled(i)]
+                    self._pending = [i for i in self._pending if not settled(i)]
                     self._prune_at = max(PRUNE_PENDING_AT, 2 * len(self._pending))
                 self._pending.append(info)
         return queued
@@ -250,7 +249,7 @@ class MqttClient:
                 info.wait_for_publish(max(left, 0.001))
             except (RuntimeError, ValueError):  # dropped from paho's queue
                 return False
-            if not _settled(info):
+            if not settled(info):
                 return False
         return not self._buffer
 
@@ -309,7 +308,7 @@ class MqttClient:
         were in flight at the disconnect (so that every topic keeps its order), then let
         publishes go straight to paho."""
         deadline = time.monotonic() + timeout
-        while _resend_pending(self._client) and time.monotonic() < deadline:
+        while resend_pending(self._client) and time.monotonic() < deadline:
             time.sleep(0.001)
         with self._publish_lock:
             if connection != self.connects or not self.connected.is_set():
@@ -372,57 +371,3 @@ class MqttClient:
                 self._on_message(topic, message.payload)
         except Exception:  # an exception here would stop paho's network loop
             log.exception("message callback failed on topic %r", topic[:128])
-
-
-def _resend_pending(client: mqtt.Client) -> bool:
-    """True while paho still has QoS 1/2 messages of an earlier connection to resend.
-
-    paho has no public hook for "resent after reconnect", so this reads its outgoing message
-    table (under paho's own lock, without changing it); without that table it answers False.
-    """
-    mutex, messages = getattr(client, "_out_message_mutex", None), getattr(client, "_out_messages", None)
-    if mutex is None or messages is None:
-        return False
-    with mutex:
-        return any(m.qos > 0 and m.state == mqtt.mqtt_ms_publish for m in messages.values())
-
-
-def _settled(info: mqtt.MQTTMessageInfo) -> bool:
-    """True when nothing more will happen to a publish: acknowledged, or failed for good.
-
-    paho's ``is_published`` raises for a message queued while the connection was down
-    (``rc`` stays ``MQTT_ERR_NO_CONN`` even after paho resends it), which once made every
-    later publish raise: such a message is read by its flag instead.
-    """
-    try:
-        return info.is_published()
-    except (RuntimeError, ValueError):
-        return info._published or info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN)
-
-
-def _paho_client(settings: MqttSettings, status_topic: str | None) -> mqtt.Client:
-    """A paho client set up from ``settings``: protocol, session, in-flight window, credentials,
-    TLS, the ``offline`` last will and the reconnect backoff (callbacks are the caller's)."""
-    v5 = settings.protocol == "5"
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=settings.client_id,
-        protocol=PROTOCOLS[settings.protocol],
-        clean_session=None if v5 else not settings.persistent,
-        reconnect_on_failure=True,
-    )
-    client.max_inflight_messages_set(256)
-    client.max_queued_messages_set(0)  # unbounded: the daemon bounds its own queue
-    if settings.username is not None:
-        client.username_pw_set(settings.username, settings.password)
-    if settings.broker.tls:
-        client.tls_set(
-            ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file,
-            cert_reqs=ssl.CERT_NONE if settings.insecure else ssl.CERT_REQUIRED,
-        )
-        if settings.insecure:
-            client.tls_insecure_set(True)
-    if status_topic:
-        client.will_set(status_topic, b"offline", qos=1, retain=True)
-    client.reconnect_delay_set(settings.reconnect_min, settings.reconnect_max)
-    return client

@@ -6,7 +6,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import MQTTErrorCode
 
-from forecaster.serve.mqtt_client import MqttClient, _settled
+from forecaster.serve.mqtt_client import MqttClient
+from forecaster.serve.mqtt_paho import settled as _settled
 from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 from pipelines.errors import ForecasterError
 
