@@ -117,6 +117,12 @@ class Daemon:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(60)
 
+    def close(self) -> None:
+        """Kill the process if it still runs; close the log."""
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+        self.log.close()
+
 
 def client(url: str, client_id: str, **kwargs) -> MqttClient:
     settings = MqttSettings(broker=BrokerAddress.parse(url), client_id=client_id, persistent=True,
@@ -165,7 +171,6 @@ def check(stream: Stream, model, n_slots: int) -> dict:
     got = np.array([[[step[t] for t in model.spec.targets] for step in seen[key]] for key in keys])
     bad = (np.abs(got - expected) > 1e-4).any(axis=(1, 2))
     mismatched = int(bad.sum())
-    print("mismatched at", [keys[i] for i in np.flatnonzero(bad)][:20], "differing duplicates", differing[:10])
     lost, where = 0, []
     for sensor in stream.sensors:
         covered = np.zeros(n_slots, dtype=bool)
@@ -176,7 +181,8 @@ def check(stream: Stream, model, n_slots: int) -> dict:
         if len(missing):
             where.append(f"{sensor}: slots {missing.min()}..{missing.max()} ({len(missing)})")
     return {"forecasts": len(stream.forecasts), "duplicates": duplicates, "mismatched": mismatched, "lost": lost,
-            "max_error": float(np.abs(got - expected).max()), "lost_slots": where}
+            "max_error": float(np.abs(got - expected).max()), "lost_slots": where,
+            "mismatched_at": [keys[i] for i in np.flatnonzero(bad)][:20], "differing_duplicates": differing[:20]}
 
 
 def run(bundle: Path, workdir: Path, *, n_sensors: int, rate: float, seconds: float, log=print) -> dict:
@@ -224,7 +230,7 @@ def run(bundle: Path, workdir: Path, *, n_sensors: int, rate: float, seconds: fl
         time.sleep(1.0)
         daemon.stop()
     finally:
-        for stop in (sensors.stop, collector.stop, broker.stop):
+        for stop in (daemon.close, sensors.stop, collector.stop, broker.stop):
             stop()
     return {"sent": sent, "acknowledged": acknowledged, **check(stream, model, n_slots)}
 
@@ -256,6 +262,9 @@ def main() -> int:
         for r in rows:
             for line in r["lost_slots"]:
                 print(f"run {r['run']} lost {line}")
+            if r["mismatched_at"] or r["differing_duplicates"]:
+                print(f"run {r['run']} mismatched (sensor, slot): {r['mismatched_at']}; duplicates with other values: "
+                      f"{r['differing_duplicates']}")
         print(table(headers, [[r[h] if h != "max_error" else f"{r[h]:.1e}" for h in headers] for r in rows]))
         write_results("chaos", {"args": {k: str(v) for k, v in vars(args).items()}, "runs": rows})
         return 0 if all(r["lost"] == 0 and r["mismatched"] == 0 for r in rows) else 1

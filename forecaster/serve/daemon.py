@@ -106,6 +106,11 @@ class Daemon:
             if sensors or replayed:
                 log.info("restored the windows of %d sensor(s) from %s and %d newer reading(s) from its journal",
                          len(self.service.windows), self.store.path, replayed)
+            if not self.store.clean_stop:
+                with self.service.processing_lock:
+                    count = self.service.republish()
+                log.info("the last run did not stop cleanly: re-published the newest forecast of %d sensor(s) "
+                         "(those in flight at the crash were lost with the process)", count)
         self._worker.start()
         if self.config.metrics_port is not None:
             self._http = self._serve_metrics()
@@ -138,12 +143,12 @@ class Daemon:
         if self._worker.is_alive():
             log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
                       self.config.drain_timeout, service.inbox.qsize())
+        delivered = self.client.flush(self.config.drain_timeout)
         if self.store is not None:
             with service.processing_lock:  # a reading processed in the network thread is complete
-                service.delivery.snapshot(service.windows)
+                service.delivery.snapshot(service.windows, clean=delivered)
             self.store.close()
             log.info("saved the windows of %d sensor(s) to %s", len(service.windows), self.store.path)
-        self.client.flush(2.0)
         self.client.stop()
         if self._http is not None:
             self._http.shutdown()

@@ -82,15 +82,16 @@ class Delivery:
         self.snapshot(registry)
         return True
 
-    def snapshot(self, registry: WindowRegistry) -> None:
+    def snapshot(self, registry: WindowRegistry, *, clean: bool = False) -> None:
         """Write the snapshot now (hold the lock that guards ``registry``); a failure is logged
-        and counted, and the journal keeps everything since the last good one."""
+        and counted, and the journal keeps everything since the last good one. ``clean``: the
+        final snapshot of a stop after every forecast was acknowledged."""
         if self.store is None:
             return
         if self.interval:
             self._next_snapshot = self.clock() + self.interval
         try:
-            self.store.snapshot(registry)
+            self.store.snapshot(registry, clean=clean)
         except OSError as exc:
             self.metrics.state_errors.inc()
             self._log("snapshot", f"cannot write the state file {self.store.path}: {exc}; the journal keeps the readings")

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Sequence
 
 from forecaster import __version__
-from forecaster.serve.service import Publisher
+from forecaster.serve.interfaces import Publisher
 
 log = logging.getLogger(__name__)
 ORIGIN = {"name": "iot-forecaster", "sw_version": __version__}

@@ -27,13 +27,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import formatter
+from forecaster.serve.interfaces import Model, Publisher
 from forecaster.serve.telemetry import Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError, StaleReading
@@ -44,27 +44,6 @@ from pipelines.timeutil import step_of
 
 log = logging.getLogger(__name__)
 _WAKE = object()  # put into the queue to wake the worker; not a reading
-
-
-class Publisher(Protocol):
-    """Where forecasts go (an `MqttClient`, or a list in tests)."""
-
-    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
-        """Send or queue one message; False when it was dropped."""
-        ...
-
-
-class Model(Protocol):
-    """What the service needs of a `forecaster.model.Forecaster`."""
-
-    spec: object
-    freq_: str
-    max_gap: int
-    name: str
-
-    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
-        """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
-        ...
 
 
 class ForecastService:
@@ -262,6 +241,14 @@ class ForecastService:
             if len(completed) > 1:
                 self.metrics.superseded.inc(len(completed) - 1)
             newest[sensor] = (completed[-1], int(self.windows.get(sensor).last_slot))
+        return self._forecast(newest)
+
+    def republish(self) -> int:
+        """Predict and publish the newest window of every sensor that has one (hold
+        ``processing_lock``): after a crash, the forecasts paho had not yet sent are gone,
+        while their readings are safe in the state. Returns the forecasts published."""
+        newest = {s: (self.windows.get(s).window(), int(self.windows.get(s).last_slot))
+                  for s in list(self.windows) if self.windows.get(s).ready}
         return self._forecast(newest)
 
     def _forecast(self, newest: dict[str, tuple[np.ndarray, int]]) -> int:

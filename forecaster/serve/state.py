@@ -42,10 +42,11 @@ def _fingerprint(model) -> dict:
     return {"input_steps": spec.input_steps, "features": list(spec.features), "freq": model.freq_, "max_gap": model.max_gap}
 
 
-def save_state(path: str | Path, registry: WindowRegistry, model, *, journal_seq: int = 0) -> None:
-    """Write the windows atomically (a temporary file, fsync, then rename)."""
+def save_state(path: str | Path, registry: WindowRegistry, model, *, journal_seq: int = 0, clean: bool = False) -> None:
+    """Write the windows atomically (a temporary file, fsync, then rename). ``clean``: written
+    at a stop after every forecast was acknowledged by the broker."""
     path = Path(path)
-    body = {"version": STATE_VERSION, "model": _fingerprint(model), "journal_seq": journal_seq,
+    body = {"version": STATE_VERSION, "model": _fingerprint(model), "journal_seq": journal_seq, "clean": clean,
             "windows": registry.to_dict()}
     write_atomically(path, json.dumps(body, allow_nan=False).encode())
 
@@ -73,10 +74,11 @@ def restore_state(path: str | Path, registry: WindowRegistry, model, *, now_ns: 
     return _restore_snapshot(Path(path), registry, model, now_ns)[0]
 
 
-def _restore_snapshot(path: Path, registry: WindowRegistry, model, now_ns: int | None) -> tuple[int, int]:
-    """`restore_state`, also returning the journal seq the snapshot includes."""
+def _restore_snapshot(path: Path, registry: WindowRegistry, model, now_ns: int | None) -> tuple[int, int, bool]:
+    """`restore_state`, also returning the journal seq the snapshot includes and whether it was
+    written at a clean stop."""
     if not path.exists():
-        return 0, 0
+        return 0, 0, True
     try:
         body = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -85,7 +87,7 @@ def _restore_snapshot(path: Path, registry: WindowRegistry, model, now_ns: int |
         raise ForecasterError(f"{path}: unreadable state file (not a state file); remove it to start with empty windows")
     if body.get("version") not in READABLE_VERSIONS or body.get("model") != _fingerprint(model):
         log.warning("%s: saved for another model or version; starting with empty windows", path)
-        return 0, 0
+        return 0, 0, True
     now_ns = time.time_ns() if now_ns is None else now_ns
     problem = check_state_body(body, registry, now_ns=now_ns)
     if problem:
@@ -93,7 +95,7 @@ def _restore_snapshot(path: Path, registry: WindowRegistry, model, now_ns: int |
     dropped = registry.restore(body["windows"])
     if dropped:
         log.warning("%s: %d reading(s) of pending slots dropped (saved with --aggregate, which is not set now)", path, dropped)
-    return len(body["windows"]), int(body.get("journal_seq", 0))
+    return len(body["windows"]), int(body.get("journal_seq", 0)), body.get("clean") is True
 
 
 class StateStore:
@@ -112,6 +114,7 @@ class StateStore:
         self.journal: Journal | None = None
         self.saves = 0
         self.last_save_seconds = 0.0
+        self.clean_stop = True  # after `restore`: the last run stopped cleanly (nothing it published was lost)
 
     def check_writable(self) -> None:
         """Refuse a state file the daemon could not write, before it takes any traffic.
@@ -142,7 +145,7 @@ class StateStore:
             ForecasterError: an unreadable or invalid snapshot or journal (nothing loaded).
         """
         staging = registry.empty_like()
-        sensors, seq = _restore_snapshot(self.path, staging, self.model, now_ns)
+        sensors, seq, clean = _restore_snapshot(self.path, staging, self.model, now_ns)
         replayed, newest, columns = 0, seq, registry.settings["n_columns"]
         for record_seq, sensor, ns, values in replay(self.path, after=seq):
             newest = max(newest, record_seq)
@@ -159,6 +162,7 @@ class StateStore:
             except ForecasterError:  # StaleReading: already in the snapshot
                 pass
         registry.adopt(staging)
+        self.clean_stop = clean and replayed == 0
         self.journal = Journal(self.path, next_seq=newest + 1, sync=self.sync)
         return sensors, replayed
 
@@ -168,14 +172,14 @@ class StateStore:
             raise ForecasterError("StateStore.record before restore")
         self.journal.append(readings)
 
-    def snapshot(self, registry: WindowRegistry) -> None:
+    def snapshot(self, registry: WindowRegistry, *, clean: bool = False) -> None:
         """Write the windows and drop the journal segments they cover (hold the lock that
-        guards ``registry``)."""
+        guards ``registry``); ``clean`` at a stop after every forecast was acknowledged."""
         started = time.perf_counter()
         seq = self.journal.last_seq if self.journal is not None else 0
         if self.journal is not None:
             self.journal.rotate()
-        save_state(self.path, registry, self.model, journal_seq=seq)
+        save_state(self.path, registry, self.model, journal_seq=seq, clean=clean)
         if self.journal is not None:
             self.journal.drop_through(seq)
         self.saves += 1

@@ -206,3 +206,27 @@ def test_an_unwritable_state_file_is_refused_at_start(tmp_path):
     # /sys refuses new files even to root (CI runs as root, which ignores directory permissions)
     with pytest.raises(ForecasterError, match="cannot write there"):
         StateStore("/sys/state.json", MODEL).check_writable()
+
+
+def test_only_a_clean_stop_with_nothing_after_it_counts_as_clean(tmp_path):
+    path = tmp_path / "state.json"
+    store = opened(path)
+    live = registry()
+    store.restore(live)
+    assert store.clean_stop  # no file yet: nothing can have been lost
+    store.record([reading("s1", 0)])
+    store.snapshot(live)  # a periodic snapshot is never clean
+    store.close()
+    crashed = opened(path)
+    crashed.restore(registry())
+    assert not crashed.clean_stop
+    crashed.snapshot(live, clean=True)  # the final snapshot of a stop that flushed every forecast
+    crashed.close()
+    again = opened(path)
+    again.restore(registry())
+    assert again.clean_stop
+    again.record([reading("s1", 1)])  # it ran on and was killed: the journal holds newer readings
+    again.close()
+    last = opened(path)
+    last.restore(registry())
+    assert not last.clean_stop

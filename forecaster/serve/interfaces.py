@@ -1,0 +1,28 @@
+"""What the service needs of its surroundings: a publisher for forecasts and a model."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Publisher(Protocol):
+    """Where forecasts go (an `MqttClient`, or a list in tests)."""
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> bool:
+        """Send or queue one message; False when it was dropped."""
+        ...
+
+
+class Model(Protocol):
+    """What the service needs of a `forecaster.model.Forecaster`."""
+
+    spec: object
+    freq_: str
+    max_gap: int
+    name: str
+
+    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+        """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
+        ...
