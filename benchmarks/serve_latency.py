@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +174,7 @@ def saturation(probe: Probe, sensors: list[str], data: list[bytes], first: int, 
             "forecasts_per_s": len(times) / span if times else 0.0}
 
 
-def start_daemon(command: list[str], metrics_port: int | None = None) -> subprocess.Popen:
+def start_daemon(command: list[str], metrics_port: int | None = None, cwd: Path = ROOT) -> subprocess.Popen:
     """Start a daemon process and wait until it serves: `forecaster serve` answers ``/readyz``
     on ``metrics_port``; the comparison daemons print ``ready`` (`common.serve_readings`)."""
     if metrics_port is None:
@@ -181,7 +182,7 @@ def start_daemon(command: list[str], metrics_port: int | None = None) -> subproc
         if process.stdout.readline().strip() != "ready":
             raise SystemExit(f"{Path(command[1]).name} did not connect to the broker")
         return process
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -211,24 +212,31 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runtime", default="keras", choices=["keras", "tflite"])
     parser.add_argument("--threads", type=int, default=0, help="serve --threads (0: all cores)")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-echo", action="store_true")
+    parser.add_argument("--with-state", action="store_true",
+                        help="also run ours with --state-file (journal, acks after fsync), in the same run")
+    parser.add_argument("--baseline-root", type=Path, default=None,
+                        help="also run `forecaster serve` from this checkout (e.g. a git worktree of an older commit)")
     return parser.parse_args()
 
 
-def run_ours(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict]) -> None:
-    """`forecaster serve`: paced runs for each N, then a saturation run at the largest N."""
+def run_ours(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict],
+             label: str = "ours", extra: Sequence[str] = (), root: Path = ROOT) -> None:
+    """`forecaster serve` (from the checkout ``root``, with ``extra`` flags): paced runs for each
+    N, then a saturation run at the largest N."""
     port = free_port()
     ours = start_daemon([sys.executable, "-m", "forecaster", "-q", "serve", "--model", str(bundle),
-                         "--broker", url, "--client-id", "bench-serve", "--metrics-port", str(port),
-                         "--runtime", args.runtime, "--threads", str(args.threads)], port)
+                         "--broker", url, "--client-id", f"bench-{label}", "--metrics-port", str(port),
+                         "--runtime", args.runtime, "--threads", str(args.threads), *extra], port, cwd=root)
     try:
         for n in args.sensors:
-            probe = Probe(url, f"ours-{n}")
+            probe = Probe(url, f"{label}-{n}")
             sensors = [f"n{n}-{i}" for i in range(n)]
             first = fill(probe, sensors, data)
-            results[f"ours paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
+            results[f"{label} paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
             if n == max(args.sensors):
                 first += int(args.seconds * args.rate)
-                results[f"ours saturation N={n}"] = saturation(
+                results[f"{label} saturation N={n}"] = saturation(
                     probe, sensors, data, first, args.saturation_rounds, timeout=120)
             probe.close()
     finally:
@@ -297,8 +305,14 @@ def main() -> int:
         gc.freeze()  # this process built the model with TensorFlow: keep its full GCs out of the timings
         broker = Broker(tmp / "mosquitto").start()
         try:
+            if args.baseline_root:
+                run_ours(broker.url, bundle, data, args, results, "baseline", root=args.baseline_root)
             run_ours(broker.url, bundle, data, args, results)
-            run_echo(broker.url, data, args, results)
+            if args.with_state:
+                run_ours(broker.url, bundle, data, args, results, "ours+state",
+                         ["--state-file", str(tmp / "state.json"), "--persistent-session"])
+            if not args.skip_echo:
+                run_echo(broker.url, data, args, results)
             if not args.skip_naive:
                 run_naive(broker.url, bundle, data, args, results)
         finally:

@@ -27,6 +27,7 @@ from paho.mqtt.properties import Properties
 from forecaster.serve.connect_errors import ConnectFailures
 from forecaster.serve.mqtt_paho import paho_client, resend_pending, settled
 from forecaster.serve.mqtt_settings import MqttSettings
+from forecaster.serve.telemetry import ExceptionLog
 from pipelines.errors import ForecasterError
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class MqttClient:
         self._granted: set[str] = set()
         self.refused_subscriptions: dict[str, str] = {}  # topic filter -> the broker's reason
         self.refused_by_broker: str | None = None  # the reason of the last publish the broker refused
+        self.callback_errors = 0
+        self._callback_error = ExceptionLog(log)
         self.last_publish_ok = 0.0  # Unix time of the last publish the broker acknowledged
         self.manual_ack = manual_ack
         self.receive_maximum = receive_maximum
@@ -370,4 +373,5 @@ class MqttClient:
             else:
                 self._on_message(topic, message.payload)
         except Exception:  # an exception here would stop paho's network loop
-            log.exception("message callback failed on topic %r", topic[:128])
+            self.callback_errors += 1
+            self._callback_error(f"message callback failed on topic {topic[:128]!r}")

@@ -34,7 +34,7 @@ import pandas as pd
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import formatter
 from forecaster.serve.interfaces import Model, Publisher
-from forecaster.serve.telemetry import Metrics, RateLimitedLog
+from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, parse_message
@@ -126,6 +126,7 @@ class ForecastService:
         self.queue_wait = 1.0  # seconds the network thread waits for room in a full queue
         self._last_arrival = float("-inf")
         self._log = RateLimitedLog(log.warning, interval=log_interval)
+        self._bug = ExceptionLog(log, interval=log_interval)
         self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
         self._enqueued = 0  # written by the network thread only
         self._done = 0  # written by the worker only; equal counts: nothing queued or running
@@ -202,7 +203,8 @@ class ForecastService:
         try:
             self.process(items, tokens)
         except Exception:  # a bug must not silently kill a thread: log, keep serving
-            log.exception("failed to process a batch of %d readings", len(items))
+            self.metrics.internal_errors.inc()
+            self._bug(f"failed to process a batch of {len(items)} readings")
 
     def reject(self, rejection: Rejection, topic: str | None = None) -> None:
         """Count and (rate-limited) log one refused message."""
@@ -382,4 +384,5 @@ class ForecastService:
         try:
             self.finalize_due()
         except Exception:  # a bug must not silently kill the worker: log, keep serving
-            log.exception("failed to finalise the due slots")
+            self.metrics.internal_errors.inc()
+            self._bug("failed to finalise the due slots")

@@ -76,6 +76,10 @@ class Metrics:
             "forecaster_state_errors", "Failed journal writes and snapshots (logged; not ready while the journal "
             "fails).", registry=r,
         )
+        self.internal_errors = Counter(
+            "forecaster_internal_errors", "Unexpected exceptions caught in the worker or the message callback "
+            "(logged with a traceback at most every 10 s; the daemon keeps serving).", registry=r,
+        )
         self._ok = self.messages.labels("accepted", "ok")
         self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
 
@@ -174,6 +178,41 @@ class RateLimitedLog:
             skipped = self._skipped.pop(key, 0)
         suffix = f" ({skipped} more like this since the last line)" if skipped else ""
         self._emit(f"{key}: {message}{suffix}")
+
+
+class ExceptionLog:
+    """Log the exception being handled with its traceback, at most once per ``interval`` seconds
+    (with a count of the rest): a bug hit by every message must not flood the log.
+
+    Example:
+        >>> import logging
+        >>> limited = ExceptionLog(logging.getLogger("demo"), interval=60)
+        >>> try:
+        ...     1 / 0
+        ... except ZeroDivisionError:
+        ...     limited("dividing")
+        >>> limited.skipped
+        0
+    """
+
+    def __init__(self, logger, *, interval: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._clock = clock
+        self._last = float("-inf")
+        self.skipped = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        """Call inside an ``except`` block."""
+        now = self._clock()
+        with self._lock:
+            if now - self._last < self._interval:
+                self.skipped += 1
+                return
+            self._last, skipped, self.skipped = now, self.skipped, 0
+        suffix = f" ({skipped} more since the last line)" if skipped else ""
+        self._logger.exception("%s%s", message, suffix)
 
 
 def serve_http(
