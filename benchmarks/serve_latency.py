@@ -289,7 +289,7 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
     naive_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("naive saturation")]
     if ours_sat and naive_sat and naive_sat[0] > 0:
         print(f"\nours / naive saturation throughput: {ours_sat[0] / naive_sat[0]:.0f}x")
-    path = write_results("serve_latency", {"args": vars(args), "results": results})
+    path = write_results("serve_latency", {"args": {k: str(v) for k, v in vars(args).items()}, "results": results})
     print(f"wrote {path}")
 
 
@@ -309,7 +309,7 @@ def main() -> int:
                 run_ours(broker.url, bundle, data, args, results, "baseline", root=args.baseline_root)
             run_ours(broker.url, bundle, data, args, results)
             if args.with_state:
-                run_ours(broker.url, bundle, data, args, results, "ours+state",
+                run_ours(broker.url, bundle, data, args, results, "ours-state",
                          ["--state-file", str(tmp / "state.json"), "--persistent-session"])
             if not args.skip_echo:
                 run_echo(broker.url, data, args, results)

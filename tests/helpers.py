@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +31,13 @@ def synthetic_frame(n: int = 400, sensors: tuple[str, ...] = ("a",), freq: str =
         load = 3 + np.cos(2 * np.pi * t / 24) + rng.normal(0, 0.1, n)
         parts.append(pd.DataFrame({"sensor": sensor, "ts": ts, "load": load, "temp": temp}))
     return pd.concat(parts, ignore_index=True)
+
+
+def wait_until(predicate, timeout: float = 30.0, poll: float = 0.1) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return False

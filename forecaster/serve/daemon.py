@@ -147,6 +147,7 @@ class Daemon:
         if self.store is not None:
             with service.processing_lock:  # a reading processed in the network thread is complete
                 service.delivery.snapshot(service.windows, clean=delivered)
+            service.delivery.close()
             self.store.close()
             log.info("saved the windows of %d sensor(s) to %s", len(service.windows), self.store.path)
         self.client.stop()

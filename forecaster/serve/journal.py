@@ -1,8 +1,9 @@
 """The write-ahead journal: accepted readings on disk before their messages are acknowledged.
 
 Each batch the worker processes is appended as JSON lines ``[seq, sensor, ns, values]`` in
-one write and one ``fsync`` (a group commit), and only then are its MQTT messages
-acknowledged: a reading the broker no longer holds is always on disk. The state file
+one write; a committer thread then ``fsync``s everything appended so far in one call (a group
+commit) and only then acknowledges the batches' MQTT messages: a reading the broker no longer
+holds is always on disk, and the worker never waits for the disk. The state file
 (`forecaster.serve.state`) is a snapshot that records the last ``seq`` it includes; the
 journal is cut into segments (``<state>.journal.<first seq>``) so that a snapshot can drop
 the segments it covers without rewriting anything. At start the snapshot is loaded and the
@@ -17,6 +18,7 @@ import json
 import logging
 import math
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -28,21 +30,21 @@ Record = tuple[int, str, int, tuple[float, ...]]  # seq, sensor, ns since the ep
 
 
 class Journal:
-    """Appends records to the newest segment; `rotate` starts a new one.
+    """Appends records to the newest segment; `sync` makes them durable; `rotate` starts a new
+    segment. Thread-safe: the worker appends while the committer thread syncs.
 
     Args:
         state_file: the state file the journal belongs to; segments sit beside it.
         next_seq: the sequence number of the next record (one past the newest on disk).
-        sync: ``fsync`` after each append (the default; False only survives a crash of the
-            process, not of the machine).
     """
 
-    def __init__(self, state_file: str | Path, *, next_seq: int = 1, sync: bool = True) -> None:
+    def __init__(self, state_file: str | Path, *, next_seq: int = 1) -> None:
         self.state_file = Path(state_file)
-        self.sync = sync
         self.next_seq = next_seq
         self.syncs = 0
+        self._lock = threading.Lock()
         self._file = None
+        self._dirty = False
         self._open_segment()
 
     @property
@@ -51,7 +53,8 @@ class Journal:
         return self.next_seq - 1
 
     def append(self, readings: Sequence[tuple[str, int, Sequence[float]]]) -> None:
-        """Write ``(sensor, ns, values)`` readings as one group commit (one write, one fsync).
+        """Write ``(sensor, ns, values)`` readings in one write (to the OS: they survive a crash
+        of the process; `sync` makes them survive a crash of the machine).
 
         Raises:
             OSError: the disk refused the write (the caller must not acknowledge).
@@ -59,37 +62,54 @@ class Journal:
         if not readings:
             return
         lines = []
-        for sensor, ns, values in readings:
-            cells = [None if math.isnan(v) else v for v in values]
-            lines.append(json.dumps([self.next_seq, sensor, ns, cells], separators=(",", ":"), allow_nan=False))
-            self.next_seq += 1
-        self._file.write(("\n".join(lines) + "\n").encode())
-        self._file.flush()
-        if self.sync:
-            os.fsync(self._file.fileno())
-            self.syncs += 1
+        with self._lock:
+            for sensor, ns, values in readings:
+                cells = [None if math.isnan(v) else v for v in values]
+                lines.append(json.dumps([self.next_seq, sensor, ns, cells], separators=(",", ":"), allow_nan=False))
+                self.next_seq += 1
+            self._file.write(("\n".join(lines) + "\n").encode())
+            self._dirty = True
+
+    def sync(self) -> None:
+        """``fsync`` what was appended so far (one call covers every append before it: a group
+        commit). Raises OSError when the disk refuses."""
+        with self._lock:
+            if self._dirty:
+                os.fsync(self._file.fileno())
+                self._dirty = False
+                self.syncs += 1
 
     def rotate(self) -> None:
-        """Close the current segment and start a new one (its records all come later)."""
-        self._file.close()
-        self._open_segment()
+        """Sync and close the current segment and start a new one (its records all come later)."""
+        with self._lock:
+            if self._dirty:
+                os.fsync(self._file.fileno())
+                self._dirty = False
+            self._file.close()
+            self._open_segment()
 
     def drop_through(self, seq: int) -> int:
         """Delete the closed segments whose records are all ``<= seq`` (a snapshot covers them);
         how many were deleted."""
-        segments = segments_of(self.state_file)
-        current = Path(self._file.name)
+        with self._lock:
+            segments = segments_of(self.state_file)
+            current = Path(self._file.name)
+            bounds = [first for first, _ in segments[1:]] + [self.next_seq]
         dropped = 0
-        for (_first, path), (next_first, _) in zip(segments, segments[1:] + [(self.next_seq, None)]):
+        for (_first, path), next_first in zip(segments, bounds):
             if path != current and next_first - 1 <= seq:
                 path.unlink(missing_ok=True)
                 dropped += 1
         return dropped
 
     def close(self) -> None:
-        """Close the current segment."""
-        if self._file is not None and not self._file.closed:
-            self._file.close()
+        """Sync and close the current segment."""
+        with self._lock:
+            if self._file is not None and not self._file.closed:
+                if self._dirty:
+                    os.fsync(self._file.fileno())
+                    self._dirty = False
+                self._file.close()
 
     def _open_segment(self) -> None:
         path = self.state_file.with_name(f"{self.state_file.name}.journal.{self.next_seq}")

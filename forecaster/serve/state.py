@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from forecaster.serve.journal import Journal, replay
 from forecaster.serve.state_check import check_state_body
@@ -45,10 +46,14 @@ def _fingerprint(model) -> dict:
 def save_state(path: str | Path, registry: WindowRegistry, model, *, journal_seq: int = 0, clean: bool = False) -> None:
     """Write the windows atomically (a temporary file, fsync, then rename). ``clean``: written
     at a stop after every forecast was acknowledged by the broker."""
-    path = Path(path)
+    write_atomically(Path(path), _body(model, journal_seq, clean, registry.to_dict()))
+
+
+def _body(model, journal_seq: int, clean: bool, windows: dict) -> bytes:
+    """The state file's bytes."""
     body = {"version": STATE_VERSION, "model": _fingerprint(model), "journal_seq": journal_seq, "clean": clean,
-            "windows": registry.to_dict()}
-    write_atomically(path, json.dumps(body, allow_nan=False).encode())
+            "windows": windows}
+    return json.dumps(body, allow_nan=False).encode()
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -98,19 +103,24 @@ def _restore_snapshot(path: Path, registry: WindowRegistry, model, now_ns: int |
     return len(body["windows"]), int(body.get("journal_seq", 0)), body.get("clean") is True
 
 
+class Snapshot(NamedTuple):
+    """Windows captured for a snapshot, and the last journal record they include."""
+
+    seq: int
+    windows: dict
+
+
 class StateStore:
     """The snapshot and the journal of one state file.
 
     Args:
         path: the state file (``--state-file``).
         model: the served model (its window spec is the snapshot's fingerprint).
-        sync: fsync each journal append (a crash of the machine loses nothing acknowledged).
     """
 
-    def __init__(self, path: str | Path, model, *, sync: bool = True) -> None:
+    def __init__(self, path: str | Path, model) -> None:
         self.path = Path(path)
         self.model = model
-        self.sync = sync
         self.journal: Journal | None = None
         self.saves = 0
         self.last_save_seconds = 0.0
@@ -163,27 +173,42 @@ class StateStore:
                 pass
         registry.adopt(staging)
         self.clean_stop = clean and replayed == 0
-        self.journal = Journal(self.path, next_seq=newest + 1, sync=self.sync)
+        self.journal = Journal(self.path, next_seq=newest + 1)
         return sensors, replayed
 
     def record(self, readings: Sequence[tuple[str, int, Sequence[float]]]) -> None:
-        """Journal a processed batch (one write, one fsync); call before acknowledging it."""
+        """Journal a processed batch (one write); `sync` before acknowledging it."""
         if self.journal is None:
             raise ForecasterError("StateStore.record before restore")
         self.journal.append(readings)
 
-    def snapshot(self, registry: WindowRegistry, *, clean: bool = False) -> None:
-        """Write the windows and drop the journal segments they cover (hold the lock that
-        guards ``registry``); ``clean`` at a stop after every forecast was acknowledged."""
-        started = time.perf_counter()
+    def sync(self) -> None:
+        """Make every batch recorded so far durable (one fsync)."""
+        if self.journal is not None:
+            self.journal.sync()
+
+    def capture(self, registry: WindowRegistry) -> Snapshot:
+        """The windows as they are now and the journal position they include, with the journal
+        moved on to a new segment (hold the lock that guards ``registry``; fast: a copy).
+        `write` it later, outside the lock."""
         seq = self.journal.last_seq if self.journal is not None else 0
         if self.journal is not None:
             self.journal.rotate()
-        save_state(self.path, registry, self.model, journal_seq=seq, clean=clean)
+        return Snapshot(seq, registry.to_dict())
+
+    def write(self, snapshot: Snapshot, *, clean: bool = False) -> None:
+        """Write a captured snapshot atomically and drop the journal segments it covers;
+        ``clean`` at a stop after every forecast was acknowledged."""
+        started = time.perf_counter()
+        write_atomically(self.path, _body(self.model, snapshot.seq, clean, snapshot.windows))
         if self.journal is not None:
-            self.journal.drop_through(seq)
+            self.journal.drop_through(snapshot.seq)
         self.saves += 1
         self.last_save_seconds = time.perf_counter() - started
+
+    def snapshot(self, registry: WindowRegistry, *, clean: bool = False) -> None:
+        """`capture` and `write` at once (hold the lock that guards ``registry``)."""
+        self.write(self.capture(registry), clean=clean)
 
     def close(self) -> None:
         """Close the journal."""

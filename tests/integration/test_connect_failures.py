@@ -5,19 +5,10 @@ more line when it dies (a real Mosquitto on a port of the test's own)."""
 from __future__ import annotations
 
 import logging
-import time
 
+from helpers import wait_until
 from mqtt_broker import Broker, free_port
 from serve_support import DaemonThread, http_get, scrape
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def error_lines(caplog) -> list[str]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
+from helpers import wait_until
 from mqtt_broker import Broker, free_port
 from serve_support import good_payload, http_get, publisher, scrape
 
@@ -27,14 +27,6 @@ def start_daemon(model, url: str) -> tuple[Daemon, threading.Event, threading.Th
     thread.start()
     return daemon, stop, thread, port
 
-
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def readyz(port: int) -> int:

@@ -6,10 +6,10 @@ reason, counted by reason in /metrics, while the daemon stays up, not ready, and
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import pytest
+from helpers import wait_until
 from mqtt_broker import Broker, Collector, TlsListener
 from pki import make_pki
 from serve_support import DaemonThread, forecasts, good_payload, http_get, publisher, scrape
@@ -25,14 +25,6 @@ def tls_broker(directory, pki, *, cert=None, require_certificate=True) -> Broker
     listener = TlsListener(pki.ca, cert.cert, cert.key, require_certificate=require_certificate)
     return Broker(directory, tls=listener).start()
 
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_the_daemon_serves_over_tls_with_a_client_certificate(tmp_path, pki, tiny_model, ett_small):

@@ -60,6 +60,9 @@ def test_readings_are_acknowledged_after_the_journal_and_rejections_at_once(tmp_
         def record(self, readings):
             order.append(("journal", [r[1] for r in readings]))
 
+        def sync(self):
+            order.append(("sync", None))
+
     delivery = Delivery(lambda tokens: order.append(("ack", list(tokens))) or acked.extend(tokens), Store(), Metrics(),
                         interval=None)
     rules = ParseRules(subscription="sensors/+/readings", features=("x",))
@@ -69,8 +72,11 @@ def test_readings_are_acknowledged_after_the_journal_and_rejections_at_once(tmp_
     service.receive("sensors/s1/readings", b"not json", token="t-bad")
     assert acked == ["t-bad"] and order == [("ack", ["t-bad"])]  # nothing to keep: acknowledged at once
     service.process([reading(0), reading(1), reading(1)], ["t0", "t1", "t1-again"])
+    assert delivery.drain(10)
+    delivery.close()
     ns = [reading(0).ts.value, reading(1).ts.value]
-    assert order[1:] == [("journal", ns), ("ack", ["t0", "t1", "t1-again"])]  # the redelivery is not journalled
+    # journalled (the redelivery is not), synced by the committer thread, then acknowledged
+    assert order[1:] == [("journal", ns), ("sync", None), ("ack", ["t0", "t1", "t1-again"])]
     assert service.metrics.value("forecaster_readings_redelivered_total") == 1
 
 
@@ -79,6 +85,9 @@ def test_a_failing_journal_acknowledges_nothing_and_makes_the_daemon_not_ready(t
         path = tmp_path / "state.json"
 
         def record(self, readings):
+            pass  # the page cache takes it
+
+        def sync(self):
             raise OSError(28, "No space left on device")
 
     acked: list = []
@@ -88,5 +97,7 @@ def test_a_failing_journal_acknowledges_nothing_and_makes_the_daemon_not_ready(t
     service = ForecastService(model, rules=ParseRules(subscription="sensors/+/readings", features=("x",)),
                               publisher=Sent(), delivery=delivery)
     service.process([reading(0)], ["t0"])
+    assert delivery.drain(10)
+    delivery.close()
     assert acked == [] and delivery.failing
     assert delivery.metrics.value("forecaster_state_errors_total") == 1
