@@ -53,9 +53,15 @@ def level_key(level: object) -> str:
         ...
         pipelines.errors.ForecasterError: an interval level must be a number between 0 and 1 (e.g. 0.95). Received: 1.0
     """
-    if not is_real(level) or not 0 < float(level) < 1:
+    number: object = level
+    if isinstance(level, str):
+        try:
+            number = float(level)
+        except ValueError:
+            pass
+    if not is_real(number) or not 0 < float(number) < 1:  # NaN fails too
         raise ForecasterError(f"an interval level must be a number between 0 and 1 (e.g. 0.95). Received: {level!r}")
-    return format(round(float(level), 6), "g")
+    return format(round(float(number), 6), "g")
 
 
 def parse_levels(value: str | Sequence[object] | None) -> tuple[float, ...]:
@@ -73,15 +79,7 @@ def parse_levels(value: str | Sequence[object] | None) -> tuple[float, ...]:
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return ()
     items = value.split(",") if isinstance(value, str) else list(value)
-    levels = []
-    for item in items:
-        try:
-            number = float(item) if isinstance(item, str) else item
-        except ValueError:
-            number = None
-        if not (is_real(number) and 0 < float(number) < 1):  # NaN fails too
-            raise ForecasterError(f"an interval level must be a number between 0 and 1 (e.g. 0.95). Received: {item!r}")
-        levels.append(float(level_key(number)))
+    levels = [float(level_key(item.strip() if isinstance(item, str) else item)) for item in items]
     return tuple(sorted(set(levels)))
 
 

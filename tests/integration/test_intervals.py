@@ -117,3 +117,31 @@ def test_train_command_takes_the_levels_or_none(csv, tmp_path, capsys):
     assert main(["train", "--out", str(tmp_path / "c"), "--intervals", "95", *common]) == 2
     assert capsys.readouterr().err == ("forecaster: error: an interval level must be a number between 0 and 1 "
                                        "(e.g. 0.95). Received: '95'\n")
+
+
+def test_evaluate_scores_each_level_beside_the_point_metrics(tiny_bundle, tiny_model, ett_small, csv, tmp_path,
+                                                            capsys):
+    from forecaster.evaluate.scores import evaluate
+
+    result = evaluate(tiny_model, ett_small)
+    test = split_windows(tiny_model, ett_small)[0][TEST]
+    lo, hi = tiny_model.interval_bounds(test.X, tiny_model.predict_windows(test.X), 0.95)
+    inside = (test.y >= lo) & (test.y <= hi)
+    np.testing.assert_allclose(result.intervals["0.95"]["coverage"], inside.mean(axis=0))
+    np.testing.assert_allclose(result.intervals["0.95"]["width"], (hi - lo).mean(axis=0))
+    miss = np.maximum(lo - test.y, 0) + np.maximum(test.y - hi, 0)
+    np.testing.assert_allclose(result.intervals["0.95"]["winkler"], (hi - lo + 40 * miss).mean(axis=0))
+    assert main(["evaluate", "--model", str(tiny_bundle), "--data", str(csv), "--json", str(tmp_path / "e.json"),
+                 "--report", str(tmp_path / "e.md"), "--plot", str(tmp_path / "e.png")]) == 0
+    assert "| target | level | coverage | mean width | Winkler score |" in capsys.readouterr().out
+    scores = json.loads((tmp_path / "e.json").read_text())["intervals"]
+    assert set(scores) == {"0.8", "0.95"} and len(scores["0.8"]["per_step"]["coverage"]) == 6
+    assert scores["0.95"]["summary"]["coverage"]["OT"] == pytest.approx(inside.mean())
+    assert "### Coverage and width by horizon step" in (tmp_path / "e.md").read_text()
+
+
+def test_evaluate_of_a_bundle_without_intervals_leaves_them_out(old_bundle, csv, tmp_path, capsys):
+    assert main(["evaluate", "--model", str(old_bundle), "--data", str(csv), "--json", str(tmp_path / "e.json"),
+                 "--plot", str(tmp_path / "e.png")]) == 0
+    assert "Winkler" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "e.json").read_text())["intervals"] == {}
