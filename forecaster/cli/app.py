@@ -13,6 +13,7 @@ import click
 
 from forecaster.cli.logs import LOG_FORMATS, configure_logging
 from forecaster.cli.util import (
+    check_levels,
     csv_aggregate,
     csv_format,
     csv_keywords,
@@ -157,7 +158,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, in
 
     meta = read_meta(bundle, expect="forecast")
     if interval is not None:
-        _check_interval(bundle, meta, interval)
+        check_levels(bundle, meta, (interval,))
     if plot:
         from forecaster.evaluate.plots import pyplot
 
@@ -205,19 +206,6 @@ def export(bundle: str, fmt: str) -> None:
 
     path, diff = export_tflite(bundle)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB); max difference from Keras {diff:.2g}")
-
-
-def _check_interval(bundle: str, meta: dict, level: float) -> None:
-    """A level the bundle was calibrated at, checked before any work (one line otherwise)."""
-    from pipelines.conformal import level_key
-
-    key = level_key(level)
-    levels = sorted(meta.get("intervals", {}).get("levels", {}), key=float)
-    if "intervals" not in meta:
-        raise ForecasterError(f"{bundle}: this model has no prediction intervals (its bundle predates them, or it "
-                              "was trained with --intervals none); retrain it to get them")
-    if key not in levels:
-        raise ForecasterError(f"{bundle}: no interval at level {key}; calibrated levels: {', '.join(levels) or 'none'}")
 
 
 def _targets(data: str, given: list[str] | None, value_columns: list[str]) -> list[str]:
