@@ -5,7 +5,8 @@ the actual values fell from the forecasts, and turns each level into an offset p
 and target: ``lo = forecast + scale * lower``, ``hi = forecast + scale * upper``. The quantile
 is the finite-sample conformal one: the ``ceil((n + 1) q)``-th smallest of ``n`` scores, so
 that, with exchangeable windows, at least ``q`` of new ones fall inside. A level needs
-``ceil((n + 1) q) <= n`` windows (19 for 0.95); a level with too few is left out (warned).
+``ceil((n + 1) q) <= n`` windows (19 for 0.95; 39 with signed residuals, whose tails are at 0.975); a
+level with too few is left out (logged; `available` lists the rest).
 
 The interval is a post-hoc residual quantile: it is the same for every network family and
 runtime. Two choices, both recorded in the table (and compared by ``benchmarks/intervals.py``):
@@ -160,7 +161,7 @@ class Conformal:
         for level in self.levels:
             band = self._band(residuals, level)
             if band is None:
-                log.warning("interval level %s left out: %d calibration windows are too few for it", level_key(level),
+                log.info("interval level %s left out: %d calibration windows are too few for it", level_key(level),
                             len(actual))
             else:
                 self.bands_[level_key(level)] = band
