@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pandas as pd
 
 from forecaster.model import Forecaster
 from forecaster.params import ModelParams
+from pipelines.conformal import DEFAULT_LEVELS
 from pipelines.split import SplitSpec
 from pipelines.windows import WindowSpec
 
@@ -26,6 +28,7 @@ def train(
     time_col: str | None = None,
     sensor_col: str | None = None,
     name: str = "forecaster",
+    intervals: Sequence[float] | str | None = DEFAULT_LEVELS,
     verbose: int = 0,
     **overrides: Any,
 ) -> Forecaster:
@@ -36,6 +39,8 @@ def train(
         spec: the window definition.
         params: network and training settings (default: the declared defaults of `ModelParams`).
         freq, max_gap, split, time_col, sensor_col, name: see `Forecaster`.
+        intervals: levels of the conformal prediction intervals calibrated on the validation
+            windows (``()`` or ``None``: none); ``model.predict(frame, interval=0.95)`` uses them.
         verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
         **overrides: any `ModelParams` option by name (``cell="lstm"``, ``units=64``, ...),
             applied over ``params``.
@@ -55,7 +60,7 @@ def train(
     params = ModelParams.from_options(params, overrides, stacklevel=3)
     forecaster = Forecaster(
         spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
-        time_col=time_col, sensor_col=sensor_col, name=name,
+        time_col=time_col, sensor_col=sensor_col, name=name, intervals=intervals,
     )
     return forecaster.fit(frame, verbose=verbose)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,11 @@ import pandas as pd
 from forecaster.params import ModelParams
 from pipelines.checks import integer, one_of
 from pipelines.columns import detect_columns
+from pipelines.conformal import DEFAULT_LEVELS, DEFAULT_SCALE, Conformal, parse_levels, target_history
 from pipelines.errors import DataError, ForecasterError
 from pipelines.metrics import mae, rmse
 from pipelines.scaling import Scaler
-from pipelines.series import Prepared, prepare
+from pipelines.series import Prepared, prepare, warn_ends_behind
 from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
 from pipelines.timeutil import step_of
 from pipelines.windows import WindowSpec, windows_by_block_label
@@ -38,6 +40,8 @@ class Forecaster:
             cuts a longer file at the same times).
         time_col, sensor_col: the data's time and sensor columns; found by name when ``None``.
         name: a label written into published forecasts.
+        intervals: the levels of the prediction intervals calibrated on the validation windows
+            after training (`pipelines.conformal`; ``()``: none); ``intervals_`` holds the table.
 
     Example:
         >>> spec = WindowSpec(input_steps=24, horizon=6, features=["OT"], targets=["OT"])
@@ -56,6 +60,7 @@ class Forecaster:
         time_col: str | None = None,
         sensor_col: str | None = None,
         name: str = "forecaster",
+        intervals: Sequence[float] | str | None = DEFAULT_LEVELS,
     ) -> None:
         if not isinstance(spec, WindowSpec):
             raise ForecasterError(f"`spec` must be a WindowSpec. Received: {type(spec).__name__}")
@@ -72,6 +77,7 @@ class Forecaster:
         self.time_col = time_col
         self.sensor_col = sensor_col
         self.name = name
+        self.intervals = parse_levels(intervals)
 
     # ------------------------------------------------------------------ training
     def fit(self, frame: pd.DataFrame, *, verbose: int = 0) -> Forecaster:
@@ -105,11 +111,8 @@ class Forecaster:
             )
         self.window_counts_ = {name: len(splits[label][0]) for name, label in
                                (("train", TRAIN), ("validation", VALIDATION), ("test", TEST))}
-        log.info(
-            "windows: %d train, %d validation, %d test (%d sensors, cadence %s)",
-            len(splits[TRAIN][0]), len(splits[VALIDATION][0]), len(splits[TEST][0]),
-            len(data.series), data.freq,
-        )
+        log.info("windows: %d train, %d validation, %d test (%d sensors, cadence %s)", len(splits[TRAIN][0]),
+                 len(splits[VALIDATION][0]), len(splits[TEST][0]), len(data.series), data.freq)
         from forecaster.nn.build import build_network
         from forecaster.nn.ensemble import train_ensemble
         from forecaster.nn.training import fit_network
@@ -121,12 +124,42 @@ class Forecaster:
                 loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay,
             )
 
-        self.model_, self.history_ = train_ensemble(
-            lambda p, name: build_network(self.spec, p, name=name), self.params, fit_member
-        )
+        self.model_, self.history_ = train_ensemble(lambda p, name: build_network(self.spec, p, name=name),
+                                                    self.params, fit_member)
         self._predictor = None
+        self.intervals_ = self._calibrate(*splits[VALIDATION])
         self.metrics_ = self._test_metrics(*splits[TEST])
         return self
+
+    def _calibrate(self, X: np.ndarray, y: np.ndarray) -> Conformal | None:
+        """The conformal interval table of the validation windows (scaled ``X``, ``y``); None without levels or windows."""
+        if len(X) == 0 and self.intervals:
+            log.warning("no validation windows: the model has no prediction intervals")
+        if not self.intervals or len(X) == 0:
+            return None
+        tidx = list(self.spec.target_index)
+        history = target_history(self.scaler_.inverse_transform(X, self.spec.feature_index), self.spec)
+        conformal = Conformal(levels=self.intervals, scale=DEFAULT_SCALE if history is not None else "none")
+        predicted = self.scaler_.inverse_transform(self._predict_scaled(X), tidx)
+        return conformal.fit(self.scaler_.inverse_transform(y, tidx), predicted, history)
+
+    def interval_bounds(self, windows: np.ndarray, forecast: np.ndarray, level: object) -> tuple[np.ndarray, np.ndarray]:
+        """``(lo, hi)`` in sensor units around ``forecast`` (`predict_windows` of raw ``windows``) at ``level``.
+
+        Raises:
+            ForecasterError: a model without intervals, or a level it was not calibrated at
+                (the message names the levels it has).
+        """
+        return self._interval_table(level).bounds(forecast, level, target_history(windows, self.spec))
+
+    def _interval_table(self, level: object) -> Conformal:
+        """The interval table, checked to hold ``level`` (one clear error otherwise)."""
+        self._check_fitted()
+        if getattr(self, "intervals_", None) is None:
+            raise ForecasterError("this model has no prediction intervals (its bundle predates them, or it was "
+                                  "trained with --intervals none); retrain it to get them")
+        self.intervals_.check(level)
+        return self.intervals_
 
     def _windows(self, data: Prepared, labels: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Scaled windows of every sensor, by split."""
@@ -231,23 +264,29 @@ class Forecaster:
             sensors.append(sensor)
             windows.append(rows[-L:])
             ends.append(data.times(sensor)[-1])
-        _warn_ends_behind(frame, time_col, sensors, ends, data.step, named=sensor_col is not None)
+        warn_ends_behind(frame, time_col, sensors, ends, data.step, named=sensor_col is not None)
         return sensors, np.stack(windows), ends
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, *, interval: float | None = None) -> pd.DataFrame:
         """The next ``horizon`` steps after the end of each sensor's series.
 
         Args:
             frame: readings with the model's feature columns and at least ``input_steps``
                 regular rows per sensor.
+            interval: a calibrated level (e.g. 0.95): adds ``<target>_lo`` and ``<target>_hi``
+                beside each target.
 
         Returns:
             Columns ``sensor`` (when the data has a sensor column), ``ts`` and one per
             target, in sensor units; ``horizon`` rows per sensor.
         """
+        if interval is not None:
+            self._interval_table(interval)  # a model without it: one error before any work
         sensors, windows, ends = self.latest_windows(frame)
         forecast = self.predict_windows(windows)
-        return self.forecast_frame(sensors, ends, forecast, with_sensor=self._columns_of(frame)[1] is not None)
+        bands = None if interval is None else self.interval_bounds(windows, forecast, interval)
+        return self.forecast_frame(sensors, ends, forecast, with_sensor=self._columns_of(frame)[1] is not None,
+                                   bands=bands)
 
     def _columns_of(self, frame: pd.DataFrame) -> tuple[str | None, str | None]:
         """The time and sensor columns of a frame to predict on (trained names first)."""
@@ -256,15 +295,19 @@ class Forecaster:
         return detect_columns(frame, time_col, sensor_col)
 
     def forecast_frame(
-        self, sensors: list[str], ends: list[pd.Timestamp], forecast: np.ndarray, *, with_sensor: bool = True
+        self, sensors: list[str], ends: list[pd.Timestamp], forecast: np.ndarray, *, with_sensor: bool = True,
+        bands: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> pd.DataFrame:
-        """Long-format forecast rows from ``(n_sensors, horizon, n_targets)`` arrays."""
+        """Long-format forecast rows from ``(n_sensors, horizon, n_targets)`` arrays; with ``bands``
+        (``lo``, ``hi`` of that shape), ``<target>_lo`` and ``<target>_hi`` beside each target."""
         step = step_of(self.freq_)
         H = self.spec.horizon
         ts = np.concatenate([pd.date_range(end + step, periods=H, freq=step).as_unit("ns") for end in ends])
         out = pd.DataFrame({"sensor": np.repeat(sensors, H), "ts": ts})
         for j, target in enumerate(self.spec.targets):
             out[target] = forecast[:, :, j].reshape(-1)
+            if bands is not None:
+                out[f"{target}_lo"], out[f"{target}_hi"] = (b[:, :, j].reshape(-1) for b in bands)
         if not with_sensor:
             out = out.drop(columns="sensor")
         return out
@@ -275,7 +318,9 @@ class Forecaster:
         self._check_fitted()
         from forecaster.bundle import fitted_meta
 
-        return fitted_meta("forecast", self, max_gap=self.max_gap, split=self.split_.to_dict())
+        table = getattr(self, "intervals_", None)
+        return fitted_meta("forecast", self, max_gap=self.max_gap, split=self.split_.to_dict(),
+                           **({"intervals": table.to_dict()} if table is not None else {}))
 
     def save(self, directory: str | Path) -> Path:
         """Write the bundle directory (model.keras + bundle.json)."""
@@ -302,7 +347,9 @@ class Forecaster:
 
         one_of(RUNTIMES)("runtime", runtime)
         if runtime == "keras":
-            _require_tensorflow()
+            from forecaster.nn.tf_env import require_tensorflow
+
+            require_tensorflow()
             from forecaster.nn.recurrent import is_bidirectional
 
             model, meta = load_bundle(directory, expect="forecast")
@@ -347,40 +394,7 @@ class Forecaster:
         if network is not None:
             self.model_ = network
         self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
+        table = meta.get("intervals")
+        self.intervals_ = None if table is None else Conformal.from_dict(table, spec=spec, source=directory)
+        self.intervals = tuple(float(k) for k in self.intervals_.available) if self.intervals_ else ()
         return self
-
-
-def _require_tensorflow() -> None:
-    """The keras runtime on an install without TensorFlow (the edge install) is a clear error, not a traceback."""
-    import importlib.util
-
-    try:
-        missing = importlib.util.find_spec("tensorflow") is None
-    except ValueError:  # sys.modules["tensorflow"] is None: its import is blocked
-        missing = True
-    if missing:
-        raise ForecasterError("TensorFlow is not installed here: use the tflite runtime (--runtime tflite, "
-                              "runtime=\"tflite\") with a bundle exported by `forecaster export`")
-
-
-def _warn_ends_behind(
-    frame: pd.DataFrame, time_col: str | None, sensors: list[str], ends: list[pd.Timestamp], step: pd.Timedelta,
-    *, named: bool,
-) -> None:
-    """One warning naming the sensors whose last complete row is in an earlier slot than the frame's last time."""
-    last = pd.to_datetime(frame.index if time_col is None else frame[time_col], utc=True).max()
-    last_slot = last.value // step.value
-    behind = [(s, last_slot - end.value // step.value, end + step) for s, end in zip(sensors, ends)
-              if end.value // step.value < last_slot]
-    if not behind:
-        return
-    iso = "%Y-%m-%dT%H:%M:%SZ"
-    if not named:
-        _, rows, start = behind[0]
-        log.warning("the series ends %d step(s) before the data's last time %s (its last rows are missing or "
-                    "incomplete): the forecast starts at %s", rows, last.strftime(iso), start.strftime(iso))
-        return
-    shown = ", ".join(f"{s} at {start.strftime(iso)} ({rows} step(s) early)" for s, rows, start in behind[:5])
-    more = f" and {len(behind) - 5} more" if len(behind) > 5 else ""
-    log.warning("%d sensor(s) end before the data's last time %s (their last rows are missing or incomplete); "
-                "their forecasts start earlier: %s%s", len(behind), last.strftime(iso), shown, more)

@@ -108,3 +108,28 @@ def mase(
     scale = np.asarray(scale, dtype="float64")
     with np.errstate(invalid="ignore", divide="ignore"):
         return mae(actual, predicted, axis=axis) / np.where(scale > 0, scale, np.nan)
+
+
+def coverage(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """The share of ``actual`` values inside ``[lo, hi]``.
+
+    Example:
+        >>> float(coverage(np.array([1.0, 5.0]), np.array([0.0, 0.0]), np.array([2.0, 2.0])))
+        0.5
+    """
+    actual = np.asarray(actual, dtype="float64")
+    return np.mean((actual >= lo) & (actual <= hi), axis=axis)
+
+
+def winkler(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: float,
+            axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """The mean Winkler (interval) score at ``level``: the width ``hi - lo``, plus ``2 / (1 - level)``
+    times the distance by which ``actual`` falls outside (lower is better; sensor units).
+
+    Example:
+        >>> float(winkler(np.array([1.0, 4.0]), np.array([0.0, 0.0]), np.array([2.0, 2.0]), 0.5))
+        6.0
+    """
+    actual = np.asarray(actual, dtype="float64")
+    outside = np.maximum(lo - actual, 0.0) + np.maximum(actual - hi, 0.0)
+    return np.mean(hi - lo + 2.0 / (1.0 - level) * outside, axis=axis)

@@ -83,3 +83,26 @@ def _log_report(sensor: str, s: RegularSeries, freq: str) -> None:
             sensor, freq, r.rows_in, r.incomplete_rows, r.interpolated_slots,
             r.interpolated_gaps, len(r.cut_gaps), r.segments,
         )
+
+
+def warn_ends_behind(
+    frame: pd.DataFrame, time_col: str | None, sensors: list[str], ends: list[pd.Timestamp], step: pd.Timedelta,
+    *, named: bool,
+) -> None:
+    """One warning naming the sensors whose last complete row is in an earlier slot than the frame's last time."""
+    last = pd.to_datetime(frame.index if time_col is None else frame[time_col], utc=True).max()
+    last_slot = last.value // step.value
+    behind = [(s, last_slot - end.value // step.value, end + step) for s, end in zip(sensors, ends)
+              if end.value // step.value < last_slot]
+    if not behind:
+        return
+    iso = "%Y-%m-%dT%H:%M:%SZ"
+    if not named:
+        _, rows, start = behind[0]
+        log.warning("the series ends %d step(s) before the data's last time %s (its last rows are missing or "
+                    "incomplete): the forecast starts at %s", rows, last.strftime(iso), start.strftime(iso))
+        return
+    shown = ", ".join(f"{s} at {start.strftime(iso)} ({rows} step(s) early)" for s, rows, start in behind[:5])
+    more = f" and {len(behind) - 5} more" if len(behind) > 5 else ""
+    log.warning("%d sensor(s) end before the data's last time %s (their last rows are missing or incomplete); "
+                "their forecasts start earlier: %s%s", len(behind), last.strftime(iso), shown, more)

@@ -13,6 +13,7 @@ import click
 
 from forecaster.cli.logs import LOG_FORMATS, configure_logging
 from forecaster.cli.util import (
+    check_levels,
     csv_aggregate,
     csv_format,
     csv_keywords,
@@ -88,6 +89,8 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
               help="Longest run of missing steps to interpolate; longer gaps cut the series.")
 @training_split
 @click.option("--name", default=None, help="Model name in published forecasts [default: the bundle folder name].")
+@click.option("--intervals", default="0.8,0.95", show_default=True,
+              help="Levels of the prediction intervals calibrated on the validation windows (comma list; none: off).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
 def train(**o) -> None:
     """Train a forecaster on a CSV and write a model bundle.
@@ -95,6 +98,7 @@ def train(**o) -> None:
     The model options (--cell to --ensemble) are those of `forecaster.params.ModelParams`.
     """
     from forecaster.model import Forecaster
+    from pipelines.conformal import parse_levels
     from pipelines.csv_source import read_csv
     from pipelines.split import SplitSpec
     from pipelines.windows import WindowSpec
@@ -112,7 +116,7 @@ def train(**o) -> None:
     model = Forecaster(
         spec=spec, params=params, freq=o["freq"], max_gap=o["max_gap"], split=split,
         time_col=frame.attrs["time_col"], sensor_col=frame.attrs["sensor_col"],
-        name=o["name"] or Path(o["out"]).name,
+        name=o["name"] or Path(o["out"]).name, intervals=parse_levels(o["intervals"]),
     )
     model.fit(frame, verbose=2 if o["progress"] else 0)
     out = model.save(o["out"])
@@ -131,6 +135,9 @@ def train(**o) -> None:
             naive = m.get("naive_mae", {}).get(target)
             vs = f" (naive last value: {naive:.4g})" if naive is not None else ""
             click.echo(f"test MAE {target}: {m['mae'][target]:.4g}{vs} on {m['test_windows']} windows")
+    if model.intervals_ is not None:
+        click.echo(f"prediction intervals at {', '.join(model.intervals_.available) or 'no level'} calibrated on "
+                   f"{model.intervals_.windows_} validation windows")
 
 
 @cli.command(epilog=EPILOG_PREDICT)
@@ -140,14 +147,18 @@ def train(**o) -> None:
 @click.option("--plot", default=None, type=click.Path(dir_okay=False), help="Also write a PNG of history and forecast.")
 @click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
               help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
+@click.option("--interval", default=None, type=float,
+              help="Also write <target>_lo and <target>_hi: the prediction interval at this calibrated level, e.g. 0.95.")
 @csv_format
 @csv_aggregate
-def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, **fmt) -> None:
+def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, interval: float | None, **fmt) -> None:
     """Forecast the next `horizon` steps after the end of each sensor's series."""
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
+    if interval is not None:
+        check_levels(bundle, meta, (interval,))
     if plot:
         from forecaster.evaluate.plots import pyplot
 
@@ -163,7 +174,9 @@ def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, **
 
     model = Forecaster.load(bundle, runtime=runtime)
     sensors, windows, ends = model.latest_windows(frame)
-    result = model.forecast_frame(sensors, ends, model.predict_windows(windows), with_sensor=True)
+    forecast = model.predict_windows(windows)
+    bands = None if interval is None else model.interval_bounds(windows, forecast, interval)
+    result = model.forecast_frame(sensors, ends, forecast, with_sensor=True, bands=bands)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     written = result.copy()
     written["ts"] = written["ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -174,7 +187,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, **
         from forecaster.evaluate.plots import plot_forecast
 
         history = _recent_history(frame, model, sensors)
-        plot_forecast(history, result, list(model.spec.targets), plot)
+        plot_forecast(history, result, list(model.spec.targets), plot, interval=interval)
         click.echo(f"wrote {plot}")
 
 

@@ -39,7 +39,8 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
     model, the naive last value, the seasonal naive forecast and a ridge regression on the
-    window (fit on the training windows). Uses the split recorded in the bundle.
+    window (fit on the training windows); for each level of the model's prediction intervals,
+    coverage, mean width and the Winkler score. Uses the split recorded in the bundle.
     """
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
@@ -55,6 +56,7 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
 
     from forecaster.evaluate.report import (
+        interval_table,
         markdown_report,
         plot_evaluation,
         season_note,
@@ -69,6 +71,8 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     result = run_evaluation(model, frame, period=season, folds=folds, by_sensor=by_sensor)
     click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
     click.echo(summary_table(result))
+    if result.intervals:
+        click.echo(interval_table(result))
     if by_sensor:
         click.echo(sensor_table(result))
     if report:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from forecaster.cli.util import csv_format, csv_keywords
+from forecaster.cli.util import check_levels, csv_format, csv_keywords
 from pipelines.errors import ForecasterError
 
 if TYPE_CHECKING:
@@ -167,6 +167,9 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--max-payload", default=65_536, show_default=True, type=click.IntRange(min=1), help="Largest payload in bytes.")
 @click.option("--max-future", default=86_400.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Reject readings more than this many seconds ahead of the clock.")
+@click.option("--interval", multiple=True, metavar="LEVEL[,LEVEL]",
+              help="Publish the prediction interval at this calibrated level in each forecast step (lo/hi; "
+                   "repeatable or a comma list, e.g. 0.8,0.95).")
 @click.option("--output-format", default="json", show_default=True, type=click.Choice(["json", "influx"]),
               help="json: one JSON object per forecast; influx: InfluxDB line protocol, one line per target and step "
                    "(Telegraf mqtt_consumer, data_format = \"influx\").")
@@ -186,6 +189,7 @@ def serve(ctx: click.Context, **o) -> None:
     """Subscribe to readings, keep a window per sensor, publish a forecast when it advances."""
     from forecaster.bundle import read_meta
     from forecaster.serve.config import ServeConfig
+    from pipelines.conformal import parse_levels
 
     _info_logging(ctx)
     if o["ha_discovery"] is not None and not o["client_id"]:
@@ -198,13 +202,15 @@ def serve(ctx: click.Context, **o) -> None:
         state_interval=o["state_interval"], max_sensors=o["max_sensors"], queue_size=o["queue_size"], publish_buffer=o["publish_buffer"],
         max_batch=o["max_batch"], max_payload=o["max_payload"], max_future_s=o["max_future"], runtime=o["runtime"],
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
-        aggregate=o["aggregate"], slot_grace=o["slot_grace"], **_payload_rules(o),
+        aggregate=o["aggregate"], slot_grace=o["slot_grace"], intervals=parse_levels(",".join(o["interval"])),
+        **_payload_rules(o),
     )
     if config.state_file:
         from forecaster.serve.state import StateStore
 
         StateStore(config.state_file, None).check_writable()  # before TensorFlow loads
     meta = read_meta(o["model"], expect="forecast")  # checks kind, schema and checksums without TensorFlow
+    check_levels(o["model"], meta, config.intervals)
     if o["runtime"] == "tflite" and "model.tflite" not in meta.get("files", {}):
         raise ForecasterError(f"{o['model']}: no model.tflite; run `forecaster export --model {o['model']} --format tflite` first")
     ctx.exit(_serve_until_signalled(config))

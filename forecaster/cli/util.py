@@ -171,3 +171,20 @@ def missing_summary(frame: Any) -> str:
     a = frame.attrs
     return (f"missing: {a.get('missing_cells', 0)} cells in {a.get('source')} without a reading "
             f"({a.get('coded_cells', 0)} equal to a --missing code)")
+
+
+def check_levels(bundle: str, meta: dict, levels: Any) -> None:
+    """Interval levels the bundle (its checked ``bundle.json``) was calibrated at, checked before
+    any work: one line naming the levels it has otherwise."""
+    from pipelines.conformal import level_key
+
+    if not levels:
+        return
+    if "intervals" not in meta:
+        raise ForecasterError(f"{bundle}: this model has no prediction intervals (its bundle predates them, or it "
+                              "was trained with --intervals none); retrain it to get them")
+    calibrated = sorted(meta["intervals"].get("levels", {}), key=float)
+    for key in (level_key(level) for level in levels):
+        if key not in calibrated:
+            raise ForecasterError(f"{bundle}: no interval at level {key}; calibrated levels: "
+                                  f"{', '.join(calibrated) or 'none'}")

@@ -38,10 +38,12 @@ def save(fig, path: str | Path, dpi: int = 110) -> Path:
     return path
 
 
-def forecast_figure(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str]):
+def forecast_figure(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str],
+                    interval: float | None = None):
     """The figure of `plot_forecast`: one panel per sensor (the first `MAX_SENSORS` by id; the
     title says "6 of N sensors shown" when there are more), time in UTC on the x axis, the
-    targets on the y axis, the legend outside."""
+    targets on the y axis, the legend outside; the ``<target>_lo``/``_hi`` columns, when the
+    forecast has them, shaded as the ``interval`` band."""
     plt = pyplot()
     sensors = list(history)[:MAX_SENSORS]
     fig, axes = plt.subplots(len(sensors), 1, figsize=(10, 2.8 * len(sensors)), squeeze=False)
@@ -51,6 +53,9 @@ def forecast_figure(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, ta
         for target in targets:
             line = ax.plot(past.index, past[target], label=f"{target} (measured)")[0]
             ax.plot(future["ts"], future[target], "--", color=line.get_color(), label=f"{target} (forecast)")
+            if f"{target}_lo" in future:
+                ax.fill_between(future["ts"], future[f"{target}_lo"], future[f"{target}_hi"], color=line.get_color(),
+                                alpha=0.2, label=f"{target} ({interval or ''} interval)".replace("( ", "("))
         ax.axvline(past.index[-1], color="grey", linewidth=0.8)
         ax.set_title(f"sensor {sensor}" if len(history) > 1 or sensor != "0" else "forecast")
         ax.set_xlabel("time (UTC)")
@@ -65,7 +70,8 @@ def forecast_figure(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, ta
     return fig
 
 
-def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str], path: str | Path) -> Path:
+def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targets: list[str], path: str | Path,
+                  interval: float | None = None) -> Path:
     """Plot the recent history and the forecast of each sensor (at most six) and target.
 
     Args:
@@ -73,5 +79,6 @@ def plot_forecast(history: dict[str, pd.DataFrame], forecast: pd.DataFrame, targ
         forecast: rows with ``sensor``, ``ts`` and the target columns.
         targets: the columns to draw.
         path: the PNG file to write.
+        interval: the level of the ``<target>_lo``/``_hi`` band in ``forecast`` (for the legend).
     """
-    return save(forecast_figure(history, forecast, targets), path)
+    return save(forecast_figure(history, forecast, targets, interval), path)

@@ -36,6 +36,38 @@ def summary_table(result: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def interval_table(result: Evaluation) -> str:
+    """One row per target and interval level: coverage, mean width and Winkler score over the horizon
+    (empty when the model has no intervals).
+
+    Example:
+        >>> import numpy as np
+        >>> bands = {"0.8": {"coverage": np.full((2, 1), 0.75), "width": np.ones((2, 1)), "winkler": np.full((2, 1), 3.0)}}
+        >>> print(interval_table(Evaluation(["OT"], 2, 24, 5, {}, intervals=bands)).splitlines()[2])
+        | OT | 0.8 | 0.75 | 1 | 3 |
+    """
+    if not result.intervals:
+        return ""
+    lines = ["| target | level | coverage | mean width | Winkler score |", "|" + " --- |" * 5]
+    for j, target in enumerate(result.targets):
+        for level, s in result.intervals.items():
+            cells = " | ".join(_fmt(float(s[k][:, j].mean())) for k in ("coverage", "width", "winkler"))
+            lines.append(f"| {target} | {level} | {cells} |")
+    return "\n".join(lines)
+
+
+def interval_step_table(result: Evaluation) -> str:
+    """Coverage and mean width per horizon step (rows) for each target and level (columns)."""
+    cols = [(t, level) for t in result.targets for level in result.intervals]
+    lines = ["| step | " + " | ".join(f"{t} {level} coverage | {t} {level} width" for t, level in cols) + " |",
+             "|" + " --- |" * (2 * len(cols) + 1)]
+    for h in range(result.horizon):
+        cells = " | ".join(f"{_fmt(result.intervals[level]['coverage'][h, result.targets.index(t)])} | "
+                           f"{_fmt(result.intervals[level]['width'][h, result.targets.index(t)])}" for t, level in cols)
+        lines.append(f"| {h + 1} | {cells} |")
+    return "\n".join(lines)
+
+
 def step_table(result: Evaluation, metric: str = "mae") -> str:
     """``metric`` per horizon step (rows) for each target and method (columns)."""
     cols = [(t, m) for t in result.targets for m in result.scores]
@@ -93,6 +125,12 @@ def markdown_report(result: Evaluation, title: str) -> str:
         "",
         step_table(result, "mae"),
     ]
+    if result.intervals:
+        parts += ["", "## Prediction intervals (conformal, calibrated on the validation windows)", "",
+                  "Coverage: the share of test readings inside the interval (nominal: the level); width in "
+                  "sensor units; the Winkler score adds 2 / (1 - level) times each miss to the width (lower is better).",
+                  "", interval_table(result), "", "### Coverage and width by horizon step", "",
+                  interval_step_table(result)]
     if result.by_sensor:
         parts += ["", "## By sensor", "", sensor_table(result)]
     if result.folds:
@@ -136,6 +174,9 @@ def example_figure(result: Evaluation):
     for ax, i in zip(axes[:, 0], picks):
         ax.plot(np.arange(-L + 1, 1), examples["history"][i, :, 0], color="grey", label="history")
         ax.plot(np.arange(1, H + 1), examples["actual"][i, :, 0], color="black", label="actual")
+        for level in sorted(result.intervals, key=float, reverse=True):  # the widest band underneath
+            ax.fill_between(np.arange(1, H + 1), examples[f"lo {level}"][i, :, 0], examples[f"hi {level}"][i, :, 0],
+                            color="tab:blue", alpha=0.15, label=f"model {level} interval")
         for method in result.scores:
             ax.plot(np.arange(1, H + 1), examples[method][i, :, 0], "--", label=LABELS.get(method, method))
         ax.set_title(f"{result.targets[0]}: test window example {i + 1}", fontsize=9)

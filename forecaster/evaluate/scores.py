@@ -23,7 +23,7 @@ import pandas as pd
 from forecaster.model import Forecaster
 from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive_along
 from pipelines.errors import DataError, ForecasterError
-from pipelines.metrics import mae, mape, mase, near_zero, rmse, smape
+from pipelines.metrics import coverage, mae, mape, mase, near_zero, rmse, smape, winkler
 from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, split_labels
 from pipelines.windows import WindowSpec, gather, starts_by_label
@@ -88,6 +88,9 @@ class Evaluation:
     examples: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     seasonal_fallback: int = 0  # test windows with less than a season of history: their seasonal naive is naive
     by_sensor: dict[str, dict[str, Any]] = field(default_factory=dict)
+    intervals: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per calibrated level (``"0.95"``), the model's ``coverage``, mean ``width`` and ``winkler``
+    score, each ``(horizon, n_targets)``."""
 
     def summary(self, method: str, metric: str) -> np.ndarray:
         """The metric over all horizon steps, per target (see `summarise`)."""
@@ -111,6 +114,8 @@ class Evaluation:
             "summary": {m: per_target({k: self.summary(m, k) for k in METRICS}) for m in self.scores},
             "per_step": {m: {k: clean(v) for k, v in s.items()} for m, s in self.scores.items()},
             "folds": self.folds,
+            "intervals": {level: {"summary": {k: dict(zip(self.targets, clean(v.mean(axis=0))[0])) for k, v in s.items()},
+                                  "per_step": {k: clean(v) for k, v in s.items()}} for level, s in self.intervals.items()},
             **({"by_sensor": {sensor: {"windows": entry["windows"], **{m: per_target(entry[m]) for m in self.scores}}
                               for sensor, entry in self.by_sensor.items()}} if self.by_sensor else {}),
         }
@@ -278,11 +283,27 @@ def evaluate(
     examples = {"history": test.history[picks], "actual": test.y[picks], **{k: v[picks] for k, v in predicted.items()}}
     result = Evaluation(list(spec.targets), spec.horizon, season_length, int(len(test.X)), scores, examples=examples,
                         seasonal_fallback=int((~test.seasoned).sum()))
+    result.intervals = interval_scores(model, test, predicted[MODEL], picks, examples)
     if by_sensor:
         result.by_sensor = sensor_scores(test, predicted, scale, guard)
     if folds > 1:
         result.folds = backtest(model, windows, predicted, scale, guard, folds, alpha)
     return result
+
+
+def interval_scores(model: Forecaster, test: Windows, forecast: np.ndarray, picks: np.ndarray,
+                    examples: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Coverage, mean width and Winkler score per horizon step and target at each calibrated level
+    of the model's intervals (none for a model without them); the example windows' bands go
+    into ``examples`` as ``lo <level>`` and ``hi <level>``."""
+    table = getattr(model, "intervals_", None)
+    out = {}
+    for level in table.available if table is not None else []:
+        lo, hi = model.interval_bounds(test.X, forecast, level)
+        out[level] = {"coverage": coverage(test.y, lo, hi, axis=0), "width": np.mean(hi - lo, axis=0),
+                      "winkler": winkler(test.y, lo, hi, float(level), axis=0)}
+        examples[f"lo {level}"], examples[f"hi {level}"] = lo[picks], hi[picks]
+    return out
 
 
 def _test_windows(model: Forecaster, frame: pd.DataFrame, windows: dict[int, Windows], folds: int) -> Windows:

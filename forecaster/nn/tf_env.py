@@ -14,6 +14,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 
+from pipelines.errors import ForecasterError
+
 _NOISE = (
     "All log messages before absl::InitializeLog()",
     "oneDNN custom operations are on",
@@ -97,3 +99,16 @@ def limit_threads(threads: int) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def require_tensorflow() -> None:
+    """The keras runtime on an install without TensorFlow (the edge install) is a clear error, not a traceback."""
+    import importlib.util
+
+    try:
+        missing = importlib.util.find_spec("tensorflow") is None
+    except ValueError:  # sys.modules["tensorflow"] is None: its import is blocked
+        missing = True
+    if missing:
+        raise ForecasterError("TensorFlow is not installed here: use the tflite runtime (--runtime tflite, "
+                              "runtime=\"tflite\") with a bundle exported by `forecaster export`")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from forecaster.serve.formats import check_output_format
 from forecaster.serve.mqtt_settings import MqttSettings
 from forecaster.serve.topics import check_template
+from pipelines.conformal import parse_levels
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
 from pipelines.readings import check_aggregate
@@ -56,6 +57,8 @@ class ServeConfig:
         slot_grace: with ``aggregate``, seconds after a slot's end (daemon clock) when the slot
             is final if no reading of a later slot came first; None: one cadence step of the
             model; 0: only a later reading finalises (for replayed history).
+        intervals: the prediction-interval levels each forecast step carries (``lo``/``hi``);
+            the bundle must be calibrated at each (checked by ``forecaster serve``).
 
     Example:
         >>> from forecaster.serve.mqtt_settings import BrokerAddress
@@ -95,9 +98,11 @@ class ServeConfig:
     ha_discovery: str | None = None
     aggregate: str | None = None
     slot_grace: float | None = None
+    intervals: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
+        object.__setattr__(self, "intervals", parse_levels(self.intervals))
         grace = self.slot_grace
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0
                                   or grace == float("inf")):

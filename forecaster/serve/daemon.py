@@ -70,7 +70,7 @@ class Daemon:
             qos=config.qos_out, retain=config.retain, metrics=self.metrics, max_sensors=config.max_sensors,
             queue_size=config.queue_size, more_pending=self.client.incoming_pending,
             output_format=config.output_format, announce=self.discovery.announce if self.discovery else None,
-            aggregate=config.aggregate, slot_grace=config.slot_grace, delivery=delivery,
+            aggregate=config.aggregate, slot_grace=config.slot_grace, delivery=delivery, intervals=config.intervals,
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(

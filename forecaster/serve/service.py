@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.serve.delivery import Delivery
-from forecaster.serve.formats import formatter
+from forecaster.serve.formats import banded, formatter
 from forecaster.serve.interfaces import Model, Publisher
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
@@ -63,7 +63,7 @@ class ForecastService:
             client's `incoming_pending`); enables the idle shortcut. None: always queue.
         idle_gap: seconds without a message after which the daemon counts as idle (the
             shortcut is only taken then, so that a busy daemon always batches).
-        output_format: ``json`` or ``influx`` (`forecaster.serve.formats`).
+        output_format: ``json`` or ``influx`` (`forecaster.serve.formats`); intervals: the levels in each step.
         announce: called with a sensor id before each of its forecasts is published (Home
             Assistant discovery announces a new sensor there); None: nothing.
         aggregate: several readings in one slot (`pipelines.readings.AGGREGATES`); None: the
@@ -91,6 +91,7 @@ class ForecastService:
         more_pending: Callable[[], bool] | None = None,
         idle_gap: float = 0.005,
         output_format: str = "json",
+        intervals: Sequence[float] = (),
         announce: Callable[[str], None] | None = None,
         aggregate: str | None = None,
         slot_grace: float | None = None,
@@ -107,7 +108,8 @@ class ForecastService:
         self.qos, self.retain = qos, retain
         self.metrics = metrics or Metrics()
         self.step_ns = step_of(model.freq_).value
-        self.format = formatter(output_format, step_ns=self.step_ns, freq=model.freq_, model=model.name, targets=spec.targets)
+        self.format = formatter(output_format, step_ns=self.step_ns, freq=model.freq_, model=model.name, targets=spec.targets, levels=intervals)
+        self.predict = banded(model, intervals)  # the forecasts, with the bounds of each level appended
         self.announce = announce
         grace_ns = self.step_ns if slot_grace is None else (round(slot_grace * 1e9) or None)
         self.windows = WindowRegistry(
@@ -260,7 +262,7 @@ class ForecastService:
         sensors = list(newest)
         batch = np.stack([newest[s][0] for s in sensors])
         started = time.perf_counter()
-        forecasts = self.model.predict_windows(batch)
+        forecasts = self.predict(batch)
         self.metrics.inference.observe(time.perf_counter() - started)
         self.metrics.batch.observe(len(sensors))
         published = self._publish(sensors, forecasts, [newest[s][1] for s in sensors])

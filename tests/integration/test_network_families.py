@@ -26,7 +26,7 @@ FAMILIES = {
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    return synthetic_frame(240, sensors=("a", "b"))
+    return synthetic_frame(600, sensors=("a", "b"))  # 60 validation rows a sensor: enough windows for intervals
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
@@ -54,6 +54,9 @@ def test_saved_bundle_loads_to_the_same_forecasts(family, frame):
     loaded = forecaster.load(bundle)
     assert loaded.spec == model.spec and loaded.params == model.params
     np.testing.assert_array_equal(loaded.predict(frame)["temp"].to_numpy(), model.predict(frame)["temp"].to_numpy())
+    # the conformal intervals are calibrated for every family and travel in bundle.json
+    assert model.intervals_.available == ["0.8", "0.95"]
+    pd.testing.assert_frame_equal(loaded.predict(frame, interval=0.95), model.predict(frame, interval=0.95))
 
 
 def test_tflite_export_forecasts_like_keras(family, frame):
@@ -62,6 +65,9 @@ def test_tflite_export_forecasts_like_keras(family, frame):
     assert diff <= 1e-4
     edge = forecaster.load(bundle, runtime="tflite")
     np.testing.assert_allclose(edge.predict(frame)["temp"], model.predict(frame)["temp"], atol=1e-3)
+    edge_band, keras_band = edge.predict(frame, interval=0.8), model.predict(frame, interval=0.8)
+    for column in ("temp_lo", "temp_hi"):  # the same table on the edge runtime
+        np.testing.assert_allclose(edge_band[column], keras_band[column], atol=1e-3)
 
 
 def test_predict_leaves_the_frame_alone(family, frame):
