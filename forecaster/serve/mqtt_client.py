@@ -242,19 +242,26 @@ class MqttClient:
         return bool(readable)
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every QoS > 0 message published so far is acknowledged; False on timeout."""
+        """Wait until every QoS > 0 message published so far, and every message kept while
+        disconnected, is acknowledged (or failed for good); False on timeout."""
         deadline = time.monotonic() + timeout
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        for info in pending:
-            left = deadline - time.monotonic()
-            try:
-                info.wait_for_publish(max(left, 0.001))
-            except (RuntimeError, ValueError):  # dropped from paho's queue
+        while True:
+            with self._pending_lock:
+                pending, self._pending = self._pending, []
+            for info in pending:
+                while not settled(info):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    try:
+                        info.wait_for_publish(min(left, 0.1))
+                    except (RuntimeError, ValueError):  # queued while the connection was down: paho
+                        time.sleep(0.01)  # resends it, and `settled` reads its flag instead
+            if not self._buffer:
+                return True
+            if time.monotonic() >= deadline:
                 return False
-            if not settled(info):
-                return False
-        return not self._buffer
+            time.sleep(0.01)  # the buffer goes out once the connection is back
 
     def stop(self, timeout: float = 3.0) -> None:
         """Publish ``offline`` (if connected), disconnect cleanly and stop the network thread."""
