@@ -25,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +119,16 @@ class Daemon:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(60)
 
+    def counts(self) -> dict:
+        """Stale readings refused and redeliveries recognised by the daemon's last run (``/metrics``)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        def value(pattern: str) -> int:
+            found = re.search(pattern + r" ([0-9.e+]+)", text)
+            return int(float(found.group(1))) if found else 0
+        return {"out_of_order": value(r'forecaster_messages_total\{cause="out_of_order",result="rejected"\}'),
+                "redelivered": value(r"forecaster_readings_redelivered_total")}
+
     def close(self) -> None:
         """Kill the process if it still runs; close the log."""
         if self.process is not None and self.process.poll() is None:
@@ -185,7 +197,8 @@ def check(stream: Stream, model, n_slots: int) -> dict:
             "mismatched_at": [keys[i] for i in np.flatnonzero(bad)][:20], "differing_duplicates": differing[:20]}
 
 
-def run(bundle: Path, workdir: Path, *, n_sensors: int, rate: float, seconds: float, log=print) -> dict:
+def run(bundle: Path, workdir: Path, *, n_sensors: int, rate: float, seconds: float, events: Sequence[str] = EVENTS,
+        log=print) -> dict:
     """One chaos run; the counts of `check` plus sent and acknowledged."""
     from forecaster.model import Forecaster
 
@@ -214,8 +227,8 @@ def run(bundle: Path, workdir: Path, *, n_sensors: int, rate: float, seconds: fl
     actions = {"kill daemon": lambda: (daemon.kill(), daemon.start())[1], "stop daemon": stop_daemon,
                "kill broker": restart_broker}
     first = model.spec.input_steps
-    events = [(first + int((i + 1) * (n_slots - first) / (len(EVENTS) + 1)), name, actions[name])
-              for i, name in enumerate(EVENTS)]
+    events = [(first + int((i + 1) * (n_slots - first) / (len(events) + 1)), name, actions[name])
+              for i, name in enumerate(events)]
     try:
         sent = publish_stream(sensors, stream, n_slots, rate, events, log)
         acknowledged = sent if sensors.flush(120) else None
@@ -228,11 +241,12 @@ def run(bundle: Path, workdir: Path, *, n_sensors: int, rate: float, seconds: fl
                 break
             time.sleep(0.2)
         time.sleep(1.0)
+        late = daemon.counts()
         daemon.stop()
     finally:
         for stop in (daemon.close, sensors.stop, collector.stop, broker.stop):
             stop()
-    return {"sent": sent, "acknowledged": acknowledged, **check(stream, model, n_slots)}
+    return {"sent": sent, "acknowledged": acknowledged, **check(stream, model, n_slots), **late}
 
 
 def main() -> int:
@@ -258,7 +272,8 @@ def main() -> int:
             result = run(bundle, workdir / f"run{i + 1}", n_sensors=args.sensors, rate=args.rate, seconds=args.seconds,
                          log=lambda line: print(line, flush=True))
             rows.append({"run": i + 1, **result})
-        headers = ["run", "sent", "acknowledged", "forecasts", "lost", "duplicates", "mismatched", "max_error"]
+        headers = ["run", "sent", "acknowledged", "forecasts", "lost", "duplicates", "mismatched", "max_error",
+                   "out_of_order", "redelivered"]
         for r in rows:
             for line in r["lost_slots"]:
                 print(f"run {r['run']} lost {line}")

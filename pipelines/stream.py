@@ -142,6 +142,22 @@ class RollingWindow:
             return False  # another reading of the same slot, not this one again
         return bool(np.array_equal(self._buffer[self._end - 1 - (self.last_slot - slot)], row))
 
+    def spans(self, ts: pd.Timestamp | int) -> bool:
+        """True when the reading's slot lies within the rows the window holds (so `holds` can
+        tell whether this very reading is there).
+
+        Example:
+            >>> w = RollingWindow(length=3, n_columns=1, step_ns=10, max_gap=0)
+            >>> _ = w.push(0, [1.0]), w.push(10, [2.0])
+            >>> w.spans(0), w.spans(10), w.spans(20), w.spans(-10)
+            (True, True, False, False)
+        """
+        ns = ts.value if isinstance(ts, pd.Timestamp) else int(ts)
+        slot = ns // self.step_ns
+        if slot == self.pending_slot:
+            return True
+        return self.last_slot is not None and 0 <= self.last_slot - slot < min(self._count, self.length)
+
     def _advance(self, slot: int, row: np.ndarray) -> list[np.ndarray]:
         """The row of a slot after the last: interpolate a short gap, reset after a long one."""
         if not np.isfinite(row).all():

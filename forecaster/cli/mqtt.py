@@ -8,6 +8,7 @@ in the TOML file, or ``--password-file``.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import json
 import logging
@@ -237,6 +238,7 @@ def _serve_until_signalled(config: ServeConfig) -> int:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda _signum, _frame: stop.set())  # only a flag
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack on stderr
     return daemon.run_until(stop)
 
 

@@ -275,8 +275,9 @@ class ForecastService:
         """Push each reading into its window. Returns the newest completed window (and its last
         slot) of each sensor, and the accepted readings as ``(sensor, ns, values)`` for the
         journal. Older windows completed in the same batch are counted as superseded; a stale
-        reading that the window already holds, or that the broker flagged as sent before, is a
-        redelivery (counted, not an error)."""
+        reading that the window already holds, or that the broker flagged as sent before and
+        that is older than the window's rows (it cannot be checked), is a redelivery (counted,
+        not an error)."""
         newest: dict[str, tuple[np.ndarray, int]] = {}
         accepted: list[tuple[str, int, tuple[float, ...]]] = []
         for k, item in enumerate(items):
@@ -287,7 +288,8 @@ class ForecastService:
             try:
                 completed = window.push(item.ts, item.values)
             except StaleReading as exc:
-                if window.holds(item.ts, item.values) or getattr(tokens[k] if tokens else None, "dup", False):
+                flagged = getattr(tokens[k] if tokens else None, "dup", False)
+                if window.holds(item.ts, item.values) or (flagged and not window.spans(item.ts)):
                     self.metrics.redelivered.inc()
                 else:
                     self.reject(Rejection(Cause(exc.kind), str(exc), item.sensor))
