@@ -104,13 +104,14 @@ class Daemon:
         if self.store is not None:
             sensors, replayed = self.store.restore(self.service.windows)
             if sensors or replayed:
-                log.info("restored the windows of %d sensor(s) from %s and %d newer reading(s) from its journal",
-                         len(self.service.windows), self.store.path, replayed)
+                log.info("restored the windows of %d sensor(s): %d from the snapshot %s, then %d newer reading(s) "
+                         "from its journal", len(self.service.windows), sensors, self.store.path, replayed)
             if not self.store.clean_stop:
                 with self.service.processing_lock:
                     count = self.service.republish()
-                log.info("the last run did not stop cleanly: re-published the newest forecast of %d sensor(s) "
-                         "(those in flight at the crash were lost with the process)", count)
+                if count:
+                    log.info("the last run did not stop cleanly: re-published the newest forecast of %d sensor(s) "
+                             "(those in flight at the crash were lost with the process)", count)
         self._worker.start()
         if self.config.metrics_port is not None:
             self._http = self._serve_metrics()
