@@ -215,6 +215,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip-echo", action="store_true")
     parser.add_argument("--with-state", action="store_true",
                         help="also run ours with --state-file (journal, acks after fsync), in the same run")
+    parser.add_argument("--state-interval", type=float, default=60.0, help="serve --state-interval with --with-state")
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="also run `forecaster serve` from this checkout (e.g. a git worktree of an older commit)")
     return parser.parse_args()
@@ -310,7 +311,8 @@ def main() -> int:
             run_ours(broker.url, bundle, data, args, results)
             if args.with_state:
                 run_ours(broker.url, bundle, data, args, results, "ours-state",
-                         ["--state-file", str(tmp / "state.json"), "--persistent-session"])
+                         ["--state-file", str(tmp / "state.json"), "--persistent-session",
+                          "--state-interval", str(args.state_interval)])
             if not args.skip_echo:
                 run_echo(broker.url, data, args, results)
             if not args.skip_naive:

@@ -228,10 +228,12 @@ class RollingWindow:
         if self._count >= self.length:
             windows.append(self._buffer[self._end - self.length : self._end].copy())
 
-    def to_dict(self) -> dict:
-        """The state as plain JSON-able data (for a state file)."""
+    def to_dict(self, *, arrays: bool = False) -> dict:
+        """The state as plain JSON-able data (for a state file); ``arrays``: the rows as a copy of
+        the array (fast; the caller encodes them) instead of nested lists."""
         n = min(self._count, self.length)
-        state = {"last_slot": self.last_slot, "rows": self._buffer[self._end - n : self._end].tolist()}
+        rows = self._buffer[self._end - n : self._end]
+        state = {"last_slot": self.last_slot, "rows": rows.copy() if arrays else rows.tolist()}
         if self.final_slot is not None:
             state["final_slot"] = self.final_slot
         if self.pending_slot is not None:  # missing cells as null: JSON has no NaN
@@ -325,9 +327,9 @@ class WindowRegistry:
                     done[sensor] = completed
         return done
 
-    def to_dict(self) -> dict:
-        """All windows' states by sensor."""
-        return {sensor: w.to_dict() for sensor, w in self._windows.items()}
+    def to_dict(self, *, arrays: bool = False) -> dict:
+        """All windows' states by sensor (`RollingWindow.to_dict`)."""
+        return {sensor: w.to_dict(arrays=arrays) for sensor, w in self._windows.items()}
 
     def restore(self, states: dict) -> int:
         """Load states written by `to_dict`; how many pending readings were dropped (saved

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from forecaster.serve.journal import Journal, replay
-from forecaster.serve.state_check import check_state_body
+from forecaster.serve.state_check import check_state_body, decode_rows, encode_rows
 from pipelines.errors import ForecasterError
 from pipelines.payloads import check_sensor_id
 from pipelines.stream import WindowRegistry
@@ -55,7 +55,7 @@ def _body(model, journal_seq: int, clean: bool, windows: dict) -> bytes:
     small calls let it run in between."""
     head = json.dumps({"version": STATE_VERSION, "model": _fingerprint(model), "journal_seq": journal_seq,
                        "clean": clean})
-    parts = [f"{json.dumps(sensor)}:{json.dumps(state, allow_nan=False)}" for sensor, state in windows.items()]
+    parts = [f"{json.dumps(sensor)}:{json.dumps(encode_rows(state), allow_nan=False)}" for sensor, state in windows.items()]
     return f'{head[:-1]}, "windows": {{{", ".join(parts)}}}}}'.encode()
 
 
@@ -97,7 +97,7 @@ def _restore_snapshot(path: Path, registry: WindowRegistry, model, now_ns: int |
         log.warning("%s: saved for another model or version; starting with empty windows", path)
         return 0, 0, True
     now_ns = time.time_ns() if now_ns is None else now_ns
-    problem = check_state_body(body, registry, now_ns=now_ns)
+    problem = decode_rows(body, registry.settings["n_columns"]) or check_state_body(body, registry, now_ns=now_ns)
     if problem:
         raise ForecasterError(f"{path}: bad window state ({problem}); remove it to start with empty windows")
     dropped = registry.restore(body["windows"])
@@ -197,7 +197,7 @@ class StateStore:
         seq = self.journal.last_seq if self.journal is not None else 0
         if self.journal is not None:
             self.journal.rotate()
-        return Snapshot(seq, registry.to_dict())
+        return Snapshot(seq, registry.to_dict(arrays=True))
 
     def write(self, snapshot: Snapshot, *, clean: bool = False) -> None:
         """Write a captured snapshot atomically and drop the journal segments it covers;

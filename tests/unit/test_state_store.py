@@ -230,3 +230,26 @@ def test_only_a_clean_stop_with_nothing_after_it_counts_as_clean(tmp_path):
     last = opened(path)
     last.restore(registry())
     assert not last.clean_stop
+
+
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (lambda rows: "not base64!", "not base64"),
+        (lambda rows: rows + "AAAA", "rows of 2 values"),
+        (lambda rows: __import__("base64").b64encode(np.full((2, 2), np.nan).tobytes()).decode(), "not a finite number"),
+    ],
+)
+def test_a_tampered_binary_snapshot_is_refused(tmp_path, tamper, message):
+    path = tmp_path / "state.json"
+    store = opened(path)
+    live = registry()
+    store.restore(live)
+    push_all(live, [reading("s1", k) for k in range(3)])
+    store.snapshot(live)
+    body = json.loads(path.read_text())
+    assert "rows_b64" in body["windows"]["s1"]  # periodic snapshots store rows compactly
+    body["windows"]["s1"]["rows_b64"] = tamper(body["windows"]["s1"]["rows_b64"])
+    path.write_text(json.dumps(body))
+    with pytest.raises(ForecasterError, match=message):
+        opened(path).restore(registry())
