@@ -1,0 +1,182 @@
+"""Live accuracy: the daemon keeps each forecast it publishes until the readings of its slots
+arrive, and scores it then (in the worker, where readings are pushed).
+
+For each reading of slot ``t`` of a sensor, every kept forecast of that sensor issued at a slot
+``s`` with ``0 < t - s <= horizon`` is scored at horizon step ``t - s``: the absolute error per
+target, whether the reading lies inside the interval at each served level, and the error of the
+naive forecast on the same reading (the last reading of the forecast's window, repeated). The
+sums go to `forecaster.serve.live_metrics.LiveAccuracy`; with `AnomalyFlags`, the reading is
+also checked against the interval of the forecast ``step`` steps ahead.
+
+Memory is bounded: a sensor keeps at most ``horizon`` forecasts (one whose last slot has
+passed is dropped), and the sensor's forecasts go when its window is evicted (`retain`).
+Only readings that complete a window are scored (a window's slot, after aggregation; slots
+interpolated across a gap are not readings and are not scored). Scoring never raises: a
+failure is counted (``forecaster_live_scoring_errors_total``) and logged at a limited rate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster.serve.anomalies import AnomalyFlags
+from forecaster.serve.interfaces import Model, Publisher
+from forecaster.serve.live_metrics import LiveAccuracy
+from forecaster.serve.telemetry import ExceptionLog, Metrics
+from pipelines.conformal import level_key
+from pipelines.errors import ForecasterError
+from pipelines.timeutil import step_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One forecast waiting for its readings (scored targets only)."""
+
+    point: np.ndarray  # (horizon, n_targets)
+    lo: np.ndarray  # (n_levels, horizon, n_targets)
+    hi: np.ndarray
+    naive: np.ndarray  # (n_targets,): the window's last reading
+
+
+class LiveScoring:
+    """Keeps forecasts per sensor and scores them against the readings of their slots.
+
+    Args:
+        features, targets: the model's columns; the targets that are features are scored
+            (a reading holds the features only: `scored_targets`, ``accuracy.targets``).
+        horizon: forecast steps.
+        n_levels: interval levels in each `banded` forecast (their keys are ``accuracy.levels``).
+        accuracy: where the scores are added (registered on ``/metrics`` by the caller).
+        anomalies: the anomaly flags; None: off.
+
+    Example:
+        >>> acc = LiveAccuracy(["y"], horizon=2, levels=[])
+        >>> live = LiveScoring(["y"], ["y"], horizon=2, n_levels=0, accuracy=acc)
+        >>> live.keep(["s"], np.array([[[10.0], [11.0]]]), np.array([[[9.0]]]), [5])
+        >>> live.score("s", 6, np.array([10.5])); live.score("s", 7, np.array([13.0]))
+        >>> acc.totals()["error"].ravel().tolist(), acc.totals()["naive"].ravel().tolist(), live.kept()
+        ([0.5, 2.0], [1.5, 4.0], 0)
+    """
+
+    def __init__(self, features: Sequence[str], targets: Sequence[str], *, horizon: int, n_levels: int,
+                 accuracy: LiveAccuracy, anomalies: AnomalyFlags | None = None, log_interval: float = 10.0) -> None:
+        scored = [j for j, t in enumerate(targets) if t in features]
+        self._t = np.array(scored, dtype=int)  # positions in the forecast's targets
+        self._f = np.array([list(features).index(targets[j]) for j in scored], dtype=int)  # ... in a reading
+        self.n_targets, self.horizon, self.n_levels = len(targets), horizon, n_levels
+        self.accuracy, self.anomalies = accuracy, anomalies
+        self._level = None if anomalies is None else accuracy.levels.index(anomalies.level)
+        self._kept: dict[str, dict[int, Kept]] = {}
+        self._bug = ExceptionLog(log, interval=log_interval)
+        accuracy.kept = self.kept
+
+    def kept(self) -> int:
+        """Forecasts waiting for readings (all sensors)."""
+        return sum(len(v) for v in list(self._kept.values()))
+
+    def keep(self, sensors: Sequence[str], forecasts: np.ndarray, windows: np.ndarray, slots: Sequence[int]) -> None:
+        """Keep each sensor's `banded` forecast ``(horizon, n_targets * (1 + 2 * n_levels))``
+        issued at its window's last slot, with the window's last row for the naive forecast
+        (``windows``: ``(n, input_steps, n_features)``). Non-finite forecasts are not kept."""
+        if not len(self._t):
+            return
+        try:
+            for sensor, forecast, window, slot in zip(sensors, forecasts, windows, slots):
+                if np.isfinite(forecast).all():
+                    self._keep(sensor, forecast, window[-1], int(slot))
+        except Exception:
+            self.accuracy.errors += 1
+            self._bug("live scoring: failed to keep a batch of forecasts")
+
+    def _keep(self, sensor: str, forecast: np.ndarray, last: np.ndarray, slot: int) -> None:
+        T, t = self.n_targets, self._t
+        bands = [forecast[:, T * (1 + i):T * (2 + i)][:, t] for i in range(2 * self.n_levels)]
+        empty = np.empty((0, self.horizon, len(t)))
+        kept = self._kept.setdefault(sensor, {})
+        for old in [s for s in kept if s + self.horizon <= slot]:  # all its slots have passed
+            del kept[old]
+        kept[slot] = Kept(point=forecast[:, :T][:, t], lo=np.stack(bands[0::2]) if bands else empty,
+                          hi=np.stack(bands[1::2]) if bands else empty, naive=last[self._f])
+
+    def score(self, sensor: str, slot: int, row: np.ndarray) -> None:
+        """Score the kept forecasts of ``sensor`` against its reading ``row`` (the features, in
+        sensor units) of ``slot``; forecasts with no slot left are dropped. Never raises."""
+        kept = self._kept.get(sensor)
+        if not kept:
+            return
+        try:
+            self._score(sensor, int(slot), np.asarray(row, dtype=float)[self._f], kept)
+        except Exception:
+            self.accuracy.errors += 1
+            self._bug(f"live scoring: failed to score a reading of {sensor[:128]!r}")
+
+    def _score(self, sensor: str, slot: int, y: np.ndarray, kept: dict[int, Kept]) -> None:
+        ok = np.isfinite(y)
+        for issued in list(kept):
+            k = slot - issued - 1
+            if k < 0:
+                continue
+            f = kept[issued]
+            if k >= self.horizon - 1:
+                del kept[issued]
+                if k >= self.horizon:
+                    continue
+            inside = (f.lo[:, k] <= y) & (y <= f.hi[:, k])
+            self.accuracy.add(sensor, k, np.abs(f.point[k] - y), np.abs(f.naive - y), inside, ok)
+            if self.anomalies is not None and k == self.anomalies.step - 1:
+                self._flag(sensor, slot, issued, f, y, ok)
+
+    def _flag(self, sensor: str, slot: int, issued: int, f: Kept, y: np.ndarray, ok: np.ndarray) -> None:
+        assert self.anomalies is not None and self._level is not None
+        k, i = slot - issued - 1, self._level
+        point, lo, hi = (np.where(ok, a, np.nan) for a in (f.point[k], f.lo[i, k], f.hi[i, k]))
+        flagged = self.anomalies.check(sensor, slot, issued, point, lo, hi, np.where(ok, y, np.nan))
+        self.accuracy.anomalies += flagged
+
+    def retain(self, sensors: Iterable[str]) -> None:
+        """Drop the forecasts (and per-sensor series) of every sensor not in ``sensors`` (the
+        window registry after an eviction)."""
+        alive = set(sensors)
+        for sensor in [s for s in self._kept if s not in alive]:
+            del self._kept[sensor]
+            self.accuracy.forget(sensor)
+
+
+def scored_targets(features: Sequence[str], targets: Sequence[str]) -> list[str]:
+    """The targets live scoring can score: those a reading holds (the features)."""
+    return [t for t in targets if t in features]
+
+
+def live_scoring(model: Model, levels: Sequence[float], metrics: Metrics, *, per_sensor: bool = False,
+                 publisher: Publisher | None = None,
+                 anomaly_topic: str | None = None, anomaly_level: float = 0.95, anomaly_step: int = 1,
+                 qos: int = 1) -> LiveScoring:
+    """The service's `LiveScoring` for ``model`` (its sums registered on ``metrics``); with
+    ``anomaly_topic``, anomaly flags at ``anomaly_level`` (one of ``levels``) through ``publisher``.
+
+    Raises:
+        ForecasterError: ``anomaly_level`` is not served, or ``anomaly_step`` beyond the horizon.
+    """
+    spec = model.spec
+    keys, targets = [level_key(v) for v in levels], scored_targets(spec.features, spec.targets)
+    accuracy = LiveAccuracy(targets, horizon=spec.horizon, levels=keys, per_sensor=per_sensor)
+    flags = None
+    if anomaly_topic is not None:
+        if level_key(anomaly_level) not in keys:
+            raise ForecasterError(f"--anomaly-level {level_key(anomaly_level)} is not a served interval level "
+                                  f"(--interval: {', '.join(keys) or 'none'}); add --interval {level_key(anomaly_level)}")
+        if not isinstance(anomaly_step, int) or not 1 <= anomaly_step <= spec.horizon:
+            raise ForecasterError(f"`anomaly_step` must be in [1, {spec.horizon}] (the horizon). Received: {anomaly_step!r}")
+        if publisher is None:
+            raise ForecasterError("anomaly flags need a publisher")
+        flags = AnomalyFlags(publisher.publish, template=anomaly_topic, level=level_key(anomaly_level),
+                             step=anomaly_step, qos=qos, targets=targets, model=model.name, step_ns=int(step_of(model.freq_).value))
+    metrics.registry.register(accuracy)
+    return LiveScoring(spec.features, spec.targets, horizon=spec.horizon, n_levels=len(keys), accuracy=accuracy,
+                       anomalies=flags)
