@@ -19,21 +19,20 @@ import numpy as np
 import orjson
 
 from forecaster.serve.formats import slot_times
+from pipelines import metrics
 from pipelines.errors import ForecasterError
 
 
 def anomaly_score(reading: float, lo: float, hi: float) -> float | None:
-    """How far ``reading`` lies outside ``[lo, hi]``, in interval widths (0 inside).
+    """How far ``reading`` lies outside ``[lo, hi]``, in interval widths (0 inside; None for an
+    interval of no width; `pipelines.metrics.anomaly_score`).
 
     Example:
         >>> anomaly_score(14.0, 8.0, 12.0), anomaly_score(7.0, 8.0, 12.0), anomaly_score(9.0, 8.0, 12.0)
         (0.5, 0.25, 0.0)
     """
-    distance = max(lo - reading, reading - hi, 0.0)
-    width = hi - lo
-    if distance == 0.0:
-        return 0.0
-    return distance / width if width > 0 else None
+    score = float(metrics.anomaly_score(reading, lo, hi))
+    return None if np.isnan(score) else score
 
 
 class AnomalyFlags:

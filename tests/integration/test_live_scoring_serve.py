@@ -100,3 +100,30 @@ def test_serve_refuses_an_anomaly_level_it_does_not_serve(tiny_bundle, capsys):
                  "--anomaly-topic", "anomalies/{sensor}"]) == 2
     assert capsys.readouterr().err == ("forecaster: error: `anomaly_level` 0.95 must be one of the served interval "
                                        "levels (0.8): add --interval 0.95\n")
+
+
+def test_evaluate_lists_the_flags_offline(tiny_bundle, ett_small, tmp_path, capsys):
+    """`evaluate --anomalies`: one row per test reading outside its one-step interval, as many
+    as the evaluation's own coverage at step 1 leaves out, each with its score."""
+    import pandas as pd
+
+    from forecaster.cli import main
+
+    data = tmp_path / "ett.csv"
+    ett_small.to_csv(data, index=False)
+    out = tmp_path / "flags.csv"
+    assert main(["evaluate", "--model", str(tiny_bundle), "--data", str(data), "--json", str(tmp_path / "e.json"),
+                 "--anomalies", str(out), "--anomaly-level", "0.8"]) == 0
+    flags = pd.read_csv(out)
+    scores = json.loads((tmp_path / "e.json").read_text())
+    outside = (1 - scores["intervals"]["0.8"]["per_step"]["coverage"][0][0]) * scores["test_windows"]
+    assert len(flags) == round(outside) > 0
+    assert list(flags.columns) == ["sensor", "ts", "target", "reading", "forecast", "lo", "hi", "level", "step",
+                                   "issued_at", "score"]
+    assert ((flags["reading"] < flags["lo"]) | (flags["reading"] > flags["hi"])).all()
+    assert set(flags["level"]) == {0.8} and set(flags["step"]) == {1}
+    distance = np.maximum(flags["lo"] - flags["reading"], flags["reading"] - flags["hi"])
+    np.testing.assert_allclose(flags["score"], distance / (flags["hi"] - flags["lo"]))
+    assert f"{len(flags)} anomalies at level 0.8" in capsys.readouterr().out
+    assert main(["evaluate", "--model", str(tiny_bundle), "--data", str(data), "--anomalies", str(out),
+                 "--anomaly-level", "0.9"]) == 2
