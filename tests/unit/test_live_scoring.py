@@ -157,3 +157,17 @@ def test_the_anomaly_level_must_be_served():
     with pytest.raises(ForecasterError, match="`anomaly_topic` must be a topic"):
         ServeConfig(bundle="b", mqtt=settings, status_topic="s", intervals=(0.95,), anomaly_topic="anomalies/#")
     ServeConfig(bundle="b", mqtt=settings, status_topic="s", intervals=(0.95,), anomaly_topic="anomalies/{sensor}")
+
+
+def test_an_evicted_sensor_takes_its_forecasts_with_it():
+    spec = SimpleNamespace(input_steps=1, horizon=3, features=("y",), targets=("y",))
+    fake = SimpleNamespace(spec=spec, freq_="h", max_gap=0, name="m",
+                           predict_windows=lambda w: np.repeat(w[:, -1:, :], 3, axis=1))
+    service = ForecastService(fake, rules=ParseRules(subscription="sensors/+/readings", features=("y",)),
+                              publisher=Sent(), max_sensors=1)
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    service.process([Reading("a", t0, (1.0,)), Reading("a", t0 + pd.Timedelta(hours=1), (2.0,))])
+    assert service.live.kept() == 1  # a's newest forecast (the older one in the batch was superseded)
+    service.process([Reading("b", t0, (1.0,))])  # evicts a
+    assert service.live.kept() == 1  # b's only
+    assert service.metrics.value("forecaster_sensors_evicted_total") == 1
