@@ -24,16 +24,6 @@ import numpy as np
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 
-class _Sums:
-    """The sums of one sensor (or of all): by horizon step and target, and level for hits."""
-
-    def __init__(self, horizon: int, n_targets: int, n_levels: int) -> None:
-        self.count = np.zeros((horizon, n_targets))
-        self.error = np.zeros((horizon, n_targets))
-        self.naive = np.zeros((horizon, n_targets))
-        self.hits = np.zeros((n_levels, horizon, n_targets))
-
-
 class LiveAccuracy:
     """The live scores' sums and their Prometheus collector.
 
@@ -45,7 +35,7 @@ class LiveAccuracy:
 
     Example:
         >>> acc = LiveAccuracy(["OT"], horizon=2, levels=["0.9"])
-        >>> acc.add("t1", np.array([0]), np.array([[0.5]]), np.array([[1.5]]), np.array([[[True]]]), np.array([True]))
+        >>> acc.add("t1", np.array([0]), np.array([[[1.0], [0.5], [1.5], [1.0]]]))
         >>> acc.totals()["error"], acc.totals()["hits"]
         (array([[0.5],
                [0. ]]), array([[[1.],
@@ -54,29 +44,25 @@ class LiveAccuracy:
 
     def __init__(self, targets: Sequence[str], *, horizon: int, levels: Sequence[str], per_sensor: bool = False) -> None:
         self.targets, self.horizon, self.levels, self.per_sensor = list(targets), horizon, list(levels), per_sensor
-        self._sums: dict[str, _Sums] = {} if per_sensor else {"": self._new()}
+        self._sums: dict[str, np.ndarray] = {} if per_sensor else {"": self._new()}
         self.anomalies = np.zeros(len(self.targets))
         self.errors = 0
         self.kept: Callable[[], int] = lambda: 0  # forecasts waiting for their readings (set by the scorer)
 
-    def _new(self) -> _Sums:
-        return _Sums(self.horizon, len(self.targets), len(self.levels))
+    def _new(self) -> np.ndarray:
+        """``(horizon, 3 + n_levels, n_targets)``: readings scored, sums of the model's and of the
+        naive absolute errors, readings inside each level's interval."""
+        return np.zeros((self.horizon, 3 + len(self.levels), len(self.targets)))
 
-    def add(self, sensor: str, k: np.ndarray, error: np.ndarray, naive: np.ndarray, inside: np.ndarray,
-            ok: np.ndarray) -> None:
-        """Add the scores at the distinct horizon steps ``k`` (0-based, ``(n,)``) for the targets
-        where ``ok`` ``(n_targets,)``: absolute errors of the model and of the naive forecast
-        ``(n, n_targets)``, in-interval flags ``(n, n_levels, n_targets)``."""
+    def add(self, sensor: str, k: np.ndarray, scores: np.ndarray) -> None:
+        """Add ``scores`` ``(n, 3 + n_levels, n_targets)`` at the distinct horizon steps ``k``
+        (0-based, ``(n,)``): 1 where scored, the model's and the naive absolute errors, 1 where
+        inside each level's interval (0 everywhere for a target not scored)."""
         key = sensor if self.per_sensor else ""
         sums = self._sums.get(key)
         if sums is None:
             sums = self._sums[key] = self._new()
-        if not ok.all():
-            error, naive, inside = np.where(ok, error, 0.0), np.where(ok, naive, 0.0), inside & ok
-        sums.count[k] += ok
-        sums.error[k] += error
-        sums.naive[k] += naive
-        sums.hits[:, k] += inside.transpose(1, 0, 2)
+        sums[k] += scores
 
     def forget(self, sensor: str) -> None:
         """Drop a sensor's series (per-sensor metrics; its window was evicted)."""
@@ -85,8 +71,8 @@ class LiveAccuracy:
 
     def totals(self) -> dict[str, np.ndarray]:
         """The sums over every sensor: ``count``, ``error``, ``naive``, ``hits`` (tests, logs)."""
-        parts = list(self._sums.values()) or [self._new()]
-        return {name: sum(getattr(p, name) for p in parts) for name in ("count", "error", "naive", "hits")}
+        total = sum(list(self._sums.values()), self._new())
+        return {"count": total[:, 0], "error": total[:, 1], "naive": total[:, 2], "hits": total[:, 3:].transpose(1, 0, 2)}
 
     def collect(self) -> Iterator[Metric]:
         """The Prometheus families (called by the registry at each scrape)."""
@@ -103,11 +89,11 @@ class LiveAccuracy:
             tail = [sensor] if self.per_sensor else []
             for k in range(self.horizon):
                 for j, target in enumerate(self.targets):
-                    labels, n = [target, str(k + 1), *tail], float(sums.count[k, j])
-                    error.add_metric(labels, n, float(sums.error[k, j]))
-                    naive.add_metric(labels, n, float(sums.naive[k, j]))
+                    labels, n = [target, str(k + 1), *tail], float(sums[k, 0, j])
+                    error.add_metric(labels, n, float(sums[k, 1, j]))
+                    naive.add_metric(labels, n, float(sums[k, 2, j]))
                     for i, level in enumerate(self.levels):
-                        hits.add_metric([level, *labels], float(sums.hits[i, k, j]))
+                        hits.add_metric([level, *labels], float(sums[k, 3 + i, j]))
                         scored.add_metric([level, *labels], n)
         yield from (error, naive, hits, scored)
         yield from self._counts()
