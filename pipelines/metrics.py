@@ -133,3 +133,19 @@ def winkler(actual: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: float,
     actual = np.asarray(actual, dtype="float64")
     outside = np.maximum(lo - actual, 0.0) + np.maximum(actual - hi, 0.0)
     return np.mean(hi - lo + 2.0 / (1.0 - level) * outside, axis=axis)
+
+
+def anomaly_score(actual: np.ndarray | float, lo: np.ndarray | float, hi: np.ndarray | float) -> np.ndarray:
+    """How far ``actual`` lies outside ``[lo, hi]``, in interval widths (0 inside; NaN outside an
+    interval of no width): the score of an anomaly flag, live (``serve --anomaly-topic``) and
+    offline (``evaluate --anomalies``).
+
+    Example:
+        >>> anomaly_score(np.array([14.0, 7.0, 9.0]), 8.0, 12.0).tolist()
+        [0.5, 0.25, 0.0]
+    """
+    actual = np.asarray(actual, dtype="float64")
+    outside = np.maximum(lo - actual, 0.0) + np.maximum(actual - hi, 0.0)
+    width = np.asarray(hi - lo, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(outside == 0.0, 0.0, np.where(width > 0, outside / np.where(width > 0, width, 1.0), np.nan))

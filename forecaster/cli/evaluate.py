@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from forecaster.cli.util import csv_aggregate, csv_format, csv_keywords
+from forecaster.cli.util import check_levels, csv_aggregate, csv_format, csv_keywords
 from pipelines.errors import ForecasterError
 
 EPILOG_EVALUATE = """\b
 Example:
   forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --report eval.md --json eval.json --plot eval.png
   forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --by-sensor --season 168
+  forecaster evaluate --model bundles/etth1 --data data/ETTh1.csv --anomalies flags.csv --anomaly-level 0.95
 """
 
 
@@ -29,12 +30,18 @@ Example:
               help="Season length in steps for the seasonal naive baseline and MASE, looked up along the series "
                    "(may exceed the window) [default: a day for sub-daily data, a week for daily].")
 @click.option("--by-sensor", is_flag=True, help="Also a table per sensor (its own test windows).")
+@click.option("--anomalies", default=None, type=click.Path(dir_okay=False),
+              help="CSV of the test readings `serve --anomaly-topic` would flag (outside the --anomaly-level interval).")
+@click.option("--anomaly-level", default=0.95, show_default=True, type=float, help="The interval level of --anomalies.")
+@click.option("--anomaly-step", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Check each reading against the forecast issued this many steps before it.")
 @click.option("--runtime", default="keras", show_default=True, type=click.Choice(["keras", "tflite"]),
               help="keras (TensorFlow) or tflite (the bundle's `forecaster export` on LiteRT: no TensorFlow needed).")
 @csv_format
 @csv_aggregate
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
-             folds: int, season: int | None, by_sensor: bool, runtime: str, **fmt) -> None:
+             folds: int, season: int | None, by_sensor: bool, runtime: str, anomalies: str | None,
+             anomaly_level: float, anomaly_step: int, **fmt) -> None:
     """Score a model on the test split of its data, beside three baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
@@ -46,6 +53,7 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from pipelines.csv_source import read_csv
 
     meta = read_meta(bundle, expect="forecast")
+    check_levels(bundle, meta, [anomaly_level] if anomalies else [])
     if plot:
         from forecaster.evaluate.plots import pyplot
 
@@ -84,3 +92,10 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     if plot:
         for path in plot_evaluation(result, plot):
             click.echo(f"wrote {path}")
+    if anomalies:
+        from forecaster.evaluate.anomalies import anomaly_flags
+
+        flags = anomaly_flags(model, frame, level=anomaly_level, step=anomaly_step)
+        Path(anomalies).parent.mkdir(parents=True, exist_ok=True)
+        flags.to_csv(anomalies, index=False)
+        click.echo(f"wrote {anomalies}: {len(flags)} anomalies at level {anomaly_level} (step {anomaly_step})")

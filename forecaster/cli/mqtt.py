@@ -171,6 +171,14 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--interval", multiple=True, metavar="LEVEL[,LEVEL]",
               help="Publish the prediction interval at this calibrated level in each forecast step (lo/hi; "
                    "repeatable or a comma list, e.g. 0.8,0.95).")
+@click.option("--metrics-per-sensor", is_flag=True, default=False,
+              help="Label the live accuracy metrics by sensor too (small fleets only: series per sensor).")
+@click.option("--anomaly-topic", default=None, metavar="TOPIC",
+              help="Publish readings outside the interval of their forecast here, e.g. 'anomalies/{sensor}' [default: off].")
+@click.option("--anomaly-level", default=0.95, show_default=True, type=float,
+              help="The interval level anomalies are checked at (one of --interval).")
+@click.option("--anomaly-step", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Check each reading against the forecast issued this many steps before its slot.")
 @click.option("--output-format", default="json", show_default=True, type=click.Choice(["json", "influx"]),
               help="json: one JSON object per forecast; influx: InfluxDB line protocol, one line per target and step "
                    "(Telegraf mqtt_consumer, data_format = \"influx\").")
@@ -204,7 +212,8 @@ def serve(ctx: click.Context, **o) -> None:
         max_batch=o["max_batch"], max_payload=o["max_payload"], max_future_s=o["max_future"], runtime=o["runtime"],
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
         aggregate=o["aggregate"], slot_grace=o["slot_grace"], intervals=parse_levels(",".join(o["interval"])),
-        **_payload_rules(o),
+        metrics_per_sensor=o["metrics_per_sensor"], anomaly_topic=o["anomaly_topic"], anomaly_level=o["anomaly_level"],
+        anomaly_step=o["anomaly_step"], **_payload_rules(o),
     )
     if config.state_file:
         from forecaster.serve.state import StateStore

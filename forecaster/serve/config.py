@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from forecaster.serve.formats import check_output_format
 from forecaster.serve.mqtt_settings import MqttSettings
 from forecaster.serve.topics import check_template
-from pipelines.conformal import parse_levels
+from pipelines.conformal import level_key, parse_levels
 from pipelines.errors import ForecasterError
 from pipelines.payloads import ParseRules
 from pipelines.readings import check_aggregate
@@ -59,6 +59,11 @@ class ServeConfig:
             model; 0: only a later reading finalises (for replayed history).
         intervals: the prediction-interval levels each forecast step carries (``lo``/``hi``);
             the bundle must be calibrated at each (checked by ``forecaster serve``).
+        metrics_per_sensor: the live accuracy metrics with a ``sensor`` label (small fleets only).
+        anomaly_topic: where readings outside the interval of their forecast are published
+            (``anomalies/{sensor}``, `forecaster.serve.anomalies`); None: off.
+        anomaly_level, anomaly_step: the interval level (one of ``intervals``) and the horizon
+            step of the forecast a reading is checked against (1: the forecast of the previous slot).
 
     Example:
         >>> from forecaster.serve.mqtt_settings import BrokerAddress
@@ -99,6 +104,10 @@ class ServeConfig:
     aggregate: str | None = None
     slot_grace: float | None = None
     intervals: tuple[float, ...] = ()
+    metrics_per_sensor: bool = False
+    anomaly_topic: str | None = None
+    anomaly_level: float = 0.95
+    anomaly_step: int = 1
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
@@ -117,6 +126,8 @@ class ServeConfig:
         _check_qos("qos_in", self.qos_in)
         _check_qos("qos_out", self.qos_out)
         check_template(self.publish)
+        if self.anomaly_topic is not None:
+            self._check_anomalies()
         mapped = tuple(feature for feature, _ in self.mapping)  # the model's columns are checked in `parse_rules`
         ParseRules(subscription=self.subscribe, features=mapped or ("x",), ts_field=self.ts_field, mapping=self.mapping)
         if not self.status_topic or any(c in self.status_topic for c in "+#\0"):
@@ -141,3 +152,14 @@ class ServeConfig:
         if "{sensor}" not in self.publish:
             raise ForecasterError("`ha_discovery` needs one forecast topic per sensor: a publish topic with {sensor}. "
                                   f"Received: publish={self.publish!r}")
+
+    def _check_anomalies(self) -> None:
+        check_template(self.anomaly_topic or "", "anomaly_topic")
+        level = level_key(self.anomaly_level)
+        served = [level_key(v) for v in self.intervals]
+        if level not in served:
+            raise ForecasterError(f"`anomaly_level` {level} must be one of the served interval levels "
+                                  f"({', '.join(served) or 'none'}): add --interval {level}")
+        step = self.anomaly_step
+        if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+            raise ForecasterError(f"`anomaly_step` must be a positive integer. Received: anomaly_step={step!r}")

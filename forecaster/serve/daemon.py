@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from forecaster.serve.config import ServeConfig
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.discovery import Discovery
+from forecaster.serve.live_scoring import live_scoring
 from forecaster.serve.mqtt_client import MqttClient
 from forecaster.serve.service import ForecastService
 from forecaster.serve.state import StateStore
@@ -71,6 +72,9 @@ class Daemon:
             queue_size=config.queue_size, more_pending=self.client.incoming_pending,
             output_format=config.output_format, announce=self.discovery.announce if self.discovery else None,
             aggregate=config.aggregate, slot_grace=config.slot_grace, delivery=delivery, intervals=config.intervals,
+            live=live_scoring(model, config.intervals, self.metrics, per_sensor=config.metrics_per_sensor,
+                              publisher=self.client, anomaly_topic=config.anomaly_topic, qos=config.qos_out,
+                              anomaly_level=config.anomaly_level, anomaly_step=config.anomaly_step),
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(
@@ -215,6 +219,9 @@ class Daemon:
             config.subscribe, config.publish, steps, wait, model.freq_,
             f"; metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
         )
+        if config.anomaly_topic:
+            log.info("anomaly flags: readings outside the %s interval of the %d-step forecast to %s",
+                     config.anomaly_level, config.anomaly_step, config.anomaly_topic)
         if config.output_format != "json" or config.ha_discovery:
             log.info("forecasts as %s%s", config.output_format,
                      f"; Home Assistant discovery under {config.ha_discovery}/sensor/" if config.ha_discovery else "")

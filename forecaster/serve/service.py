@@ -6,8 +6,7 @@ reading into its sensor's `RollingWindow` (the batch path's cadence and gap rule
 predicts the windows that completed together in ONE call of the forecaster's fast path.
 An idle daemon takes a shortcut: when no message came in the last few milliseconds, nothing
 is queued or being processed and no further message is waiting on the socket, the network
-thread processes the reading itself, which
-saves two thread switches (to the worker and back to the network thread to write the
+thread processes the reading itself, which saves two thread switches (to the worker and back to the network thread to write the
 forecast). Under load the socket always has more waiting, so readings go through the queue
 and are predicted in batches as before.
 When one batch holds several new windows of the same sensor, only the newest is
@@ -34,6 +33,7 @@ import pandas as pd
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import banded, formatter
 from forecaster.serve.interfaces import Model, Publisher
+from forecaster.serve.live_scoring import LiveScoring, live_scoring
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError, StaleReading
@@ -73,6 +73,7 @@ class ForecastService:
         clock: the daemon's clock, nanoseconds since the epoch (tests inject one).
         delivery: when messages are acknowledged and the windows saved
             (`forecaster.serve.delivery.Delivery`); None: no acknowledgements, no state file.
+        live: scores the forecasts against the readings of their slots (`live_scoring`); None: a default one.
     """
 
     def __init__(
@@ -97,13 +98,12 @@ class ForecastService:
         slot_grace: float | None = None,
         clock: Callable[[], int] = time.time_ns,
         delivery: Delivery | None = None,
+        live: LiveScoring | None = None,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
             raise ForecasterError(f"parse rules features {rules.features} differ from the model's {spec.features}")
-        self.model = model
-        self.rules = rules
-        self.publisher = publisher
+        self.model, self.rules, self.publisher = model, rules, publisher
         self.template = check_template(template)
         self.qos, self.retain = qos, retain
         self.metrics = metrics or Metrics()
@@ -111,6 +111,7 @@ class ForecastService:
         self.format = formatter(output_format, step_ns=self.step_ns, freq=model.freq_, model=model.name, targets=spec.targets, levels=intervals)
         self.predict = banded(model, intervals)  # the forecasts, with the bounds of each level appended
         self.announce = announce
+        self.live = live or live_scoring(model, intervals, self.metrics)
         grace_ns = self.step_ns if slot_grace is None else (round(slot_grace * 1e9) or None)
         self.windows = WindowRegistry(
             length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
@@ -234,6 +235,7 @@ class ForecastService:
         if evicted != self._evicted_seen:
             self.metrics.evicted.inc(evicted - self._evicted_seen)
             self._evicted_seen = evicted
+            self.live.retain(self.windows)
             self._log("evicted", f"sensor {self.windows.last_evicted!r} evicted (least recently updated; "
                                  f"--max-sensors {self.windows.max_sensors} reached); {evicted} so far")
 
@@ -245,6 +247,7 @@ class ForecastService:
             if len(completed) > 1:
                 self.metrics.superseded.inc(len(completed) - 1)
             newest[sensor] = (completed[-1], int(self.windows.get(sensor).last_slot))
+            self.live.score(sensor, newest[sensor][1], completed[-1][-1])
         return self._forecast(newest)
 
     def republish(self) -> int:
@@ -265,7 +268,9 @@ class ForecastService:
         forecasts = self.predict(batch)
         self.metrics.inference.observe(time.perf_counter() - started)
         self.metrics.batch.observe(len(sensors))
-        published = self._publish(sensors, forecasts, [newest[s][1] for s in sensors])
+        slots = [newest[s][1] for s in sensors]
+        published = self._publish(sensors, forecasts, slots)
+        self.live.keep(sensors, forecasts, batch, slots)
         self.metrics.forecasts.inc(published)
         return published
 
@@ -304,6 +309,7 @@ class ForecastService:
                 if superseded:
                     self.metrics.superseded.inc(superseded)
                 newest[item.sensor] = (completed[-1], int(window.last_slot))
+                self.live.score(item.sensor, int(window.last_slot), completed[-1][-1])
         return newest, accepted
 
     def _publish(self, sensors: Sequence[str], forecasts: np.ndarray, slots: Sequence[int]) -> int:

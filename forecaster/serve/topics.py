@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipelines.errors import ForecasterError
 
 
-def check_template(template: str) -> str:
+def check_template(template: str, name: str = "publish") -> str:
     """Validate a publish topic template (``{sensor}`` at most once, no wildcards).
 
     Example:
@@ -19,6 +19,6 @@ def check_template(template: str) -> str:
     rest = template.replace("{sensor}", "", 1)
     if not template or any(c in rest for c in "+#{}\0") or rest.startswith("$"):
         raise ForecasterError(
-            f"`publish` must be a topic with an optional {{sensor}} (no '+', '#', other braces). Received: publish={template!r}"
+            f"`{name}` must be a topic with an optional {{sensor}} (no '+', '#', other braces). Received: {name}={template!r}"
         )
     return template

@@ -17,7 +17,7 @@ from pipelines.payloads import ParseRules, Reading
 class Broken:
     """A model whose prediction always raises (a bug), with a window of 2 readings."""
 
-    spec = SimpleNamespace(input_steps=2, features=("x",), targets=("x",))
+    spec = SimpleNamespace(input_steps=2, horizon=1, features=("x",), targets=("x",))
     freq_ = "h"
     max_gap = 0
     name = "broken"
