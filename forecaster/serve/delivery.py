@@ -94,10 +94,14 @@ class Delivery:
         if self.acknowledge is not None and tokens:
             self.acknowledge(tokens)
 
+    def snapshot_due(self) -> bool:
+        """True when ``interval`` has passed since the last snapshot (and there is a state file)."""
+        return self.store is not None and self.clock() >= self._next_snapshot
+
     def snapshot_if_due(self, registry: WindowRegistry) -> bool:
         """Capture a snapshot when ``interval`` has passed (hold the lock that guards
         ``registry``); the committer thread writes it."""
-        if self.store is None or self.clock() < self._next_snapshot:
+        if not self.snapshot_due():
             return False
         self._next_snapshot = self.clock() + self.interval
         snapshot = self._capture(registry)

@@ -364,8 +364,9 @@ class ForecastService:
                     with self.processing_lock:
                         self._process_logged(items, tokens)
                     self._done += len(entries)
-                with self.processing_lock:
-                    self.delivery.snapshot_if_due(self.windows)
+                if self.delivery.snapshot_due():  # checked without the lock: most loops have none
+                    with self.processing_lock:
+                        self.delivery.snapshot_if_due(self.windows)
                 if self._timer and (not entries or time.monotonic() >= due):
                     due = time.monotonic() + poll
                     with self.processing_lock:
