@@ -11,6 +11,11 @@ the default (docs/intervals.md). Writes ``results/intervals.json``.
 Example:
     python benchmarks/intervals.py                                  # ~10 min here (2 cores)
     python benchmarks/intervals.py --data-dir ../shared/data/ett --epochs 10
+    python benchmarks/intervals.py --seeds 0,1,2      # a third table: coverage per step, mean over seeds
+
+With several seeds the first two tables show the first seed; the third averages each step's
+coverage over the seeds (a model's own noise moves one step's coverage by a point or two) and
+gives the step farthest from nominal with the seeds' standard error there.
 """
 
 from __future__ import annotations
@@ -109,14 +114,19 @@ def rows_of(name: str, record: dict) -> list[list[object]]:
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Folder with ETTh1.csv / ETTm1.csv [default: ../shared/data/ett when present].")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
-def main(data_dir: Path | None, epochs: int, seed: int) -> None:
+@click.option("--seeds", default="0", show_default=True, help="Training seeds, comma-separated (e.g. 0,1,2).")
+def main(data_dir: Path | None, epochs: int, seeds: str) -> None:
     """Train the default model per data set and print the interval coverage and width tables."""
     if data_dir is None and (ROOT.parent / "shared" / "data" / "ett").is_dir():
         data_dir = ROOT.parent / "shared" / "data" / "ett"
-    records, rows, compare = {}, [], []
+    try:
+        seeds = tuple(int(s) for s in seeds.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected integers separated by commas, e.g. 0,1,2; got {seeds!r}") from None
+    records, rows, compare, by_seed = {}, [], [], {}
     for name, path in datasets(data_dir).items():
-        record = records[name] = run(path, epochs, seed)
+        runs = by_seed[name] = [run(path, epochs, seed) for seed in seeds]
+        record = records[name] = runs[0]
         click.echo(f"{name}: {record['epochs']} epochs in {record['train_seconds']} s, test MAE {record['mae']:.3f}, "
                    f"{record['validation_windows']} validation / {record['test_windows']} test windows", err=True)
         rows += rows_of(name, record)
@@ -131,7 +141,26 @@ def main(data_dir: Path | None, epochs: int, seed: int) -> None:
     click.echo("\nVariants recalibrated on the same validation windows (the default: signed, window)\n")
     click.echo(table(["data", "residual, scale", *(f"{lv} {k}" for lv in LEVELS for k in ("coverage", "width",
                                                                                           "Winkler"))], compare))
-    write_results("intervals", {"epochs": epochs, "seed": seed, "data": records})
+    if len(seeds) > 1:
+        click.echo(f"\nCoverage per step averaged over seeds {', '.join(map(str, seeds))}: mean over steps, "
+                   "the step farthest from nominal (mean over seeds +- standard error)\n")
+        click.echo(table(["data", "level", "coverage", "[min, max] over steps", "farthest step", "+- se",
+                          "mean width"], [row for name, runs in by_seed.items() for row in seed_rows(name, runs)]))
+    write_results("intervals", {"epochs": epochs, "seeds": list(seeds), "data": records,
+                                "by_seed": {name: runs for name, runs in by_seed.items()}})
+
+
+def seed_rows(name: str, runs: list[dict]) -> list[list[object]]:
+    """The coverage per step averaged over the seeds' runs, per level."""
+    rows = []
+    for level in map(str, LEVELS):
+        cov = np.array([r["levels"][level]["coverage"] for r in runs])  # (seeds, steps)
+        mean, se = cov.mean(axis=0), cov.std(axis=0, ddof=1) / np.sqrt(len(runs))
+        worst = int(np.argmax(np.abs(mean - float(level))))
+        width = np.mean([r["levels"][level]["mean_width"] for r in runs])
+        rows.append([name, level, f"{mean.mean():.3f}", f"[{mean.min():.3f}, {mean.max():.3f}]",
+                     f"{worst + 1}: {mean[worst]:.3f}", f"{se[worst]:.3f}", f"{width:.2f}"])
+    return rows
 
 
 if __name__ == "__main__":

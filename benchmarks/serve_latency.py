@@ -216,6 +216,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--with-state", action="store_true",
                         help="also run ours with --state-file (journal, acks after fsync), in the same run")
     parser.add_argument("--state-interval", type=float, default=60.0, help="serve --state-interval with --with-state")
+    parser.add_argument("--intervals", action="store_true",
+                        help="the bundle has 0.8/0.95 intervals; ours (and the baseline) publish both, ours also "
+                             "flags anomalies on anomalies/{sensor} (the live scoring's full cost)")
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="also run `forecaster serve` from this checkout (e.g. a git worktree of an older commit)")
     return parser.parse_args()
@@ -301,14 +304,16 @@ def main() -> int:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        bundle = reference_bundle(tmp / "bundle", export=args.runtime == "tflite")
+        bundle = reference_bundle(tmp / "bundle", export=args.runtime == "tflite", intervals=args.intervals)
+        bands = ["--interval", "0.8,0.95"] if args.intervals else []
         gc.collect()
         gc.freeze()  # this process built the model with TensorFlow: keep its full GCs out of the timings
         broker = Broker(tmp / "mosquitto").start()
         try:
             if args.baseline_root:
-                run_ours(broker.url, bundle, data, args, results, "baseline", root=args.baseline_root)
-            run_ours(broker.url, bundle, data, args, results)
+                run_ours(broker.url, bundle, data, args, results, "baseline", bands, root=args.baseline_root)
+            run_ours(broker.url, bundle, data, args, results, "ours",
+                     bands + (["--anomaly-topic", "anomalies/{sensor}"] if args.intervals else []))
             if args.with_state:
                 run_ours(broker.url, bundle, data, args, results, "ours-state",
                          ["--state-file", str(tmp / "state.json"), "--persistent-session",

@@ -59,6 +59,8 @@ class ServeConfig:
             model; 0: only a later reading finalises (for replayed history).
         intervals: the prediction-interval levels each forecast step carries (``lo``/``hi``);
             the bundle must be calibrated at each (checked by ``forecaster serve``).
+        live_scoring: score each forecast against the readings of its slots (live accuracy on
+            ``/metrics``, anomaly flags); False saves its cost (measured: `benchmarks/live_scoring_cost.py`).
         metrics_per_sensor: the live accuracy metrics with a ``sensor`` label (small fleets only).
         anomaly_topic: where readings outside the interval of their forecast are published
             (``anomalies/{sensor}``, `forecaster.serve.anomalies`); None: off.
@@ -104,6 +106,7 @@ class ServeConfig:
     aggregate: str | None = None
     slot_grace: float | None = None
     intervals: tuple[float, ...] = ()
+    live_scoring: bool = True
     metrics_per_sensor: bool = False
     anomaly_topic: str | None = None
     anomaly_level: float = 0.95
@@ -127,6 +130,8 @@ class ServeConfig:
         _check_qos("qos_out", self.qos_out)
         check_template(self.publish)
         if self.anomaly_topic is not None:
+            if not self.live_scoring:
+                raise ForecasterError("anomaly flags need live scoring: drop --no-live-scoring or --anomaly-topic")
             self._check_anomalies()
         mapped = tuple(feature for feature, _ in self.mapping)  # the model's columns are checked in `parse_rules`
         ParseRules(subscription=self.subscribe, features=mapped or ("x",), ts_field=self.ts_field, mapping=self.mapping)

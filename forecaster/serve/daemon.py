@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from forecaster.serve.config import ServeConfig
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.discovery import Discovery
-from forecaster.serve.live_scoring import live_scoring
+from forecaster.serve.live_scoring import NoScoring, live_scoring
 from forecaster.serve.mqtt_client import MqttClient
 from forecaster.serve.service import ForecastService
 from forecaster.serve.state import StateStore
@@ -74,7 +74,8 @@ class Daemon:
             aggregate=config.aggregate, slot_grace=config.slot_grace, delivery=delivery, intervals=config.intervals,
             live=live_scoring(model, config.intervals, self.metrics, per_sensor=config.metrics_per_sensor,
                               publisher=self.client, anomaly_topic=config.anomaly_topic, qos=config.qos_out,
-                              anomaly_level=config.anomaly_level, anomaly_step=config.anomaly_step),
+                              anomaly_level=config.anomaly_level, anomaly_step=config.anomaly_step)
+            if config.live_scoring else NoScoring(),
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(

@@ -163,6 +163,19 @@ class LiveScoring:
             self.accuracy.forget(sensor)
 
 
+class NoScoring:
+    """Live scoring switched off (``forecaster serve --no-live-scoring``): keeps and scores nothing."""
+
+    def keep(self, sensors: Sequence[str], forecasts: np.ndarray, windows: np.ndarray, slots: Sequence[int]) -> None:
+        """Keep nothing."""
+
+    def score(self, sensor: str, slot: int, row: np.ndarray) -> None:
+        """Score nothing."""
+
+    def retain(self, sensors: Iterable[str]) -> None:
+        """Nothing kept, nothing to drop."""
+
+
 def scored_targets(features: Sequence[str], targets: Sequence[str]) -> list[str]:
     """The targets live scoring can score: those a reading holds (the features)."""
     return [t for t in targets if t in features]

@@ -33,7 +33,7 @@ import pandas as pd
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import banded, formatter
 from forecaster.serve.interfaces import Model, Publisher
-from forecaster.serve.live_scoring import LiveScoring, live_scoring
+from forecaster.serve.live_scoring import LiveScoring, NoScoring, live_scoring
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError, StaleReading
@@ -98,7 +98,7 @@ class ForecastService:
         slot_grace: float | None = None,
         clock: Callable[[], int] = time.time_ns,
         delivery: Delivery | None = None,
-        live: LiveScoring | None = None,
+        live: LiveScoring | NoScoring | None = None,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):

@@ -11,7 +11,7 @@ import pytest
 
 from forecaster.serve.anomalies import anomaly_score
 from forecaster.serve.config import ServeConfig
-from forecaster.serve.live_scoring import live_scoring
+from forecaster.serve.live_scoring import NoScoring, live_scoring
 from forecaster.serve.mqtt_settings import BrokerAddress, MqttSettings
 from forecaster.serve.service import ForecastService
 from forecaster.serve.telemetry import Metrics
@@ -148,6 +148,27 @@ def test_the_service_scores_in_the_worker_against_the_published_forecasts():
     # naive (1 at slot 1, 3 at slot 2): step 1: |1 - 3| + |3 - 6| = 5; step 2: |1 - 6| = 5
     assert m.value("forecaster_live_naive_abs_error_sum", target="y", step="1") == 5.0
     assert m.value("forecaster_live_naive_abs_error_sum", target="y", step="2") == 5.0
+
+
+def test_without_live_scoring_the_service_forecasts_and_scores_nothing():
+    spec = SimpleNamespace(input_steps=2, horizon=2, features=("y",), targets=("y",))
+    fake = SimpleNamespace(spec=spec, freq_="h", max_gap=0, name="m",
+                           predict_windows=lambda w: np.repeat(w[:, -1:, :] + 1.0, 2, axis=1))
+    sent = Sent()
+    service = ForecastService(fake, rules=ParseRules(subscription="sensors/+/readings", features=("y",)),
+                              publisher=sent, live=NoScoring())
+    t0 = pd.Timestamp("2024-01-01", tz="UTC")
+    for k, v in enumerate([0.0, 1.0, 3.0, 6.0]):
+        service.process([Reading("s", t0 + pd.Timedelta(hours=k), (v,))])
+    assert service.metrics.value("forecaster_forecasts_published_total") == 3
+    assert service.metrics.value("forecaster_live_abs_error_sum", target="y", step="1") is None
+
+
+def test_anomaly_flags_need_live_scoring():
+    settings = MqttSettings(broker=BrokerAddress.parse("mqtt://h"), client_id="c")
+    with pytest.raises(ForecasterError, match="anomaly flags need live scoring"):
+        ServeConfig(bundle="b", mqtt=settings, status_topic="s", intervals=(0.95,), anomaly_topic="anomalies/{sensor}",
+                    live_scoring=False)
 
 
 def test_the_anomaly_level_must_be_served():
