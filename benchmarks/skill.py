@@ -81,14 +81,16 @@ def run_case(frame, spec, designs, seeds, epochs, lines):
             start = time.perf_counter()
             model = train(frame, spec, epochs=epochs, seed=seed, intervals=(), **DESIGNS[design])
             seconds = time.perf_counter() - start
+            scored = time.perf_counter()
             result = run_evaluation(model, frame, by_sensor=True)
+            scored = time.perf_counter() - scored
             if baselines is None:
                 baselines = result
             runs.setdefault(design, []).append({"mae": result.scores[MODEL]["mae"], "seconds": seconds,
                                                 "epochs": len(model.history_.get("loss", [])),
                                                 "sensors": {s: e[MODEL]["mae"] for s, e in result.by_sensor.items()}})
             click.echo(f"  {design} seed {seed}: MAE {result.scores[MODEL]['mae'].mean():.4f} "
-                       f"({seconds:.0f} s, {runs[design][-1]['epochs']} epochs)", err=True)
+                       f"(train {seconds:.0f} s, {runs[design][-1]['epochs']} epochs; evaluate {scored:.0f} s)", err=True)
     names, best = best_baseline(baselines.scores)
     rows, records = [], []
     for method in baselines_of(baselines.scores):

@@ -42,11 +42,14 @@ Example:
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
              folds: int, season: int | None, by_sensor: bool, runtime: str, anomalies: str | None,
              anomaly_level: float, anomaly_step: int, **fmt) -> None:
-    """Score a model on the test split of its data, beside three baselines.
+    """Score a model on the test split of its data, beside the baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
-    model, the naive last value, the seasonal naive forecast and a ridge regression on the
-    window (fit on the training windows); for each level of the model's prediction intervals,
+    model, the naive last value, the seasonal naive forecast, a ridge regression on the
+    window (fit on the training windows) and, with statsforecast installed
+    (`pip install 'iot-forecaster[baselines]'`), AutoETS; the model's skill against the best
+    baseline (1 - MAE / best baseline MAE), with a warning naming any baseline that beats it
+    and the horizon steps where it does; for each level of the model's prediction intervals,
     coverage, mean width and the Winkler score. Uses the split recorded in the bundle.
     """
     from forecaster.bundle import read_meta
@@ -73,12 +76,17 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
         write_json,
     )
     from forecaster.evaluate.scores import evaluate as run_evaluation
+    from forecaster.evaluate.skill import loss_warning, skill_line
     from forecaster.model import Forecaster
 
     model = Forecaster.load(bundle, runtime=runtime)
     result = run_evaluation(model, frame, period=season, folds=folds, by_sensor=by_sensor)
     click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
     click.echo(summary_table(result))
+    click.echo(skill_line(result))
+    warning = loss_warning(result)
+    if warning:
+        click.echo(warning, err=True)
     if result.intervals:
         click.echo(interval_table(result))
     if by_sensor:

@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 MODEL = "model"
-BASELINES = ("naive", "seasonal_naive", "linear", "autoets")
+BASELINES = ("naive", "seasonal_naive", "linear")
+ETS = "autoets"  # beside them when statsforecast is installed (`forecaster[baselines]`)
 ETS_SEASONS = 8  # AutoETS runs its fitted model over this many seasons before each origin (at least the window)
 EXAMPLES = 4  # test windows kept for plots
 
@@ -151,6 +152,8 @@ def _split(model: Forecaster, frame: pd.DataFrame, period: int | None) -> tuple[
     period = season(model, train_targets, period)
     parts: dict[int, list[tuple]] = {}
     with_ets = ets_available()
+    if not with_ets:
+        log.info("AutoETS baseline left out: statsforecast is not installed (pip install 'iot-forecaster[baselines]')")
     for sensor, series in data.series.items():
         for label, starts in starts_by_label(series.segment, labels[sensor], spec.window_length, spec.stride).items():
             if len(starts):
@@ -236,7 +239,7 @@ def forecasts(model: Forecaster, test: Windows, linear: LinearWindow | None) -> 
     if linear is not None:
         out["linear"] = _linear_forecast(model, linear, test.X)
     if test.ets is not None:
-        out["autoets"] = test.ets
+        out[ETS] = test.ets
     return out
 
 

@@ -100,7 +100,7 @@ def skill_line(result: Evaluation) -> str:
     Example:
         >>> s = {"model": {"mae": np.array([[1.0], [1.0]])}, "linear": {"mae": np.array([[2.0], [2.0]])}}
         >>> skill_line(Evaluation(["OT"], 2, 24, 5, s))
-        'skill against the best baseline (1 - MAE / best baseline MAE): OT 0.5 (best baseline: ridge)'
+        'skill against the best baseline over the horizon (1 - MAE / its MAE): OT 0.5 (best baseline: ridge)'
     """
     if not baselines_of(result.scores):
         return "skill: no baseline to compare with"
@@ -110,4 +110,4 @@ def skill_line(result: Evaluation) -> str:
     best = [names[int(np.argmin([means[m][j] for m in names]))] for j in range(len(result.targets))]
     cells = ", ".join(f"{t} {scores[j]:.3g} (best baseline: {LABELS.get(best[j], best[j])})"
                       for j, t in enumerate(result.targets))
-    return f"skill against the best baseline (1 - MAE / best baseline MAE): {cells}"
+    return f"skill against the best baseline over the horizon (1 - MAE / its MAE): {cells}"
