@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
@@ -33,6 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import write_results  # noqa: E402
 from fleet import fleet_frame  # noqa: E402
+from ridge_init import ridge_start  # noqa: E402
 
 ETT = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -42,6 +44,7 @@ DESIGNS = {
     "gru+window": {"linear": "window"},
     "gru+channel": {"linear": "channel"},
     "gru+shared": {"linear": "shared"},
+    "gru+window-ridge-start": {"linear": "window"},  # the linear path starts at the ridge fit (ridge_init.py)
 }
 TRAIN_SHARE = 0.7
 
@@ -79,7 +82,9 @@ def run_case(frame, spec, designs, seeds, epochs, lines):
     for design in designs:
         for seed in range(seeds):
             start = time.perf_counter()
-            model = train(frame, spec, epochs=epochs, seed=seed, intervals=(), **DESIGNS[design])
+            with ridge_start([spec.features.index(t) for t in spec.targets]) if design.endswith("ridge-start") \
+                    else contextlib.nullcontext():
+                model = train(frame, spec, epochs=epochs, seed=seed, intervals=(), **DESIGNS[design])
             seconds = time.perf_counter() - start
             scored = time.perf_counter()
             result = run_evaluation(model, frame, by_sensor=True)
