@@ -66,31 +66,13 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     if missing:
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
 
-    from forecaster.evaluate.report import (
-        interval_table,
-        markdown_report,
-        plot_evaluation,
-        season_note,
-        sensor_table,
-        summary_table,
-        write_json,
-    )
+    from forecaster.evaluate.report import markdown_report, plot_evaluation, write_json
     from forecaster.evaluate.scores import evaluate as run_evaluation
-    from forecaster.evaluate.skill import loss_warning, skill_line
     from forecaster.model import Forecaster
 
     model = Forecaster.load(bundle, runtime=runtime)
     result = run_evaluation(model, frame, period=season, folds=folds, by_sensor=by_sensor)
-    click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
-    click.echo(summary_table(result))
-    click.echo(skill_line(result))
-    warning = loss_warning(result)
-    if warning:
-        click.echo(warning, err=True)
-    if result.intervals:
-        click.echo(interval_table(result))
-    if by_sensor:
-        click.echo(sensor_table(result))
+    _echo_tables(result, by_sensor)
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(markdown_report(result, f"{meta.get('name', bundle)} on {data}"))
@@ -107,3 +89,21 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
         Path(anomalies).parent.mkdir(parents=True, exist_ok=True)
         flags.to_csv(anomalies, index=False)
         click.echo(f"wrote {anomalies}: {len(flags)} anomalies at level {anomaly_level} (step {anomaly_step})")
+
+
+def _echo_tables(result, by_sensor: bool) -> None:
+    """The summary, the skill line (and the warning naming a baseline that beats the model, on
+    stderr), the interval table and the per-sensor table."""
+    from forecaster.evaluate.report import interval_table, season_note, sensor_table, summary_table
+    from forecaster.evaluate.skill import loss_warning, skill_line
+
+    click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
+    click.echo(summary_table(result))
+    click.echo(skill_line(result))
+    warning = loss_warning(result)
+    if warning:
+        click.echo(warning, err=True)
+    if result.intervals:
+        click.echo(interval_table(result))
+    if by_sensor:
+        click.echo(sensor_table(result))
