@@ -175,13 +175,13 @@ def main(datasets, features, horizons, input_steps, seeds, epochs, max_train_row
                 click.echo(title, err=True)
                 lines: list[str] = []
                 rows, recs = run_case(frame, spec, designs, seeds, epochs, lines)
-                out += [f"\n### {title}\n", "| method | MAE | skill | worst step skill | steps lost | train s | epochs |",
-                        "|---|---|---|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows)]
-                if lines:
-                    out += ["", *lines]
+                case = [f"\n### {title}\n", "| method | MAE | skill | worst step skill | steps lost | train s | epochs |",
+                        "|---|---|---|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows),
+                        *(["", *lines] if lines else [])]
+                out += case
                 records.append({"dataset": name, "features": feat, "horizon": horizon, "rows": len(frame),
                                 "methods": recs})
-                click.echo("\n".join(out[-len(rows) - 3:]), err=True)
+                click.echo("\n".join(case), err=True)
     click.echo(f"seeds {seeds}, epochs {epochs}, input {input_steps}, max train rows {max_train_rows}; skill = "
                "1 - MAE / MAE of the best baseline at each step (baselines: naive, seasonal naive, ridge, AutoETS)")
     click.echo("\n".join(out))
