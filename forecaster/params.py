@@ -20,6 +20,10 @@ CELLS = ("lstm", "gru")
 LOSSES = ("mse", "mae")
 NORMS = ("last", "mean", "none")
 DECODERS = ("dense", "parallel", "auto")
+LINEARS = ("none", "window", "channel", "shared")
+DEFAULT_LINEAR = "none"
+OLD_LINEAR = "none"
+"""What a bundle saved before the linear path existed was built with."""
 DEFAULT_SEGMENT = 24
 DEPRECATED = {"model": "cell"}
 """Old option names and their names now (accepted, with a FutureWarning, for one release)."""
@@ -117,6 +121,10 @@ class ModelParams:
     decoder: str = option("auto", one_of(DECODERS),
                           "One dense head for the whole horizon, or SegRNN's parallel decoding (needs segments); "
                           "auto: parallel with segments, dense without.")
+    linear: str = option(DEFAULT_LINEAR, one_of(LINEARS),
+                         "Add a linear map of the normalised window to the forecast, trained with the network: "
+                         "window (every feature's window to every target, like the ridge baseline), channel (each "
+                         "target from its own history), shared (one map for all targets), none.")
     loss: str = option("mae", one_of(LOSSES), "Training loss.")
     epochs: int = option(30, integer(1), "Most epochs (early stopping ends most runs sooner).")
     batch_size: int = option(64, integer(1), "Windows per training batch.")
@@ -158,8 +166,9 @@ class ModelParams:
     @classmethod
     def from_dict(cls, data: dict) -> ModelParams:
         """Inverse of `to_dict`; also reads the names of earlier bundles (``model``,
-        ``residual``) without a warning. Unknown keys are an error."""
-        return cls.from_options(None, upgrade_options(data, warn=False))
+        ``residual``) without a warning; a bundle without ``linear`` predates the linear path
+        (`OLD_LINEAR`). Unknown keys are an error."""
+        return cls.from_options(None, upgrade_options({"linear": OLD_LINEAR, **data}, warn=False))
 
     @classmethod
     def from_options(cls, base: ModelParams | None, options: dict[str, Any], *, stacklevel: int = 2) -> ModelParams:

@@ -42,11 +42,14 @@ Example:
 def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, plot: str | None,
              folds: int, season: int | None, by_sensor: bool, runtime: str, anomalies: str | None,
              anomaly_level: float, anomaly_step: int, **fmt) -> None:
-    """Score a model on the test split of its data, beside three baselines.
+    """Score a model on the test split of its data, beside the baselines.
 
     Per target and horizon step: MAE, RMSE, MAPE (zeros left out), sMAPE and MASE, for the
-    model, the naive last value, the seasonal naive forecast and a ridge regression on the
-    window (fit on the training windows); for each level of the model's prediction intervals,
+    model, the naive last value, the seasonal naive forecast, a ridge regression on the
+    window (fit on the training windows) and, with statsforecast installed
+    (`pip install 'iot-forecaster[baselines]'`), AutoETS; the model's skill against the best
+    baseline (1 - MAE / best baseline MAE), with a warning naming any baseline that beats it
+    and the horizon steps where it does; for each level of the model's prediction intervals,
     coverage, mean width and the Winkler score. Uses the split recorded in the bundle.
     """
     from forecaster.bundle import read_meta
@@ -63,26 +66,13 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     if missing:
         raise ForecasterError(f"{data}: missing column(s) {sorted(set(missing))} that the model needs")
 
-    from forecaster.evaluate.report import (
-        interval_table,
-        markdown_report,
-        plot_evaluation,
-        season_note,
-        sensor_table,
-        summary_table,
-        write_json,
-    )
+    from forecaster.evaluate.report import markdown_report, plot_evaluation, write_json
     from forecaster.evaluate.scores import evaluate as run_evaluation
     from forecaster.model import Forecaster
 
     model = Forecaster.load(bundle, runtime=runtime)
     result = run_evaluation(model, frame, period=season, folds=folds, by_sensor=by_sensor)
-    click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
-    click.echo(summary_table(result))
-    if result.intervals:
-        click.echo(interval_table(result))
-    if by_sensor:
-        click.echo(sensor_table(result))
+    _echo_tables(result, by_sensor)
     if report:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(markdown_report(result, f"{meta.get('name', bundle)} on {data}"))
@@ -99,3 +89,21 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
         Path(anomalies).parent.mkdir(parents=True, exist_ok=True)
         flags.to_csv(anomalies, index=False)
         click.echo(f"wrote {anomalies}: {len(flags)} anomalies at level {anomaly_level} (step {anomaly_step})")
+
+
+def _echo_tables(result, by_sensor: bool) -> None:
+    """The summary, the skill line (and the warning naming a baseline that beats the model, on
+    stderr), the interval table and the per-sensor table."""
+    from forecaster.evaluate.report import interval_table, season_note, sensor_table, summary_table
+    from forecaster.evaluate.skill import loss_warning, skill_line
+
+    click.echo(f"{result.windows} test windows, horizon {result.horizon}, {season_note(result)}")
+    click.echo(summary_table(result))
+    click.echo(skill_line(result))
+    warning = loss_warning(result)
+    if warning:
+        click.echo(warning, err=True)
+    if result.intervals:
+        click.echo(interval_table(result))
+    if by_sensor:
+        click.echo(sensor_table(result))

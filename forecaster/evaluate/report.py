@@ -9,8 +9,10 @@ import numpy as np
 
 from forecaster.evaluate.plots import legend_outside, pyplot, save
 from forecaster.evaluate.scores import METRICS, MODEL, Evaluation
+from forecaster.evaluate.skill import best_baseline, loss_warning, overall_skill, skill, skill_line
 
-LABELS = {MODEL: "model", "naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "linear (ridge)"}
+LABELS = {MODEL: "model", "naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "linear (ridge)",
+          "autoets": "AutoETS"}
 HEADERS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "mase": "MASE"}
 
 
@@ -81,24 +83,48 @@ def step_table(result: Evaluation, metric: str = "mae") -> str:
 
 def sensor_table(result: Evaluation) -> str:
     """One row per sensor and target (``result.by_sensor``): its test windows, each method's MAE,
-    and the model's RMSE and MASE.
+    the model's RMSE and MASE, and its skill against the sensor's best baseline (negative: a
+    baseline forecasts this sensor better).
 
     Example:
         >>> import numpy as np
-        >>> one = {k: np.ones(1) for k in METRICS}
-        >>> result = Evaluation(["OT"], 2, 24, 5, {"model": {}}, by_sensor={"t1": {"windows": 5, "model": one}})
+        >>> one, two = {k: np.ones(1) for k in METRICS}, {k: np.full(1, 2.0) for k in METRICS}
+        >>> result = Evaluation(["OT"], 2, 24, 5, {"model": {}, "naive": {}},
+        ...                     by_sensor={"t1": {"windows": 5, "model": one, "naive": two}})
         >>> print(sensor_table(result).splitlines()[2])
-        | t1 | OT | 5 | 1 | 1 | 1 |
+        | t1 | OT | 5 | 1 | 2 | 1 | 1 | 0.5 |
     """
     methods = list(result.scores)
     lines = ["| sensor | target | windows | " + " | ".join(f"{LABELS.get(m, m)} MAE" for m in methods)
-             + " | model RMSE | model MASE |", "|" + " --- |" * (len(methods) + 5)]
+             + " | model RMSE | model MASE | model skill |", "|" + " --- |" * (len(methods) + 6)]
     for sensor, entry in result.by_sensor.items():
+        skills = overall_skill({m: entry[m]["mae"] for m in methods if m in entry})
         for j, target in enumerate(result.targets):
             cells = [_fmt(entry[m]["mae"][j]) if m in entry else "n/a" for m in methods]
-            cells += [_fmt(entry[MODEL]["rmse"][j]), _fmt(entry[MODEL]["mase"][j])]
+            cells += [_fmt(entry[MODEL]["rmse"][j]), _fmt(entry[MODEL]["mase"][j]), _fmt(skills[j])]
             lines.append(f"| {sensor} | {target} | {entry['windows']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def skill_step_table(result: Evaluation) -> str:
+    """Per horizon step (rows), for each target: the model's skill and the best baseline there."""
+    scores, (names, _) = skill(result.scores), best_baseline(result.scores)
+    lines = ["| step | " + " | ".join(f"{t} skill | {t} best baseline" for t in result.targets) + " |",
+             "|" + " --- |" * (2 * len(result.targets) + 1)]
+    for h in range(result.horizon):
+        cells = " | ".join(f"{_fmt(scores[h, j])} | {LABELS.get(names[h, j], names[h, j])}"
+                           for j in range(len(result.targets)))
+        lines.append(f"| {h + 1} | {cells} |")
+    return "\n".join(lines)
+
+
+def skill_section(result: Evaluation) -> list[str]:
+    """The report's skill lines: overall skill, the loss warning (if any) and the per-step table."""
+    if len(result.scores) < 2:
+        return []
+    return ["", "## Skill against the best baseline", "", "Skill = 1 - MAE of the model / MAE of the best baseline "
+            "at that step (positive: the model wins).", "", skill_line(result),
+            *(["", loss_warning(result)] if loss_warning(result) else []), "", skill_step_table(result)]
 
 
 def season_note(result: Evaluation) -> str:
@@ -124,6 +150,7 @@ def markdown_report(result: Evaluation, title: str) -> str:
         "## MAE by horizon step",
         "",
         step_table(result, "mae"),
+        *skill_section(result),
     ]
     if result.intervals:
         parts += ["", "## Prediction intervals (conformal, calibrated on the validation windows)", "",
@@ -148,7 +175,13 @@ def write_json(result: Evaluation, path: str | Path) -> Path:
     """The evaluation as JSON (NaN written as null)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+    data = result.to_dict()
+    if len(result.scores) > 1:
+        names, _ = best_baseline(result.scores)
+        data["skill"] = {"per_step": [[None if not np.isfinite(v) else float(v) for v in row]
+                                      for row in skill(result.scores)],
+                         "best_baseline": names.tolist(), "targets": result.targets}
+    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
     return path
 
 

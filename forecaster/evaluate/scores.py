@@ -23,6 +23,7 @@ import pandas as pd
 from forecaster.model import Forecaster
 from pipelines.baselines import LinearWindow, detect_period, naive_last, seasonal_naive_along
 from pipelines.errors import DataError, ForecasterError
+from pipelines.ets import autoets_along, ets_available
 from pipelines.metrics import coverage, mae, mape, mase, near_zero, rmse, smape, winkler
 from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, split_labels
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 MODEL = "model"
 BASELINES = ("naive", "seasonal_naive", "linear")
+ETS = "autoets"  # beside them when statsforecast is installed (`forecaster[baselines]`)
+ETS_SEASONS = 8  # AutoETS runs its fitted model over this many seasons before each origin (at least the window)
 EXAMPLES = 4  # test windows kept for plots
 
 
@@ -51,6 +54,7 @@ class Windows:
     seasonal: np.ndarray | None = None  # (n, H, T) seasonal naive forecasts, looked up along the series
     seasoned: np.ndarray | None = None  # (n,) False where less than a season preceded the origin (naive used)
     sensor: np.ndarray | None = None  # (n,) the sensor of each window
+    ets: np.ndarray | None = None  # (n, H, T) AutoETS forecasts (test windows, with statsforecast installed)
 
 
 def summarise(values: np.ndarray, metric: str) -> np.ndarray:
@@ -147,13 +151,26 @@ def _split(model: Forecaster, frame: pd.DataFrame, period: int | None) -> tuple[
                      for sensor, series in data.series.items()}
     period = season(model, train_targets, period)
     parts: dict[int, list[tuple]] = {}
+    with_ets = ets_available()
+    if not with_ets:
+        log.info("AutoETS baseline left out: statsforecast is not installed (pip install 'iot-forecaster[baselines]')")
     for sensor, series in data.series.items():
         for label, starts in starts_by_label(series.segment, labels[sensor], spec.window_length, spec.stride).items():
             if len(starts):
-                parts.setdefault(label, []).append(_cut(model, series, data.times(sensor), starts, period, sensor))
-    windows = {label: Windows(*(np.concatenate([it[k] for it in items]) for k in range(7)))
-               for label, items in parts.items()}
+                cut = _cut(model, series, data.times(sensor), starts, period, sensor)
+                ets = (autoets_along(series.values[:, tidx], series.segment, np.flatnonzero(labels[sensor] == TRAIN),
+                                     starts + spec.input_steps - 1, spec.horizon, period,
+                                     context=max(spec.input_steps, ETS_SEASONS * period))
+                       if with_ets and label == TEST and (labels[sensor] == TRAIN).sum() > 2 * period else None)
+                parts.setdefault(label, []).append((*cut, ets))
+    windows = {label: Windows(*(np.concatenate([it[k] for it in items]) for k in range(7)),
+                              ets=_all_or_none([it[7] for it in items])) for label, items in parts.items()}
     return windows, train_targets, period
+
+
+def _all_or_none(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    """The parts concatenated, or None when any is missing."""
+    return None if any(p is None for p in parts) else np.concatenate(parts)
 
 
 def _cut(model: Forecaster, series: Any, times: pd.DatetimeIndex, starts: np.ndarray, period: int,
@@ -221,6 +238,8 @@ def forecasts(model: Forecaster, test: Windows, linear: LinearWindow | None) -> 
            "seasonal_naive": test.seasonal}
     if linear is not None:
         out["linear"] = _linear_forecast(model, linear, test.X)
+    if test.ets is not None:
+        out[ETS] = test.ets
     return out
 
 

@@ -23,6 +23,10 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
     name = name or "forecaster"
     in_features = [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
     normalize = in_features is not None and params.norm != "none"
+    if in_features is None and params.linear in ("channel", "shared"):
+        missing = [t for t in spec.targets if t not in spec.features]
+        raise ForecasterError(f"linear={params.linear!r} maps each target's own history, so every target must be a "
+                              f"feature; {missing} are not (add them to `features`, or use linear='window')")
     if params.segment_model:
         if in_features is None and params.channel_independent:
             missing = [t for t in spec.targets if t not in spec.features]
@@ -33,11 +37,12 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
             target_index=in_features or list(range(len(spec.targets))), cell=params.cell, layers=params.layers,
             units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
             norm=params.norm if normalize else "none", channel_independent=params.channel_independent,
-            segment=params.segment, decoder=params.decoder, unroll=unroll, name=name,
+            segment=params.segment, decoder=params.decoder, linear=params.linear, unroll=unroll, name=name,
         )
     return build_model(
         input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
         n_targets=len(spec.targets), cell=params.cell, layers=params.layers, units=params.units,
         dropout=params.dropout, recurrent_dropout=params.recurrent_dropout, conv=params.conv,
-        residual_index=in_features if normalize else None, unroll=unroll, name=name,
+        residual_index=in_features if normalize else None, linear=params.linear, linear_index=in_features,
+        unroll=unroll, name=name,
     )

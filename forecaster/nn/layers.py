@@ -210,3 +210,38 @@ class FillMasked(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[1]
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class LinearOverTime(keras.layers.Layer):
+    """A linear map over the time axis, channel by channel: ``(batch, L, C) -> (batch, horizon, C)``,
+    ``y[:, h, c] = sum_l x[:, l, c] * kernel[c, l, h] + bias[c, h]`` (DLinear/NLinear's head).
+
+    With ``shared`` one ``(L, horizon)`` map serves every channel; else each channel has its own.
+    Weights start at zero, so a network that adds this path starts as its other part alone.
+    """
+
+    def __init__(self, horizon: int, shared: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.horizon, self.shared = int(horizon), bool(shared)
+
+    def build(self, input_shape):
+        maps = 1 if self.shared else int(input_shape[-1])
+        self.kernel = self.add_weight(shape=(maps, int(input_shape[1]), self.horizon), initializer="zeros",
+                                      name="kernel")
+        self.bias = self.add_weight(shape=(maps, 1, self.horizon), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        ops = keras.ops
+        if self.shared:  # (batch, C, L) @ (L, H): one matrix product for every channel
+            out = ops.matmul(ops.transpose(inputs, (0, 2, 1)), self.kernel[0]) + self.bias[0]
+            return ops.transpose(out, (0, 2, 1))
+        # (C, batch, L) @ (C, L, H): a batched product, one map per channel
+        out = ops.matmul(ops.transpose(inputs, (2, 0, 1)), self.kernel) + self.bias
+        return ops.transpose(out, (1, 2, 0))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.horizon, input_shape[-1])
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "horizon": self.horizon, "shared": self.shared}

@@ -15,6 +15,7 @@ quiet_tensorflow()
 import keras  # noqa: E402
 
 from forecaster.nn.layers import LastValues, SubtractLast  # noqa: E402
+from forecaster.nn.linear import with_linear  # noqa: E402
 from forecaster.params import ModelParams  # noqa: E402
 
 
@@ -31,6 +32,8 @@ def build_model(
     recurrent_dropout: float = 0.0,
     conv: bool = False,
     residual_index: Sequence[int] | None = None,
+    linear: str = "none",
+    linear_index: Sequence[int] | None = None,
     unroll: bool = False,
     name: str = "forecaster",
 ) -> keras.Model:
@@ -47,6 +50,9 @@ def build_model(
         residual_index: feature positions of the targets; when given, the inputs are
             taken relative to their last value and the head predicts the change from each
             target's last observed value (RevIN-like last-value normalization).
+        linear: add a linear map of the (normalised) window to the forecast
+            (`forecaster.nn.linear`: ``"none"``, ``"window"``, ``"channel"``, ``"shared"``).
+        linear_index: the targets' feature positions, for the ``"channel"`` and ``"shared"`` maps.
         unroll: unroll the recurrence (for TFLite builtin-op export).
 
     Example:
@@ -57,7 +63,7 @@ def build_model(
     ModelParams(cell=cell, layers=layers, units=units, dropout=dropout, recurrent_dropout=recurrent_dropout)
     rnn = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     inputs = keras.Input(shape=(input_steps, n_features), name="window")
-    x = inputs if residual_index is None else SubtractLast(name="subtract_last")(inputs)
+    x = normed = inputs if residual_index is None else SubtractLast(name="subtract_last")(inputs)
     if conv:
         x = keras.layers.Conv1D(units, 3, padding="causal", activation="relu", name="conv")(x)
         if input_steps >= 4:
@@ -75,6 +81,8 @@ def build_model(
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     x = keras.layers.Dense(horizon * n_targets, name="head")(x)
     outputs = keras.layers.Reshape((horizon, n_targets), name="forecast")(x)
+    outputs = with_linear(outputs, normed, mode=linear, horizon=horizon, n_targets=n_targets,
+                          target_index=linear_index)
     if residual_index is not None:
         last = LastValues(residual_index, name="last_values")(inputs)
         outputs = keras.layers.Add(name="from_last_value")([outputs, last])

@@ -34,6 +34,7 @@ from forecaster.nn.layers import (
     TakeChannels,
     keras,
 )
+from forecaster.nn.linear import with_linear
 
 NORMS = ("none", "last", "mean")
 DECODERS = ("dense", "parallel")
@@ -54,6 +55,7 @@ def build_segment_model(
     channel_independent: bool = True,
     segment: int = 0,
     decoder: str = "dense",
+    linear: str = "none",
     unroll: bool = False,
     name: str = "forecaster",
 ) -> keras.Model:
@@ -75,6 +77,8 @@ def build_segment_model(
         decoder: ``"dense"`` (one dense layer for the whole horizon) or ``"parallel"``
             (SegRNN parallel decoding; needs ``segment > 0``; the horizon is rounded up to
             whole segments and cropped).
+        linear: add a linear map of the normalised window to the forecast
+            (`forecaster.nn.linear`: ``"none"``, ``"window"``, ``"channel"``, ``"shared"``).
         unroll: unroll the recurrences (for TFLite builtin-op export).
 
     Example:
@@ -96,7 +100,7 @@ def build_segment_model(
     rnn_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     inputs = keras.Input(shape=(input_steps, n_features), name="window")
     x = {"last": SubtractLast, "mean": SubtractMean}.get(norm, None)
-    x = inputs if x is None else x(name=f"subtract_{norm}")(inputs)
+    x = normed = inputs if x is None else x(name=f"subtract_{norm}")(inputs)
     streams, width = (n_features, 1) if channel_independent else (1, n_features)
     outputs_per_stream = 1 if channel_independent else len(target_index)
     if channel_independent:
@@ -137,6 +141,7 @@ def build_segment_model(
         y = BatchToChannels(n_features, name="batch_to_channels")(y)
         if target_index != list(range(n_features)):
             y = TakeChannels(target_index, name="targets")(y)
+    y = with_linear(y, normed, mode=linear, horizon=horizon, n_targets=len(target_index), target_index=target_index)
     if norm != "none":
         level = (LastValues if norm == "last" else MeanValues)(target_index, name=f"{norm}_values")(inputs)
         y = keras.layers.Add(name="add_level")([y, level])

@@ -21,6 +21,11 @@ FAMILIES = {
     "gru-segment": {"cell": "gru", "segment": 12},
     "lstm-segment": {"cell": "lstm", "segment": 12},
     "gru-segment-ensemble": {"cell": "gru", "segment": 12, "ensemble": 2},
+    # the linear path (issue 23) on each kind of network
+    "gru-segment-linear-window": {"cell": "gru", "segment": 12, "linear": "window"},
+    "lstm-stacked-linear-channel": {"cell": "lstm", "layers": 2, "segment": 0, "linear": "channel"},
+    "gru-conv-front-linear-shared": {"cell": "gru", "conv": True, "linear": "shared"},
+    "gru-segment-ensemble-linear-window": {"cell": "gru", "segment": 12, "ensemble": 2, "linear": "window"},
 }
 
 
@@ -68,6 +73,32 @@ def test_tflite_export_forecasts_like_keras(family, frame):
     edge_band, keras_band = edge.predict(frame, interval=0.8), model.predict(frame, interval=0.8)
     for column in ("temp_lo", "temp_hi"):  # the same table on the edge runtime
         np.testing.assert_allclose(edge_band[column], keras_band[column], atol=1e-3)
+
+
+def test_streamed_forecasts_equal_batch_predictions(family, frame):
+    """The daemon's path (readings one by one into the rolling window, batch predict) gives what
+    `predict` gives on the same rows."""
+    import json
+
+    from forecaster.serve.service import ForecastService
+    from pipelines.payloads import ParseRules, Reading
+
+    _, model, _ = family
+    sent = []
+
+    class Publisher:
+        def publish(self, topic, payload, qos=0, retain=False):
+            sent.append(json.loads(payload))
+            return True
+
+    rules = ParseRules(subscription="sensors/+/readings", features=model.spec.features, known=model.spec.targets)
+    service = ForecastService(model, rules=rules, publisher=Publisher(), qos=0)
+    rows = frame[frame.sensor == "b"].iloc[:40]
+    for ts, values in zip(rows["ts"], rows[list(model.spec.features)].to_numpy().tolist()):
+        service.process([Reading("b", ts, tuple(values))])
+    assert len(sent) == 40 - 24 + 1
+    expected = model.predict(rows.drop(columns="sensor"))["temp"].to_numpy()
+    np.testing.assert_allclose([f["temp"] for f in sent[-1]["forecast"]], expected, rtol=0, atol=1e-5)
 
 
 def test_predict_leaves_the_frame_alone(family, frame):

@@ -135,7 +135,7 @@ def test_evaluate_finds_a_daily_season_longer_than_the_window_and_scores_each_se
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "288 test windows, horizon 6, seasonal period 144"  # a day, though the window is 24
     table = printed[printed.index("| sensor | target | windows | model MAE | naive last value MAE | seasonal naive MAE "
-                                  "| linear (ridge) MAE | model RMSE | model MASE |"):]
+                                  "| linear (ridge) MAE | model RMSE | model MASE | model skill |"):]
     assert [row.split(" | ")[:3] for row in table[2:4]] == [["| s1", "temp", "144"], ["| s2", "temp", "144"]]
     result = json.loads(out.read_text())
     assert result["seasonal_period"] == 144 and result["seasonal_fallback_windows"] == 0
