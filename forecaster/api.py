@@ -49,8 +49,7 @@ def train(
             (may be None), ``params``, the network options and ``freq`` default to the parent's;
             a given one that differs is refused. ``refit_scaler``: fit a new scaler on the train
             split instead of keeping the parent's.
-        refit_on_all: after choosing the epochs on validation, train the deployed network on
-            train + validation + test (its test metrics are then in sample).
+        refit_on_all: then train on train + validation + test for the epochs chosen (`Forecaster.fit`).
         **overrides: any `ModelParams` option by name (``cell="lstm"``, ``units=64``, ...),
             applied over ``params``.
 
