@@ -69,8 +69,7 @@ def train(
         from forecaster.warm_start import Parent
 
         parent = Parent.read(init_from)
-        spec, params, freq = spec or parent.spec, params or parent.params, freq or parent.meta["freq"]
-        name = name or parent.meta.get("name")
+        spec, params, freq, name = spec or parent.spec, params or parent.params, freq or parent.meta["freq"], name or parent.meta.get("name")
     params = ModelParams.from_options(params, overrides, stacklevel=3)
     forecaster = Forecaster(
         spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
