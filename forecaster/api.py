@@ -19,7 +19,7 @@ from pipelines.windows import WindowSpec
 
 def train(
     frame: pd.DataFrame,
-    spec: WindowSpec,
+    spec: WindowSpec | None,
     params: ModelParams | None = None,
     *,
     freq: str | None = None,
@@ -27,9 +27,12 @@ def train(
     split: SplitSpec | None = None,
     time_col: str | None = None,
     sensor_col: str | None = None,
-    name: str = "forecaster",
+    name: str | None = None,
     intervals: Sequence[float] | str | None = DEFAULT_LEVELS,
     verbose: int = 0,
+    init_from: str | Path | None = None,
+    refit_scaler: bool = False,
+    refit_on_all: bool = False,
     **overrides: Any,
 ) -> Forecaster:
     """Train a forecaster on ``frame`` (fit on the train split; early stopping on validation).
@@ -38,10 +41,15 @@ def train(
         frame: readings, e.g. from `forecaster.read_csv`.
         spec: the window definition.
         params: network and training settings (default: the declared defaults of `ModelParams`).
-        freq, max_gap, split, time_col, sensor_col, name: see `Forecaster`.
+        freq, max_gap, split, time_col, sensor_col, name: see `Forecaster` (name: "forecaster").
         intervals: levels of the conformal prediction intervals calibrated on the validation
             windows (``()`` or ``None``: none); ``model.predict(frame, interval=0.95)`` uses them.
         verbose: Keras progress display (0 silent, 1 bar, 2 one line per epoch).
+        init_from: a forecast bundle to warm-start from (`forecaster.warm_start`): ``spec``
+            (may be None), ``params``, ``freq`` and ``name`` default to the parent's;
+            a given one that differs is refused. ``refit_scaler``: fit a new scaler on the train
+            split instead of keeping the parent's.
+        refit_on_all: then train on train + validation + test for the epochs chosen (`Forecaster.fit`).
         **overrides: any `ModelParams` option by name (``cell="lstm"``, ``units=64``, ...),
             applied over ``params``.
 
@@ -57,12 +65,18 @@ def train(
         ...
         pipelines.errors.ForecasterError: unknown model option(s) ['unit']; the options are cell, layers, ...
     """
+    if init_from is not None:
+        from forecaster.warm_start import Parent
+
+        parent = Parent.read(init_from)
+        spec, params, freq, name = spec or parent.spec, params or parent.params, freq or parent.meta["freq"], name or parent.meta.get("name")
     params = ModelParams.from_options(params, overrides, stacklevel=3)
     forecaster = Forecaster(
         spec=spec, params=params, freq=freq, max_gap=max_gap, split=split,
-        time_col=time_col, sensor_col=sensor_col, name=name, intervals=intervals,
+        time_col=time_col, sensor_col=sensor_col, name=name or "forecaster", intervals=intervals,
     )
-    return forecaster.fit(frame, verbose=verbose)
+    return forecaster.fit(frame, verbose=verbose, init_from=init_from, refit_scaler=refit_scaler,
+                          refit_on_all=refit_on_all)
 
 
 def _signature_with_options() -> inspect.Signature:

@@ -43,6 +43,25 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+HASH_CHARS = 16
+"""Hex digits of a bundle's content hash (64 bits: ample to tell a fleet's bundles apart)."""
+
+
+def content_hash(directory: str | Path) -> str:
+    """The bundle's identity: the sha256 of its manifest (which lists the sha256 of every file,
+    ``bundle.json`` included), its first `HASH_CHARS` hex digits; of ``bundle.json`` for a
+    bundle written before manifests. Same files, same hash; any changed byte, another hash.
+    It reads two small files and hashes nothing else: call `read_meta` to verify the files."""
+    directory = Path(directory)
+    path = directory / MANIFEST_FILE
+    if not path.is_file():
+        path = directory / META_FILE
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:HASH_CHARS]
+    except OSError as exc:
+        raise ForecasterError(f"{directory}: not a model bundle ({exc.strerror}: {path.name})") from None
+
+
 def fitted_meta(kind: str, estimator: Any, **extra: Any) -> dict[str, Any]:
     """What ``bundle.json`` records of any fitted estimator (`Forecaster`, `Backfiller`): its
     kind, name, spec, cadence, columns, scaler statistics, parameters, training history and

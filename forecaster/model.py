@@ -80,28 +80,42 @@ class Forecaster:
         self.intervals = parse_levels(intervals)
 
     # ------------------------------------------------------------------ training
-    def fit(self, frame: pd.DataFrame, *, verbose: int = 0) -> Forecaster:
+    def fit(self, frame: pd.DataFrame, *, verbose: int = 0, init_from: str | Path | None = None,
+            refit_scaler: bool = False, refit_on_all: bool = False) -> Forecaster:
         """Train on ``frame`` (scaler on the train split only); returns self.
+
+        Args:
+            init_from: a forecast bundle to continue from (warm start, `forecaster.warm_start`):
+                its spec, network design and cadence must be this forecaster's; its scaler is
+                kept unless ``refit_scaler``.
+            refit_on_all: after early stopping chose the epochs on validation, train the deployed
+                network on the train, validation and test windows for that many epochs.
 
         Raises:
             DataError: missing columns, bad timestamps, or too few rows for one window.
+            ForecasterError: ``init_from`` is not a forecast bundle of the same design.
         """
+        from forecaster.warm_start import Parent, fit_networks
+        from forecaster.warm_start import refit_on_all as refit
+
+        parent = None if init_from is None else Parent.read(init_from)
         self.time_col_, self.sensor_col_ = detect_columns(frame, self.time_col, self.sensor_col)
         data = prepare(
             frame, self.spec.columns, freq=self.freq, max_gap=self.max_gap,
             time_col=self.time_col_, sensor_col=self.sensor_col_,
         )
+        if parent is not None:  # before any training: one line naming every difference
+            parent.check(self.spec, self.params, data.freq)
         self.freq_ = data.freq
         self.gap_reports_ = {sensor: series.report for sensor, series in data.series.items()}
         self.split_ = self.split.resolved(data)
         borders = self.split_.borders(data)
         labels = {s: split_labels(r.slots, borders) for s, r in data.series.items()}
-        train_rows = np.concatenate(
-            [r.values[labels[s] == TRAIN] for s, r in data.series.items()]
-        )
+        train_rows = np.concatenate([r.values[labels[s] == TRAIN] for s, r in data.series.items()])
         if len(train_rows) == 0:
             raise DataError("no complete rows in the training split", source=frame.attrs.get("source"))
-        self.scaler_ = Scaler(columns=self.spec.columns).fit(train_rows)
+        keep = parent is not None and not refit_scaler
+        self.scaler_ = parent.scaler() if keep else Scaler(columns=self.spec.columns).fit(train_rows)
         splits = self._windows(data, labels)
         if len(splits[TRAIN][0]) == 0:
             raise DataError(
@@ -113,22 +127,15 @@ class Forecaster:
                                (("train", TRAIN), ("validation", VALIDATION), ("test", TEST))}
         log.info("windows: %d train, %d validation, %d test (%d sensors, cadence %s)", len(splits[TRAIN][0]),
                  len(splits[VALIDATION][0]), len(splits[TEST][0]), len(data.series), data.freq)
-        from forecaster.nn.build import build_network
-        from forecaster.nn.ensemble import train_ensemble
-        from forecaster.nn.training import fit_network
-
-        def fit_member(network: Any, p: ModelParams) -> dict[str, list[float]]:
-            return fit_network(
-                network, splits[TRAIN], splits[VALIDATION], epochs=p.epochs,
-                batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience,
-                loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay,
-            )
-
-        self.model_, self.history_ = train_ensemble(lambda p, name: build_network(self.spec, p, name=name),
-                                                    self.params, fit_member)
+        self.model_, self.history_ = fit_networks(self.spec, self.params, splits[TRAIN], splits[VALIDATION],
+                                                  verbose=verbose, parent=parent)
         self._predictor = None
         self.intervals_ = self._calibrate(*splits[VALIDATION])
         self.metrics_ = self._test_metrics(*splits[TEST])
+        self.version_ = 1 if parent is None else parent.version + 1
+        self.parent_, self.refit_, self.hash_ = None if parent is None else parent.record(), None, None
+        if refit_on_all:
+            refit(self, splits, TEST, verbose=verbose, parent=parent)
         return self
 
     def _calibrate(self, X: np.ndarray, y: np.ndarray) -> Conformal | None:
@@ -317,16 +324,25 @@ class Forecaster:
         """What `bundle.json` records about this forecaster."""
         self._check_fitted()
         from forecaster.bundle import fitted_meta
+        from forecaster.warm_start import lineage_meta
 
         table = getattr(self, "intervals_", None)
-        return fitted_meta("forecast", self, max_gap=self.max_gap, split=self.split_.to_dict(),
+        return fitted_meta("forecast", self, max_gap=self.max_gap, split=self.split_.to_dict(), **lineage_meta(self),
                            **({"intervals": table.to_dict()} if table is not None else {}))
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the bundle directory (model.keras + bundle.json)."""
-        from forecaster.bundle import save_bundle
+    @property
+    def identity(self) -> dict[str, Any]:
+        """``{"name", "version", "hash"}``: what published forecasts carry (the hash is the
+        bundle's content hash, `forecaster.bundle.content_hash`; None before `save`)."""
+        return {"name": self.name, "version": getattr(self, "version_", 1), "hash": getattr(self, "hash_", None)}
 
-        return save_bundle(directory, self.model_, self.metadata())
+    def save(self, directory: str | Path) -> Path:
+        """Write the bundle directory (model.keras + bundle.json); sets the content hash."""
+        from forecaster.bundle import content_hash, save_bundle
+
+        out = save_bundle(directory, self.model_, self.metadata())
+        self.hash_ = content_hash(out)
+        return out
 
     @classmethod
     def load(cls, directory: str | Path, *, runtime: str = "keras", threads: int | None = None) -> Forecaster:
@@ -344,6 +360,7 @@ class Forecaster:
                 network, or no TFLite export for ``runtime="tflite"``.
         """
         from forecaster.bundle import load_bundle, read_meta
+        from forecaster.restore import restore
 
         one_of(RUNTIMES)("runtime", runtime)
         if runtime == "keras":
@@ -357,44 +374,9 @@ class Forecaster:
                 raise ForecasterError(f"{directory}: a bidirectional network cannot forecast (it needs the future)")
         else:
             model, meta = None, read_meta(directory, expect="forecast")
-        self = cls._restore(directory, meta, model)
+        self = restore(cls, directory, meta, model)
         if runtime == "tflite":
             from forecaster.nn.litert import TFLitePredictor
 
             self._predictor = TFLitePredictor.from_bundle(directory, meta, threads=threads or 2)
-        return self
-
-    @classmethod
-    def _restore(cls, directory: str | Path, meta: dict[str, Any], network: Any) -> Forecaster:
-        """The fitted forecaster a checked ``bundle.json`` describes, with its loaded network
-        (``None`` for the tflite runtime); ``directory`` names the bundle in messages."""
-        try:
-            spec = WindowSpec.from_dict(meta["spec"])
-        except (KeyError, TypeError) as exc:
-            raise ForecasterError(f"{directory}: bundle.json has no valid window spec ({exc})") from None
-        expected = (None, spec.input_steps, len(spec.features))
-        if network is not None and tuple(network.input_shape) != expected:
-            raise ForecasterError(f"{directory}: network input {network.input_shape} does not match the spec {expected}")
-        produced = (None, spec.horizon, len(spec.targets))
-        if network is not None and tuple(network.output_shape) != produced:
-            raise ForecasterError(f"{directory}: network output {network.output_shape} does not match the spec's "
-                                  f"horizon and targets {produced}")
-        try:
-            scaler = Scaler.from_dict(meta["scaler"])
-        except (KeyError, TypeError, ValueError, ForecasterError) as exc:
-            raise ForecasterError(f"{directory}: bundle.json has no valid scaler ({exc})") from None
-        if scaler.columns != spec.columns:
-            raise ForecasterError(f"{directory}: scaler columns {scaler.columns} do not match {spec.columns}")
-        split = SplitSpec.from_dict(meta["split"]) if "split" in meta else None
-        self = cls(spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
-                   max_gap=meta["max_gap"], split=split, time_col=meta["time_col"], sensor_col=meta["sensor_col"],
-                   name=meta.get("name", "forecaster"))
-        self.freq_, self.time_col_, self.sensor_col_ = meta["freq"], meta["time_col"], meta["sensor_col"]
-        self.scaler_, self.split_, self._predictor = scaler, self.split, None
-        if network is not None:
-            self.model_ = network
-        self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
-        table = meta.get("intervals")
-        self.intervals_ = None if table is None else Conformal.from_dict(table, spec=spec, source=directory)
-        self.intervals = tuple(float(k) for k in self.intervals_.available) if self.intervals_ else ()
         return self

@@ -77,7 +77,7 @@ class DaemonThread:
             reconnect_max=2, persistent=overrides.pop("persistent", False), **overrides.pop("tls", {}),
         )
         self.config = ServeConfig(
-            bundle="(in memory)", mqtt=settings, status_topic=f"forecaster/{settings.client_id}/status",
+            bundle=overrides.pop("bundle", "(in memory)"), mqtt=settings, status_topic=f"forecaster/{settings.client_id}/status",
             metrics_port=self.port, **overrides,
         )
         self.daemon = Daemon(self.config, model)

@@ -91,6 +91,14 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
 @click.option("--name", default=None, help="Model name in published forecasts [default: the bundle folder name].")
 @click.option("--intervals", default="0.8,0.95", show_default=True,
               help="Levels of the prediction intervals calibrated on the validation windows (comma list; none: off).")
+@click.option("--init-from", default=None, type=click.Path(file_okay=False), metavar="BUNDLE",
+              help="Warm start: continue training this forecast bundle's network on --data (its spec, network and "
+                   "cadence; options left out are the parent's, a given one must match).")
+@click.option("--refit-scaler", is_flag=True, default=False,
+              help="With --init-from: fit the scaler on the new train split instead of keeping the parent's.")
+@click.option("--refit-on-all", is_flag=True, default=False,
+              help="After early stopping chose the epochs on validation, train the deployed network on train, "
+                   "validation and test (its test metrics are then in sample).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
 def train(**o) -> None:
     """Train a forecaster on a CSV and write a model bundle.
@@ -103,6 +111,13 @@ def train(**o) -> None:
     from pipelines.split import SplitSpec
     from pipelines.windows import WindowSpec
 
+    if o["init_from"]:
+        from forecaster.cli.lineage import parent_defaults
+        from forecaster.warm_start import Parent
+
+        o = parent_defaults(o, Parent.read(o["init_from"]))
+    elif o["refit_scaler"]:
+        raise ForecasterError("--refit-scaler refits the scaler of a warm start: it needs --init-from BUNDLE")
     frame = read_csv(o["data"], time_col=o["time_col"], sensor_col=o["sensor_col"], **csv_keywords(o))
     value_columns = [c for c in frame.columns if c not in (frame.attrs["time_col"], frame.attrs["sensor_col"])]
     targets = _targets(o["data"], split_names(o["targets"]), value_columns)
@@ -118,7 +133,8 @@ def train(**o) -> None:
         time_col=frame.attrs["time_col"], sensor_col=frame.attrs["sensor_col"],
         name=o["name"] or Path(o["out"]).name, intervals=parse_levels(o["intervals"]),
     )
-    model.fit(frame, verbose=2 if o["progress"] else 0)
+    model.fit(frame, verbose=2 if o["progress"] else 0, init_from=o["init_from"], refit_scaler=o["refit_scaler"],
+              refit_on_all=o["refit_on_all"])
     out = model.save(o["out"])
     m = model.metrics_
     counts = model.window_counts_
@@ -135,6 +151,10 @@ def train(**o) -> None:
             naive = m.get("naive_mae", {}).get(target)
             vs = f" (naive last value: {naive:.4g})" if naive is not None else ""
             click.echo(f"test MAE {target}: {m['mae'][target]:.4g}{vs} on {m['test_windows']} windows")
+    from forecaster.cli.lineage import identity_lines
+
+    for line in identity_lines(model):
+        click.echo(line)
     if model.intervals_ is not None:
         click.echo(f"prediction intervals at {', '.join(model.intervals_.available) or 'no level'} calibrated on "
                    f"{model.intervals_.windows_} validation windows")

@@ -55,7 +55,7 @@ def evaluate(bundle: str, data: str, report: str | None, json_out: str | None, p
     from forecaster.bundle import read_meta
     from pipelines.csv_source import read_csv
 
-    meta = read_meta(bundle, expect="forecast")
+    meta = _warn_if_refit(read_meta(bundle, expect="forecast"))
     check_levels(bundle, meta, [anomaly_level] if anomalies else [])
     if plot:
         from forecaster.evaluate.plots import pyplot
@@ -107,3 +107,12 @@ def _echo_tables(result, by_sensor: bool) -> None:
         click.echo(interval_table(result))
     if by_sensor:
         click.echo(sensor_table(result))
+
+
+def _warn_if_refit(meta: dict) -> dict:
+    """``meta``, after a warning when the model was refit on every window (``--refit-on-all``): it
+    has seen the test windows of its training file."""
+    if "refit" in meta:
+        click.echo("warning: this model was refit on train, validation and test (--refit-on-all): its scores on the "
+                   "test windows of its training file are in sample", err=True)
+    return meta

@@ -195,6 +195,11 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--slot-grace", default=None, type=click.FloatRange(min=0), metavar="SECONDS",
               help="With --aggregate: a slot is final (and forecast) when a reading of a later slot arrives, or "
                    "this long after its end on the daemon's clock [default: one cadence step; 0: only a later reading].")
+@click.option("--watch", is_flag=True, default=False,
+              help="Reload the bundle when its directory changes (SIGHUP reloads it in any case); windows are kept "
+                   "when it reads the same windows.")
+@click.option("--watch-interval", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              metavar="SECONDS", help="Seconds between two looks at the bundle directory with --watch.")
 @payload_options
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
@@ -216,7 +221,7 @@ def serve(ctx: click.Context, **o) -> None:
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
         aggregate=o["aggregate"], slot_grace=o["slot_grace"], intervals=parse_levels(",".join(o["interval"])),
         live_scoring=o["live_scoring"], metrics_per_sensor=o["metrics_per_sensor"], anomaly_topic=o["anomaly_topic"], anomaly_level=o["anomaly_level"],
-        anomaly_step=o["anomaly_step"], **_payload_rules(o),
+        anomaly_step=o["anomaly_step"], watch=o["watch"], watch_interval=o["watch_interval"], **_payload_rules(o),
     )
     if config.state_file:
         from forecaster.serve.state import StateStore
@@ -250,6 +255,7 @@ def _serve_until_signalled(config: ServeConfig) -> int:
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda _signum, _frame: stop.set())  # only a flag
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: daemon.reload())  # only a flag: the reload thread loads
         faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack on stderr
     return daemon.run_until(stop)
 

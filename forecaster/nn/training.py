@@ -23,10 +23,11 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def standard_callbacks(monitor: str, patience: int) -> list[keras.callbacks.Callback]:
-    """Early stopping with the best weights restored, learning rate halved on plateaus, stop on NaN."""
+def standard_callbacks(monitor: str, patience: int, restore_best: bool = True) -> list[keras.callbacks.Callback]:
+    """Early stopping with the best weights restored (``restore_best``), learning rate halved on
+    plateaus, stop on NaN."""
     return [
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=restore_best),
         keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=max(1, patience // 2)),
         keras.callbacks.TerminateOnNaN(),
     ]
@@ -98,6 +99,7 @@ def fit_network(
     lr_decay: float = 1.0,
     time_budget: float | None = None,
     steps_per_epoch: int | None = None,
+    restore_best: bool = True,
 ) -> dict[str, list[float]]:
     """Compile and train ``model`` on scaled windows; returns the per-epoch history.
 
@@ -108,6 +110,7 @@ def fit_network(
     ``time_budget`` (seconds) stops training after the epoch that exceeds it.
     ``steps_per_epoch`` makes an "epoch" (one validation, one learning-rate step) that many
     batches of the endlessly reshuffled training set instead of one pass.
+    ``restore_best=False`` keeps the weights of the last epoch (a run of a fixed length).
     """
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["mae"])
@@ -119,7 +122,7 @@ def fit_network(
     if not isinstance(train, tf.data.Dataset):
         train = dataset(*train, batch_size=batch_size, shuffle=True, seed=seed)
     monitor = "val_loss" if has_val else "loss"
-    callbacks = standard_callbacks(monitor, patience)
+    callbacks = standard_callbacks(monitor, patience, restore_best)
     if lr_decay < 1:  # a fixed exponential decay instead of halving on plateaus
         callbacks[1] = keras.callbacks.LearningRateScheduler(
             lambda epoch, _lr: learning_rate * lr_decay ** max(0, epoch - 2)

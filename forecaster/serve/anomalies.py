@@ -5,7 +5,8 @@ The payload, one message per reading and target flagged::
 
     {"sensor": "t1", "target": "OT", "ts": "2026-11-23T13:00:00Z", "reading": 41.2,
      "forecast": 30.9, "lo": 29.1, "hi": 32.7, "level": "0.95", "step": 1,
-     "issued_at": "2026-11-23T12:00:00Z", "score": 2.36, "model": "etth1-lstm"}
+     "issued_at": "2026-11-23T12:00:00Z", "score": 2.36,
+     "model": {"name": "etth1-lstm", "version": 2, "hash": "9f2c4e1a7b3d5f60"}}
 
 ``score`` is the distance outside the interval in interval widths (0.5: half a width below
 ``lo`` or above ``hi``); null when the interval has no width.
@@ -48,7 +49,7 @@ class AnomalyFlags:
     """
 
     def __init__(self, publish: Callable[[str, bytes, int, bool], bool], *, template: str, level: str, step: int = 1,
-                 qos: int = 1, targets: Sequence[str], model: str, step_ns: int) -> None:
+                 qos: int = 1, targets: Sequence[str], model: str | dict, step_ns: int) -> None:
         if isinstance(step, bool) or not isinstance(step, int) or step < 1:
             raise ForecasterError(f"`anomaly_step` must be a positive integer. Received: anomaly_step={step!r}")
         self.publish, self.template, self.level, self.step, self.qos = publish, template, level, step, qos

@@ -64,6 +64,8 @@ class ServeConfig:
         metrics_per_sensor: the live accuracy metrics with a ``sensor`` label (small fleets only).
         anomaly_topic: where readings outside the interval of their forecast are published
             (``anomalies/{sensor}``, `forecaster.serve.anomalies`); None: off.
+        watch: reload the bundle when its directory changes (SIGHUP reloads it in any case;
+            `forecaster.serve.reload`); watch_interval: seconds between two looks at it.
         anomaly_level, anomaly_step: the interval level (one of ``intervals``) and the horizon
             step of the forecast a reading is checked against (1: the forecast of the previous slot).
 
@@ -111,6 +113,8 @@ class ServeConfig:
     anomaly_topic: str | None = None
     anomaly_level: float = 0.95
     anomaly_step: int = 1
+    watch: bool = False
+    watch_interval: float = 2.0
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
@@ -119,9 +123,10 @@ class ServeConfig:
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0
                                   or grace == float("inf")):
             raise ForecasterError(f"`slot_grace` must be a non-negative number of seconds. Received: slot_grace={grace!r}")
-        interval = self.state_interval
-        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0 < interval < float("inf"):
-            raise ForecasterError(f"`state_interval` must be a positive number of seconds. Received: state_interval={interval!r}")
+        for name in ("state_interval", "watch_interval"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+                raise ForecasterError(f"`{name}` must be a positive number of seconds. Received: {name}={value!r}")
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 0:
             raise ForecasterError(f"`threads` must be a non-negative integer. Received: threads={self.threads!r}")
         if self.runtime not in ("keras", "tflite"):

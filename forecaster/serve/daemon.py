@@ -24,6 +24,7 @@ from forecaster.serve.delivery import Delivery
 from forecaster.serve.discovery import Discovery
 from forecaster.serve.live_scoring import NoScoring, live_scoring
 from forecaster.serve.mqtt_client import MqttClient
+from forecaster.serve.reload import Reloader
 from forecaster.serve.service import ForecastService
 from forecaster.serve.state import StateStore
 from forecaster.serve.telemetry import Metrics, serve_http
@@ -84,6 +85,7 @@ class Daemon:
         )
         self._http: ThreadingHTTPServer | None = None
         self._warm = False
+        self.reloader = Reloader(self)  # SIGHUP (`reload`) and --watch
 
     # ------------------------------------------------------------------ lifecycle
     def warm_up(self) -> None:
@@ -118,6 +120,7 @@ class Daemon:
                     log.info("the last run did not stop cleanly: re-published the newest forecast of %d sensor(s) "
                              "(those in flight at the crash were lost with the process)", count)
         self._worker.start()
+        self.reloader.start()
         if self.config.metrics_port is not None:
             self._http = self._serve_metrics()
         self.client.start()
@@ -142,6 +145,7 @@ class Daemon:
         worker finish and acknowledge the queue (``drain_timeout``), save the windows, publish
         ``offline`` and disconnect."""
         service = self.service
+        self.reloader.stop()
         service.accepting = False
         log.info("shutting down: finishing %d queued reading(s)", service.inbox.qsize())
         self._stop_worker()
@@ -161,6 +165,11 @@ class Daemon:
             self._http.shutdown()
             self._http.server_close()
         log.info("stopped: %d forecasts published", int(self.metrics.value("forecaster_forecasts_published_total") or 0))
+
+    def reload(self) -> None:
+        """Load the bundle again and serve it if it changed (`forecaster.serve.reload`): in the
+        reload thread, so a signal handler may call this."""
+        self.reloader.request()
 
     # --------------------------------------------------------- health and callbacks
     def healthy(self) -> bool:

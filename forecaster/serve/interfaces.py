@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,3 +26,9 @@ class Model(Protocol):
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
         ...
+
+
+def identity(model: Model) -> dict[str, Any] | str:
+    """What forecasts say of ``model``: its ``identity`` (``name``, ``version``, content ``hash``;
+    `forecaster.model.Forecaster.identity`), or its name when it has none."""
+    return getattr(model, "identity", None) or model.name

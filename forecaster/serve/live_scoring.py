@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from forecaster.serve.anomalies import AnomalyFlags
-from forecaster.serve.interfaces import Model, Publisher
+from forecaster.serve.interfaces import Model, Publisher, identity
 from forecaster.serve.live_metrics import LiveAccuracy
 from forecaster.serve.telemetry import ExceptionLog, Metrics
 from pipelines.conformal import level_key
@@ -166,6 +166,8 @@ class LiveScoring:
 class NoScoring:
     """Live scoring switched off (``forecaster serve --no-live-scoring``): keeps and scores nothing."""
 
+    anomalies = None  # no anomaly flags without scoring
+
     def keep(self, sensors: Sequence[str], forecasts: np.ndarray, windows: np.ndarray, slots: Sequence[int]) -> None:
         """Keep nothing."""
 
@@ -204,7 +206,7 @@ def live_scoring(model: Model, levels: Sequence[float], metrics: Metrics, *, per
         if publisher is None:
             raise ForecasterError("anomaly flags need a publisher")
         flags = AnomalyFlags(publisher.publish, template=anomaly_topic, level=level_key(anomaly_level),
-                             step=anomaly_step, qos=qos, targets=targets, model=model.name, step_ns=int(step_of(model.freq_).value))
+                             step=anomaly_step, qos=qos, targets=targets, model=identity(model), step_ns=int(step_of(model.freq_).value))
     metrics.registry.register(accuracy)
     return LiveScoring(spec.features, spec.targets, horizon=spec.horizon, n_levels=len(keys), accuracy=accuracy,
                        anomalies=flags)

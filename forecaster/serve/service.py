@@ -31,9 +31,10 @@ import numpy as np
 import pandas as pd
 
 from forecaster.serve.delivery import Delivery
-from forecaster.serve.formats import banded, formatter
-from forecaster.serve.interfaces import Model, Publisher
+from forecaster.serve.formats import Formatter, model_outputs
+from forecaster.serve.interfaces import Model, Publisher, identity
 from forecaster.serve.live_scoring import LiveScoring, NoScoring, live_scoring
+from forecaster.serve.map_paths import MapPathWarnings
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
 from pipelines.errors import ForecasterError, StaleReading
@@ -108,8 +109,8 @@ class ForecastService:
         self.qos, self.retain = qos, retain
         self.metrics = metrics or Metrics()
         self.step_ns = step_of(model.freq_).value
-        self.format = formatter(output_format, step_ns=self.step_ns, freq=model.freq_, model=model.name, targets=spec.targets, levels=intervals)
-        self.predict = banded(model, intervals)  # the forecasts, with the bounds of each level appended
+        self.format, self.predict = model_outputs(model, output_format, intervals)  # payloads; forecasts and bands
+        self.metrics.show_model(identity(model))
         self.announce = announce
         self.live = live or live_scoring(model, intervals, self.metrics)
         grace_ns = self.step_ns if slot_grace is None else (round(slot_grace * 1e9) or None)
@@ -133,8 +134,7 @@ class ForecastService:
         self.processing_lock = threading.Lock()  # held while windows change (hold it to read them consistently)
         self._enqueued = 0  # written by the network thread only
         self._done = 0  # written by the worker only; equal counts: nothing queued or running
-        self._unmatched = set(rules.paths)  # mapped features whose path no message has held yet
-        self._warned_paths: set[str] = set()
+        self._paths = MapPathWarnings(rules)
 
     # ----------------------------------------------------- network thread side
     def receive(self, topic: str, payload: bytes, token: object = None) -> None:
@@ -154,8 +154,7 @@ class ForecastService:
             return
         if item.ignored:
             self.metrics.ignored_fields.inc(len(item.ignored))
-        if self._unmatched:
-            self._check_paths(item, topic)
+        self._paths.check(item, topic)
         now = time.monotonic()
         quiet, self._last_arrival = now - self._last_arrival >= self.idle_gap, now
         if quiet and self._process_if_idle(item, token):
@@ -168,20 +167,6 @@ class ForecastService:
         except queue.Full:
             self.reject(Rejection(Cause.QUEUE_FULL, f"{self.inbox.maxsize} readings waiting", item.sensor), topic)
         self.metrics.queue.set(self.inbox.qsize())
-
-    def _check_paths(self, item: Reading, topic: str) -> None:
-        """Warn once for each ``--map`` path that a message does not hold, as long as no
-        message has held it (once one has, an absent path is a value the device skipped)."""
-        for feature in sorted(self._unmatched):
-            if feature not in item.absent:
-                self._unmatched.discard(feature)
-            elif feature not in self._warned_paths:
-                self._warned_paths.add(feature)
-                log.warning(
-                    "--map %s=%s: no such path in the message on %r (fields no rule uses: %s); %s is a missing "
-                    "value while the path is absent; try the map with `forecaster parse`", feature,
-                    self.rules.paths[feature], topic[:128], ", ".join(item.ignored) or "none", feature,
-                )
 
     def _process_if_idle(self, item: Reading, token: object) -> bool:
         """Process ``item`` in the calling (network) thread when nothing is queued or being
@@ -337,6 +322,20 @@ class ForecastService:
                 self.metrics.publish_errors.inc()
                 self._log("publish_error", f"forecast for {sensor!r} dropped (not connected, QoS 0)")
         return published
+
+    def swap(self, model: Model, outputs: tuple[Formatter, Callable], windows: WindowRegistry | None) -> None:
+        """Serve ``model`` (with its `model_outputs`) from the next batch on: takes ``processing_lock``,
+        so the swap falls between two batches. ``windows``: a new registry when the old windows do
+        not fit ``model`` (None: kept; they hold readings in sensor units, which any scaler reads)."""
+        with self.processing_lock:
+            self.model, (self.format, self.predict) = model, outputs
+            if windows is not None:
+                self.windows, self.step_ns = windows, windows.settings["step_ns"]
+                self.live.retain(windows)  # forecasts kept for scoring belong to the old slots
+            if self.live.anomalies is not None:  # anomaly flags name the model and time their slots
+                self.live.anomalies.model, self.live.anomalies.step_ns = identity(model), self.step_ns
+            self.metrics.show_model(identity(model))
+            self.metrics.sensors.set(len(self.windows))
 
     def wake(self) -> None:
         """Wake the worker at once (after setting its stop event) instead of at its next poll."""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from forecaster.serve.connect_errors import ConnectFailures
@@ -80,6 +80,14 @@ class Metrics:
             "forecaster_internal_errors", "Unexpected exceptions caught in the worker or the message callback "
             "(logged with a traceback at most every 10 s; the daemon keeps serving).", registry=r,
         )
+        self.model_info = Info("forecaster_model", "The model serving now (name, version, content hash); one sample "
+                               "of value 1, relabelled by a reload.", registry=r)
+        self.reloads = Counter("forecaster_model_reloads", "Bundles loaded and swapped in while serving (SIGHUP, --watch).",
+                               registry=r)
+        self.reload_failures = Counter(
+            "forecaster_model_reload_failures", "Bundles that failed to load, verify or fit the served one on a reload "
+            "(the model serving before keeps serving; logged).", registry=r,
+        )
         self._ok = self.messages.labels("accepted", "ok")
         self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
 
@@ -87,6 +95,12 @@ class Metrics:
         """Export what the MQTT client counts itself, read at each scrape: the publish buffer's
         depth, the forecasts it dropped when full, publishes paho refused, failed connects."""
         self.registry.register(PublisherCollector(client))
+
+    def show_model(self, identity: dict | str) -> None:
+        """Set ``forecaster_model_info`` to the model's ``name``, ``version`` and ``hash`` (a plain
+        name: empty version and hash)."""
+        known = {"name": identity} if isinstance(identity, str) else identity
+        self.model_info.info({key: "" if known.get(key) is None else str(known[key]) for key in ("name", "version", "hash")})
 
     def reject(self, cause: Cause) -> None:
         """Count one rejected message."""

@@ -66,7 +66,9 @@ def test_influx_lines_on_the_wire_are_the_forecast_of_predict_windows(broker, ti
     for measurement, tags, fields, ts in points:
         step, target = int(tags["step"]), tags["target"]
         assert measurement == "forecast"
-        assert tags == {"model": tiny_model.name, "sensor": sensor, "step": str(step), "target": target}
+        identity = tiny_model.identity  # its hash is None while the session has not saved it
+        named = {f"model_{key}": str(identity[key]) for key in ("hash", "version") if identity[key] is not None}
+        assert tags == {"model": identity["name"], **named, "sensor": sensor, "step": str(step), "target": target}
         assert ts == last_ts + step * HOUR
         np.testing.assert_allclose(fields["value"], expected[step - 1, targets.index(target)], rtol=1e-6, atol=1e-5)
 

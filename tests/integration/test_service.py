@@ -53,7 +53,8 @@ def test_streamed_forecasts_equal_batch_predictions(tiny_model, ett_small):
     frame = ett_small.iloc[:40].drop(index=ett_small.index[30:32])
     expected = tiny_model.predict(frame)
     got = last[1]
-    assert got["sensor"] == "t1" and got["model"] == tiny_model.name and got["step"] == "1h"
+    assert got["sensor"] == "t1" and got["model"] == tiny_model.identity and got["step"] == "1h"
+    assert set(got["model"]) == {"name", "version", "hash"}
     assert got["issued_at"] == "2016-07-02T15:00:00Z"
     assert [f["ts"] for f in got["forecast"]] == [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in expected["ts"]]
     np.testing.assert_allclose([f["OT"] for f in got["forecast"]], expected["OT"], rtol=0, atol=1e-5)
