@@ -66,20 +66,19 @@ def window_cutter(
     values: np.ndarray, *, input_steps: int, horizon: int, target_index: list[int],
     feature_index: list[int] | None = None,
 ):
-    """``cut(batch_starts) -> (X, y)``: one gather per batch from the scaled series ``values``
-    ``(rows, columns)``, held once as float32. The rows are `pipelines.windows.offsets`, the
-    ones `pipelines.windows.gather` cuts in numpy; X keeps ``feature_index`` (default: every column)."""
+    """``cut(batch_starts) -> (X, y)``: one gather per batch of the ``input_steps + horizon`` rows
+    of each window from the scaled series ``values`` ``(rows, columns)``, held once as float32;
+    X is the first ``input_steps`` rows of ``feature_index`` (default: every column), y the
+    next ``horizon`` rows of ``target_index``. The rows are `pipelines.windows.offsets`, the ones
+    `pipelines.windows.gather` cuts in numpy."""
     series = tf.constant(np.asarray(values, dtype="float32"))
-    x_off = tf.constant(offsets(input_steps), dtype=tf.int32)
-    y_off = tf.constant(offsets(horizon, input_steps), dtype=tf.int32)
+    rows = tf.constant(offsets(input_steps + horizon), dtype=tf.int32)
     features = None if feature_index is None or list(feature_index) == list(range(values.shape[1])) else list(feature_index)
 
     def cut(batch_starts):
-        X = tf.gather(series, batch_starts[:, None] + x_off[None, :])
-        if features is not None:
-            X = tf.gather(X, features, axis=2)
-        y = tf.gather(tf.gather(series, batch_starts[:, None] + y_off[None, :]), target_index, axis=2)
-        return X, y
+        window = tf.gather(series, batch_starts[:, None] + rows[None, :])
+        X = window[:, :input_steps] if features is None else tf.gather(window[:, :input_steps], features, axis=2)
+        return X, tf.gather(window[:, input_steps:], target_index, axis=2)
 
     return cut
 
