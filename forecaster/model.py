@@ -13,14 +13,14 @@ import pandas as pd
 from forecaster.params import ModelParams
 from pipelines.checks import integer, one_of
 from pipelines.columns import detect_columns
-from pipelines.conformal import DEFAULT_LEVELS, DEFAULT_SCALE, Conformal, parse_levels, target_history
+from pipelines.conformal import DEFAULT_LEVELS, Conformal, parse_levels, target_history
 from pipelines.errors import DataError, ForecasterError
-from pipelines.metrics import mae, rmse
+from pipelines.fleet import FleetSeries, stack_series
 from pipelines.scaling import Scaler
-from pipelines.series import Prepared, prepare, warn_ends_behind
+from pipelines.series import prepare, warn_ends_behind
 from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
 from pipelines.timeutil import step_of
-from pipelines.windows import WindowSpec, windows_by_block_label
+from pipelines.windows import WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,11 @@ class Forecaster:
 
     # ------------------------------------------------------------------ training
     def fit(self, frame: pd.DataFrame, *, verbose: int = 0, init_from: str | Path | None = None,
-            refit_scaler: bool = False, refit_on_all: bool = False) -> Forecaster:
+            refit_scaler: bool = False, refit_on_all: bool = False, worker: Any = None) -> Forecaster:
         """Train on ``frame`` (scaler on the train split only); returns self.
+
+        Windows are never held: the sensors' scaled series lie end to end in one float32
+        array (`pipelines.fleet`) and every batch is cut from its window start rows.
 
         Args:
             init_from: a forecast bundle to continue from (warm start, `forecaster.warm_start`):
@@ -90,15 +93,37 @@ class Forecaster:
                 kept unless ``refit_scaler``.
             refit_on_all: after early stopping chose the epochs on validation, train the deployed
                 network on the train, validation and test windows for that many epochs.
+            worker: a `forecaster.nn.distributed.Worker`: train as one worker of a multi-worker
+                cluster instead of in this process alone.
 
         Raises:
             DataError: missing columns, bad timestamps, or too few rows for one window.
             ForecasterError: ``init_from`` is not a forecast bundle of the same design.
         """
+        from forecaster.heldout import calibrate, metrics_on_test
         from forecaster.warm_start import Parent, fit_networks
         from forecaster.warm_start import refit_on_all as refit
 
         parent = None if init_from is None else Parent.read(init_from)
+        if worker is not None and (parent is not None or refit_on_all):
+            raise ForecasterError("--distributed trains from scratch on the split: it cannot be combined with "
+                                  "--init-from or --refit-on-all")
+        fleet = self._prepare(frame, parent=parent, refit_scaler=refit_scaler)
+        self.model_, self.history_ = fit_networks(self.spec, self.params, fleet, verbose=verbose, parent=parent,
+                                                  worker=worker)
+        self._predictor = None
+        self.intervals_ = calibrate(self, fleet)
+        self.metrics_ = metrics_on_test(self, fleet)
+        self.version_ = 1 if parent is None else parent.version + 1
+        self.parent_, self.refit_, self.hash_ = None if parent is None else parent.record(), None, None
+        if refit_on_all:
+            refit(self, fleet, verbose=verbose, parent=parent)
+        return self
+
+    def _prepare(self, frame: pd.DataFrame, *, parent: Any = None, refit_scaler: bool = False) -> FleetSeries:
+        """Regularize and split ``frame``, fit the scaler on the train rows (or keep ``parent``'s),
+        and lay the scaled series end to end with each split's window starts (the fitted
+        attributes it sets are the columns, cadence, gap reports, split, scaler and window counts)."""
         self.time_col_, self.sensor_col_ = detect_columns(frame, self.time_col, self.sensor_col)
         data = prepare(
             frame, self.spec.columns, freq=self.freq, max_gap=self.max_gap,
@@ -116,39 +141,20 @@ class Forecaster:
             raise DataError("no complete rows in the training split", source=frame.attrs.get("source"))
         keep = parent is not None and not refit_scaler
         self.scaler_ = parent.scaler() if keep else Scaler(columns=self.spec.columns).fit(train_rows)
-        splits = self._windows(data, labels)
-        if len(splits[TRAIN][0]) == 0:
+        del train_rows
+        fleet = stack_series(((self.scaler_.transform(r.values), r.segment, labels[s]) for s, r in data.series.items()),
+                             length=self.spec.window_length, stride=self.spec.stride)
+        if fleet.count(TRAIN) == 0:
             raise DataError(
                 f"too few rows for one training window: need {self.spec.window_length} consecutive "
                 f"{data.freq} rows (input_steps + horizon) inside the training split",
                 source=frame.attrs.get("source"),
             )
-        self.window_counts_ = {name: len(splits[label][0]) for name, label in
+        self.window_counts_ = {name: fleet.count(label) for name, label in
                                (("train", TRAIN), ("validation", VALIDATION), ("test", TEST))}
-        log.info("windows: %d train, %d validation, %d test (%d sensors, cadence %s)", len(splits[TRAIN][0]),
-                 len(splits[VALIDATION][0]), len(splits[TEST][0]), len(data.series), data.freq)
-        self.model_, self.history_ = fit_networks(self.spec, self.params, splits[TRAIN], splits[VALIDATION],
-                                                  verbose=verbose, parent=parent)
-        self._predictor = None
-        self.intervals_ = self._calibrate(*splits[VALIDATION])
-        self.metrics_ = self._test_metrics(*splits[TEST])
-        self.version_ = 1 if parent is None else parent.version + 1
-        self.parent_, self.refit_, self.hash_ = None if parent is None else parent.record(), None, None
-        if refit_on_all:
-            refit(self, splits, TEST, verbose=verbose, parent=parent)
-        return self
-
-    def _calibrate(self, X: np.ndarray, y: np.ndarray) -> Conformal | None:
-        """The conformal interval table of the validation windows (scaled ``X``, ``y``); None without levels or windows."""
-        if len(X) == 0 and self.intervals:
-            log.warning("no validation windows: the model has no prediction intervals")
-        if not self.intervals or len(X) == 0:
-            return None
-        tidx = list(self.spec.target_index)
-        history = target_history(self.scaler_.inverse_transform(X, self.spec.feature_index), self.spec)
-        conformal = Conformal(levels=self.intervals, scale=DEFAULT_SCALE if history is not None else "none")
-        predicted = self.scaler_.inverse_transform(self._predict_scaled(X), tidx)
-        return conformal.fit(self.scaler_.inverse_transform(y, tidx), predicted, history)
+        log.info("windows: %d train, %d validation, %d test (%d sensors, cadence %s)", *self.window_counts_.values(),
+                 len(data.series), data.freq)
+        return fleet
 
     def interval_bounds(self, windows: np.ndarray, forecast: np.ndarray, level: object) -> tuple[np.ndarray, np.ndarray]:
         """``(lo, hi)`` in sensor units around ``forecast`` (`predict_windows` of raw ``windows``) at ``level``.
@@ -167,40 +173,6 @@ class Forecaster:
                                   "trained with --intervals none); retrain it to get them")
         self.intervals_.check(level)
         return self.intervals_
-
-    def _windows(self, data: Prepared, labels: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Scaled windows of every sensor, by split."""
-        parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {TRAIN: [], VALIDATION: [], TEST: []}
-        for sensor, series in data.series.items():
-            scaled = self.scaler_.transform(series.values)
-            for label, xy in windows_by_block_label(scaled, self.spec, series.segment, labels[sensor]).items():
-                parts[label].append(xy)
-        L, H = self.spec.input_steps, self.spec.horizon
-        F, T = len(self.spec.features), len(self.spec.targets)
-        return {
-            label: (
-                np.concatenate([x for x, _ in xs] or [np.zeros((0, L, F))]),
-                np.concatenate([y for _, y in xs] or [np.zeros((0, H, T))]),
-            )
-            for label, xs in parts.items()
-        }
-
-    def _test_metrics(self, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-        """MAE and RMSE per target on the test windows, in sensor units, beside naive last value."""
-        if len(X) == 0:
-            return {"test_windows": 0}
-        tidx = list(self.spec.target_index)
-        actual = self.scaler_.inverse_transform(y, tidx)
-        predicted = self.scaler_.inverse_transform(self._predict_scaled(X), tidx)
-        metrics: dict[str, Any] = {"test_windows": int(len(X))}
-        if all(t in self.spec.features for t in self.spec.targets):
-            fidx = [self.spec.features.index(t) for t in self.spec.targets]
-            last = self.scaler_.inverse_transform(X[:, -1:, fidx], tidx)
-            naive = np.broadcast_to(last, actual.shape)
-            metrics["naive_mae"] = dict(zip(self.spec.targets, mae(actual, naive, axis=(0, 1)).tolist()))
-        metrics["mae"] = dict(zip(self.spec.targets, mae(actual, predicted, axis=(0, 1)).tolist()))
-        metrics["rmse"] = dict(zip(self.spec.targets, rmse(actual, predicted, axis=(0, 1)).tolist()))
-        return metrics
 
     # ---------------------------------------------------------------- prediction
     def _check_fitted(self) -> None:

@@ -110,18 +110,21 @@ def _shown(value: Any) -> str:
 
 
 def fit_networks(
-    spec: WindowSpec, params: ModelParams, train: tuple, validation: tuple, *, verbose: int = 0,
-    parent: Parent | None = None, epochs: list[int] | None = None,
+    spec: WindowSpec, params: ModelParams, fleet: Any, *, verbose: int = 0, parent: Parent | None = None,
+    epochs: list[int] | None = None, worker: Any = None,
 ) -> tuple[Any, dict[str, list[float]]]:
-    """Build (or take the parent's) network(s) and train them: early stopping on ``validation``,
-    or with ``epochs`` (one per ensemble member) exactly that many epochs and no validation.
+    """Build (or take the parent's) network(s) and train them on the windows of ``fleet``
+    (`pipelines.fleet.FleetSeries`): early stopping on the validation windows, or with
+    ``epochs`` (one per ensemble member) exactly that many epochs on every window and no
+    validation; ``worker``: as one worker of a cluster (`forecaster.nn.distributed.Worker`).
     Returns the network and its training history (`forecaster.nn.ensemble.train_ensemble`)."""
     from forecaster.nn.build import build_network
     from forecaster.nn.ensemble import train_ensemble
-    from forecaster.nn.training import fit_network
+    from forecaster.nn.training import fleet_fitter
 
     start = None if parent is None else parent.network()
     counts = iter(epochs or ())
+    fitter = fleet_fitter(spec, fleet, verbose=verbose) if worker is None else worker.fitter(spec, fleet, verbose=verbose)
 
     def build(p: ModelParams, name: str | None) -> Any:
         if start is None:
@@ -130,11 +133,7 @@ def fit_networks(
 
     def fit_member(network: Any, p: ModelParams) -> dict[str, list[float]]:
         fixed = next(counts, None)
-        return fit_network(
-            network, train, validation if fixed is None else None, epochs=fixed or p.epochs,
-            batch_size=p.batch_size, learning_rate=p.learning_rate, patience=p.patience if fixed is None else fixed,
-            loss=p.loss, seed=p.seed, verbose=verbose, lr_decay=p.lr_decay, restore_best=fixed is None,
-        )
+        return fitter(network, p) if fixed is None else fitter(network, p, fixed_epochs=fixed)
 
     return train_ensemble(build, params, fit_member)
 
@@ -157,20 +156,21 @@ def best_epochs(history: dict[str, list[float]]) -> list[int]:
     return bests
 
 
-def refit_on_all(estimator: Any, splits: dict[int, tuple[np.ndarray, np.ndarray]], test: int, *,
-                 verbose: int = 0, parent: Parent | None = None) -> None:
-    """Train ``estimator``'s deployed network again on every window (``splits`` by label) for the
-    epochs early stopping chose; ``estimator.refit_`` says what that means for its metrics."""
+def refit_on_all(estimator: Any, fleet: Any, *, verbose: int = 0, parent: Parent | None = None) -> None:
+    """Train ``estimator``'s deployed network again on every window of ``fleet`` for the epochs
+    early stopping chose; ``estimator.refit_`` says what that means for its metrics."""
+    from forecaster.heldout import metrics_on_test
+    from pipelines.split import TEST, TRAIN, VALIDATION
+
     chosen = best_epochs(estimator.history_)
-    X = np.concatenate([x for x, _ in splits.values()])
-    y = np.concatenate([t for _, t in splits.values()])
-    log.info("refit on all %d windows for %s epoch(s), the best on validation", len(X), "+".join(map(str, chosen)))
-    network, history = fit_networks(estimator.spec, estimator.params, (X, y), None, verbose=verbose, parent=parent,
+    windows = sum(fleet.count(label) for label in (TRAIN, VALIDATION, TEST))
+    log.info("refit on all %d windows for %s epoch(s), the best on validation", windows, "+".join(map(str, chosen)))
+    network, history = fit_networks(estimator.spec, estimator.params, fleet, verbose=verbose, parent=parent,
                                     epochs=chosen)
     estimator.model_, estimator._predictor = network, None
     estimator.refit_ = {
-        "on": "train+validation+test", "windows": int(len(X)), "epochs": chosen, "loss": history.get("loss", []),
-        "metrics_in_sample": estimator._test_metrics(*splits[test]), "note": REFIT_NOTE,
+        "on": "train+validation+test", "windows": int(windows), "epochs": chosen, "loss": history.get("loss", []),
+        "metrics_in_sample": metrics_on_test(estimator, fleet), "note": REFIT_NOTE,
     }
 
 

@@ -142,18 +142,20 @@ class Conformal:
         self.levels = parse_levels(levels)
         self.residual, self.scale = residual, scale
 
-    def fit(self, actual: np.ndarray, forecast: np.ndarray, history: np.ndarray | None = None) -> Conformal:
-        """Calibrate on held-out windows ``(n, H, T)`` in sensor units; ``history`` ``(n, L, T)``,
-        the targets over the input windows, is needed for ``scale="window"``. Returns self."""
+    def fit(self, actual: np.ndarray, forecast: np.ndarray, history: np.ndarray | None = None, *,
+            scales: np.ndarray | None = None) -> Conformal:
+        """Calibrate on held-out windows ``(n, H, T)`` in sensor units; ``scale="window"`` needs
+        ``history`` ``(n, L, T)``, the targets over the input windows, or their `window_scale`
+        ``(n, 1, T)`` as ``scales`` (computed a chunk at a time, without the windows). Returns self."""
         actual, forecast = np.asarray(actual, dtype="float64"), np.asarray(forecast, dtype="float64")
         if actual.shape != forecast.shape or actual.ndim != 3:
             raise ForecasterError(f"actual {actual.shape} and forecast {forecast.shape} must be equal (n, H, T) arrays")
         residuals = actual - forecast
         self.floor_ = None
         if self.scale == "window":
-            if history is None:
+            if history is None and scales is None:
                 raise ForecasterError("scale='window' needs the targets' input windows (history)")
-            raw = window_scale(history)
+            raw = window_scale(history) if scales is None else np.asarray(scales, dtype="float64")
             self.floor_ = np.maximum(FLOOR * np.median(raw, axis=0)[0], 1e-12)
             residuals = residuals / np.maximum(raw, self.floor_)
         self.windows_ = len(actual)

@@ -26,12 +26,12 @@ from forecaster.params import LOSSES, check_fields, option
 from pipelines.checks import integer, one_of, real
 from pipelines.columns import detect_columns
 from pipelines.errors import DataError, ForecasterError
+from pipelines.fleet import CHUNK, stack_series
 from pipelines.gaps import BackfillSpec, gap_windows
-from pipelines.masking import network_input, synthetic_gaps
+from pipelines.masking import network_input
 from pipelines.scaling import Scaler
 from pipelines.series import prepare
 from pipelines.split import TEST, TRAIN, VALIDATION, SplitSpec, split_labels
-from pipelines.windows import gather, starts_by_label
 
 log = logging.getLogger(__name__)
 
@@ -131,65 +131,58 @@ class Backfiller:
         if len(train_rows) == 0:
             raise DataError("no complete rows in the training split", source=frame.attrs.get("source"))
         self.scaler_ = Scaler(columns=self.spec.features).fit(train_rows)
-        windows = {TRAIN: [], VALIDATION: [], TEST: []}
+        del train_rows
         W, p = self.spec.window, self.params
-        for sensor, series in data.series.items():
-            scaled = self.scaler_.transform(series.values)
-            starts = starts_by_label(series.segment, labels[sensor], W, p.stride)
-            for label in windows:
-                windows[label].append(gather(scaled, starts.get(label, np.zeros(0, dtype="int64")), W))
-        split = {k: np.concatenate(v) if v else np.zeros((0, W, len(self.spec.features))) for k, v in windows.items()}
-        if len(split[TRAIN]) == 0:
+        fleet = stack_series(((self.scaler_.transform(r.values), r.segment, labels[s]) for s, r in data.series.items()),
+                             length=W, stride=p.stride)
+        if fleet.count(TRAIN) == 0:
             raise DataError(
                 f"too few rows for one training window: need {W} consecutive complete {data.freq} rows "
                 "inside the training split", source=frame.attrs.get("source"))
-        self.window_counts_ = {"train": len(split[TRAIN]), "validation": len(split[VALIDATION]),
-                               "test": len(split[TEST])}
+        self.window_counts_ = {name: fleet.count(label) for name, label in
+                               (("train", TRAIN), ("validation", VALIDATION), ("test", TEST))}
         log.info("backfill windows: %s (%d sensors, cadence %s)", self.window_counts_, len(data.series), data.freq)
 
         from forecaster.nn.bidirectional import GapBatches, build_backfill_model, fit_backfill_network
+        from forecaster.nn.training import set_seed
 
+        set_seed(p.seed)  # the initial weights too (they were drawn unseeded: two runs differed)
         self.model_ = build_backfill_model(window=W, n_columns=len(self.spec.features), layers=p.layers,
                                            units=p.units, dropout=p.dropout, name=self.name)
-        val = split[VALIDATION]
-        val_observed = synthetic_gaps(np.random.default_rng([p.seed, 1]), len(val), val.shape[2], self.spec)
+        held_out = {label: GapBatches(fleet.values, fleet.of(label), self.spec, batch_size=CHUNK, seed=p.seed,
+                                      held_out=label) for label in (VALIDATION, TEST)}
         self.history_ = fit_backfill_network(
-            self.model_, GapBatches(split[TRAIN], self.spec, batch_size=p.batch_size, seed=p.seed),
-            self._validation(val, val_observed),
-            epochs=p.epochs, learning_rate=p.learning_rate, patience=p.patience, loss=p.loss, seed=p.seed,
-            verbose=verbose,
+            self.model_, GapBatches(fleet.values, fleet.of(TRAIN), self.spec, batch_size=p.batch_size, seed=p.seed),
+            held_out[VALIDATION], epochs=p.epochs, learning_rate=p.learning_rate, patience=p.patience, loss=p.loss,
+            seed=p.seed, verbose=verbose,
         )
         self._predictor = None
-        self.metrics_ = self._test_metrics(split[TEST])
+        self.metrics_ = self._test_metrics(held_out[TEST])
         return self
-
-    @staticmethod
-    def _validation(windows: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x, level = network_input(windows, observed)
-        return x, (windows - level).astype("float32")
 
     def _estimate(self, windows: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network and straight-line estimates of scaled ``windows`` (observed points kept)."""
         x, level = network_input(windows, observed)
         return self._predict_scaled(x) + level, x[..., : level.shape[-1]] + level
 
-    def _test_metrics(self, windows: np.ndarray) -> dict[str, Any]:
-        """MAE on synthetic gaps in the test windows, in sensor units, beside straight lines."""
-        if len(windows) == 0:
+    def _test_metrics(self, batches: Any) -> dict[str, Any]:
+        """MAE on synthetic gaps in the test windows (`GapBatches` of them, a batch at a time), in
+        sensor units, beside straight lines."""
+        if len(batches.starts) == 0:
             return {"test_windows": 0}
-        observed = synthetic_gaps(np.random.default_rng([self.params.seed, 2]), len(windows),
-                                  windows.shape[2], self.spec)
-        network, linear = self._estimate(windows, observed)
-        masked = ~observed
-        scale = self.scaler_.scale_
         columns = self.spec.features
-
-        def per_column(estimate: np.ndarray) -> dict[str, float]:
-            err = np.abs(estimate - windows) * scale
-            return {c: float(err[..., j][masked[..., j]].mean()) for j, c in enumerate(columns)}
-
-        return {"test_windows": int(len(windows)), "masked_points": int(masked.sum()),
-                "mae": per_column(network), "linear_mae": per_column(linear)}
+        network_err, linear_err, masked_count = (np.zeros(len(columns)) for _ in range(3))
+        for index in range(len(batches)):
+            windows, observed = batches.windows(index)
+            network, linear = self._estimate(windows, observed)
+            masked = ~observed
+            network_err += (np.abs(network - windows) * masked).sum(axis=(0, 1))
+            linear_err += (np.abs(linear - windows) * masked).sum(axis=(0, 1))
+            masked_count += masked.sum(axis=(0, 1))
+        with np.errstate(invalid="ignore", divide="ignore"):  # a column never masked: NaN, a mean of nothing
+            network_mae, linear_mae = (err * self.scaler_.scale_ / masked_count for err in (network_err, linear_err))
+        return {"test_windows": int(len(batches.starts)), "masked_points": int(masked_count.sum()),
+                "mae": dict(zip(columns, network_mae.tolist())), "linear_mae": dict(zip(columns, linear_mae.tolist()))}
 
     # ------------------------------------------------------------------- filling
     def _check_fitted(self) -> None:

@@ -100,11 +100,25 @@ def cli(verbose: int, quiet: bool, log_format: str) -> None:
               help="After early stopping chose the epochs on validation, train the deployed network on train, "
                    "validation and test (its test metrics are then in sample).")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="One progress line per epoch.")
+@click.option("--distributed", is_flag=True,
+              help="Train as one worker of the cluster in TF_CONFIG (MultiWorkerMirroredStrategy); only the chief "
+                   "writes the bundle (docs/distributed-training.md).")
 def train(**o) -> None:
     """Train a forecaster on a CSV and write a model bundle.
 
     The model options (--cell to --ensemble) are those of `forecaster.params.ModelParams`.
     """
+    cluster = None
+    if o["distributed"]:
+        import os
+
+        if o["init_from"] or o["refit_on_all"]:
+            raise ForecasterError("--distributed trains from scratch on the split: it cannot be combined with "
+                                  "--init-from or --refit-on-all")
+
+        from forecaster.nn.cluster import parse_tf_config
+
+        cluster = parse_tf_config(os.environ.get("TF_CONFIG"))
     from forecaster.model import Forecaster
     from pipelines.conformal import parse_levels
     from pipelines.csv_source import read_csv
@@ -133,9 +147,21 @@ def train(**o) -> None:
         time_col=frame.attrs["time_col"], sensor_col=frame.attrs["sensor_col"],
         name=o["name"] or Path(o["out"]).name, intervals=parse_levels(o["intervals"]),
     )
+    worker = None
+    if cluster is not None:
+        from forecaster.nn.distributed import Worker
+
+        worker = Worker(cluster)  # before any other TensorFlow op
     model.fit(frame, verbose=2 if o["progress"] else 0, init_from=o["init_from"], refit_scaler=o["refit_scaler"],
-              refit_on_all=o["refit_on_all"])
-    out = model.save(o["out"])
+              refit_on_all=o["refit_on_all"], worker=worker)
+    if worker is not None and not worker.is_chief:
+        click.echo(f"worker {cluster.rank} of {cluster.workers}: trained; the chief writes the bundle")
+        return
+    _report_training(model, frame, spec, model.save(o["out"]))
+
+
+def _report_training(model, frame, spec, out: Path) -> None:
+    """What `train` prints once the bundle is written."""
     m = model.metrics_
     counts = model.window_counts_
     click.echo(f"{len(model.gap_reports_)} sensor(s), cadence {model.freq_}: {counts['train']} training, "

@@ -21,6 +21,7 @@ from forecaster.nn.layers import FillMasked  # noqa: E402
 from forecaster.nn.training import standard_callbacks  # noqa: E402
 from pipelines.gaps import BackfillSpec  # noqa: E402
 from pipelines.masking import network_input, synthetic_gaps  # noqa: E402
+from pipelines.windows import gather  # noqa: E402
 
 
 def build_backfill_model(
@@ -58,42 +59,59 @@ def build_backfill_model(
 
 
 class GapBatches(keras.utils.PyDataset):
-    """Complete scaled windows with fresh synthetic gaps every epoch (seeded, reproducible).
+    """Scaled windows cut a batch at a time from start rows into a series, with synthetic gaps
+    (seeded, reproducible).
+
+    Training (``held_out=None``): a new order and fresh gaps every epoch. Held-out windows
+    (``held_out=1`` validation, ``2`` test): the order of ``starts`` and one fixed draw of
+    gaps per batch, the same every epoch.
 
     Example:
         >>> spec = BackfillSpec(window=8, max_fill=2, min_context=2, features=["a"])
-        >>> x, y = GapBatches(np.zeros((5, 8, 1)), spec, batch_size=4, seed=0)[0]   # y: values minus level
+        >>> x, y = GapBatches(np.zeros((12, 1)), np.arange(5), spec, batch_size=4, seed=0)[0]   # y: values minus level
         >>> x.shape, y.shape
         ((4, 8, 2), (4, 8, 1))
     """
 
-    def __init__(self, windows: np.ndarray, spec: BackfillSpec, *, batch_size: int, seed: int) -> None:
+    def __init__(self, values: np.ndarray, starts: np.ndarray, spec: BackfillSpec, *, batch_size: int, seed: int,
+                 held_out: int | None = None) -> None:
         super().__init__()
-        self.windows = np.asarray(windows, dtype="float64")
-        self.spec, self.batch_size, self.seed = spec, batch_size, seed
+        self.values, self.starts = np.asarray(values), np.asarray(starts, dtype="int64")
+        self.spec, self.batch_size, self.seed, self.held_out = spec, batch_size, seed, held_out
         self.epoch = 0
-        self._order = np.random.default_rng([seed, 0]).permutation(len(self.windows))
+        self._order = self._ordering()
+
+    def _ordering(self) -> np.ndarray:
+        if self.held_out is not None:
+            return np.arange(len(self.starts))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.starts))
 
     def __len__(self) -> int:
-        return math.ceil(len(self.windows) / self.batch_size)
+        return math.ceil(len(self.starts) / self.batch_size)
+
+    def windows(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``index``: its scaled windows (float64) and their observed masks."""
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        values = gather(self.values, self.starts[rows], self.spec.window).astype("float64")
+        key = [self.seed, self.epoch, index] if self.held_out is None else [self.seed, self.held_out, index, 1]
+        observed = synthetic_gaps(np.random.default_rng(key), len(rows), values.shape[2], self.spec)
+        return values, observed
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        values = self.windows[rows]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        observed = synthetic_gaps(rng, len(rows), values.shape[2], self.spec)
+        values, observed = self.windows(index)
         x, level = network_input(values, observed)
         return x, (values - level).astype("float32")
 
     def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self._order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.windows))
+        if self.held_out is None:
+            self.epoch += 1
+            self._order = self._ordering()
 
 
 def fit_backfill_network(
     model: keras.Model,
     train: GapBatches,
-    validation: tuple[np.ndarray, np.ndarray] | None,
+    validation: GapBatches | None,
     *,
     epochs: int,
     learning_rate: float,
@@ -102,16 +120,15 @@ def fit_backfill_network(
     seed: int,
     verbose: int,
 ) -> dict[str, list[float]]:
-    """Train on gap batches, early stopping on the validation windows' loss; returns the history."""
+    """Train on gap batches, early stopping on the validation batches' loss; returns the history."""
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
-    has_val = validation is not None and len(validation[0]) > 0
+    has_val = validation is not None and len(validation) > 0
     monitor = "val_loss" if has_val else "loss"
     callbacks = standard_callbacks(monitor, patience)
     history = model.fit(
         train,
         validation_data=validation if has_val else None,
-        validation_batch_size=1024,
         epochs=epochs,
         callbacks=callbacks,
         verbose=verbose,

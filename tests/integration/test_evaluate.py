@@ -61,7 +61,8 @@ def test_evaluate_uses_the_training_test_windows(tiny_model, ett_small):
             assert scores[metric].shape == (6, 1)
     # the same MAE as training measured, and the naive baseline as training measured it
     np.testing.assert_allclose(result.summary(MODEL, "mae"), tiny_model.metrics_["mae"]["OT"], rtol=1e-5)
-    np.testing.assert_allclose(result.summary("naive", "mae"), tiny_model.metrics_["naive_mae"]["OT"], rtol=1e-9)
+    # (training scores from the float32 scaled series: sensor units agree to float32 rounding)
+    np.testing.assert_allclose(result.summary("naive", "mae"), tiny_model.metrics_["naive_mae"]["OT"], rtol=1e-6)
     assert [f["fold"] for f in result.folds] == [1, 2, 3]
     assert sum(f["windows"] for f in result.folds) == result.windows
     assert all("linear" in f for f in result.folds)
