@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from forecaster.cli.replicas import replica_options, replica_settings
 from forecaster.cli.util import check_levels, csv_format, csv_keywords
 from pipelines.errors import ForecasterError
 
@@ -192,6 +193,7 @@ def _info_logging(ctx: click.Context) -> None:
 @click.option("--slot-grace", default=None, type=click.FloatRange(min=0), metavar="SECONDS",
               help="With --aggregate: a slot is final (and forecast) when a reading of a later slot arrives, or "
                    "this long after its end on the daemon's clock [default: one cadence step; 0: only a later reading].")
+@replica_options
 @payload_options
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
@@ -213,7 +215,7 @@ def serve(ctx: click.Context, **o) -> None:
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
         aggregate=o["aggregate"], slot_grace=o["slot_grace"], intervals=parse_levels(",".join(o["interval"])),
         metrics_per_sensor=o["metrics_per_sensor"], anomaly_topic=o["anomaly_topic"], anomaly_level=o["anomaly_level"],
-        anomaly_step=o["anomaly_step"], **_payload_rules(o),
+        anomaly_step=o["anomaly_step"], **_payload_rules(o), **replica_settings(ctx, o),
     )
     if config.state_file:
         from forecaster.serve.state import StateStore

@@ -1,8 +1,10 @@
-"""What the service needs of its surroundings: a publisher for forecasts and a model."""
+"""What the service needs of its surroundings: a publisher for forecasts, a model, and (for
+replicas) a shared window store."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,4 +27,13 @@ class Model(Protocol):
 
     def predict_windows(self, windows: np.ndarray) -> np.ndarray:
         """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
+        ...
+
+
+class WindowStore(Protocol):
+    """Windows kept outside the process (`forecaster.serve.shared_service.SharedWindows`): it
+    takes over the window step of `ForecastService.process` for a batch."""
+
+    def process(self, service: Any, items: Sequence[Any], tokens: Sequence[object] | None) -> int:
+        """Push the batch, publish the forecasts it made due, acknowledge; the forecasts published."""
         ...
