@@ -216,6 +216,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--with-state", action="store_true",
                         help="also run ours with --state-file (journal, acks after fsync), in the same run")
     parser.add_argument("--state-interval", type=float, default=60.0, help="serve --state-interval with --with-state")
+    parser.add_argument("--with-redis", action="store_true",
+                        help="also run ours with --state-store (a redis-server of its own, appendfsync always), "
+                             "in the same run")
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="also run `forecaster serve` from this checkout (e.g. a git worktree of an older commit)")
     return parser.parse_args()
@@ -230,18 +233,44 @@ def run_ours(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace
                          "--broker", url, "--client-id", f"bench-{label}", "--metrics-port", str(port),
                          "--runtime", args.runtime, "--threads", str(args.threads), *extra], port, cwd=root)
     try:
-        for n in args.sensors:
-            probe = Probe(url, f"{label}-{n}")
-            sensors = [f"n{n}-{i}" for i in range(n)]
-            first = fill(probe, sensors, data)
-            results[f"{label} paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
-            if n == max(args.sensors):
-                first += int(args.seconds * args.rate)
-                results[f"{label} saturation N={n}"] = saturation(
-                    probe, sensors, data, first, args.saturation_rounds, timeout=120)
-            probe.close()
+        run_scenarios(url, data, args, results, label)
+        results[f"{label} memory"] = memory_mb(ours.pid)
     finally:
         stop_daemon(ours)
+
+
+def memory_mb(pid: int) -> dict:
+    """The daemon's resident memory now and at its peak (``/proc``), in MB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {key: int(status[name].split()[0]) / 1024 for key, name in (("rss_mb", "VmRSS"), ("peak_mb", "VmHWM"))}
+
+
+def run_scenarios(url: str, data: list[bytes], args: argparse.Namespace, results: dict[str, dict], label: str) -> None:
+    """Paced runs for each N, then a saturation run at the largest N, against a running daemon."""
+    for n in args.sensors:
+        probe = Probe(url, f"{label}-{n}")
+        sensors = [f"n{n}-{i}" for i in range(n)]
+        first = fill(probe, sensors, data)
+        results[f"{label} paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
+        if n == max(args.sensors):
+            first += int(args.seconds * args.rate)
+            results[f"{label} saturation N={n}"] = saturation(
+                probe, sensors, data, first, args.saturation_rounds, timeout=120)
+        probe.close()
+
+
+def run_with_redis(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict],
+                   tmp: Path) -> None:
+    """Ours as one replica with its windows in Redis (a redis-server of its own: append-only file,
+    appendfsync always, so every push is on disk before the reading is acknowledged)."""
+    from redis_server import RedisServer
+
+    redis = RedisServer(tmp / "redis").start()
+    try:
+        run_ours(url, bundle, data, args, results, "ours-redis",
+                 ["--state-store", redis.url, "--share-group", "bench", "--persistent-session"])
+    finally:
+        redis.kill()
 
 
 def run_echo(url: str, data: list[bytes], args: argparse.Namespace, results: dict[str, dict]) -> None:
@@ -286,12 +315,32 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
                 for name, r in results.items() if "saturation" in name]
     print("\nsaturation: readings published flat out")
     print(table(["scenario", "readings", "forecasts", "seconds", "forecasts/s"], sat_rows))
+    memory = [[name.removesuffix(" memory"), f"{r['rss_mb']:.0f}", f"{r['peak_mb']:.0f}"]
+              for name, r in results.items() if name.endswith(" memory")]
+    print("\nresident memory of the daemon at the end of its runs")
+    print(table(["daemon", "RSS MB", "peak MB"], memory))
+    redis_cost(results)
     ours_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("ours saturation")]
     naive_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("naive saturation")]
     if ours_sat and naive_sat and naive_sat[0] > 0:
         print(f"\nours / naive saturation throughput: {ours_sat[0] / naive_sat[0]:.0f}x")
     path = write_results("serve_latency", {"args": {k: str(v) for k, v in vars(args).items()}, "results": results})
     print(f"wrote {path}")
+
+
+def redis_cost(results: dict[str, dict]) -> None:
+    """What the Redis store costs beside the in-memory one, as ratios of this run."""
+    pairs = [(name, name.replace("ours-redis", "ours")) for name in results if name.startswith("ours-redis ")]
+    for redis_name, memory_name in pairs:
+        a, b = results[redis_name], results.get(memory_name)
+        if b is None or "memory" in redis_name:
+            continue
+        if "paced" in redis_name:
+            print(f"{redis_name}: p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p99 {a['p99_ms'] / b['p99_ms']:.2f}x the in-memory store")
+        elif a["forecasts_per_s"] and b["forecasts_per_s"]:
+            extra_ms = 1000 / a["forecasts_per_s"] - 1000 / b["forecasts_per_s"]
+            print(f"{redis_name}: {a['forecasts_per_s'] / b['forecasts_per_s']:.2f}x the in-memory throughput, "
+                  f"{extra_ms:.2f} ms more per reading")
 
 
 def main() -> int:
@@ -313,6 +362,8 @@ def main() -> int:
                 run_ours(broker.url, bundle, data, args, results, "ours-state",
                          ["--state-file", str(tmp / "state.json"), "--persistent-session",
                           "--state-interval", str(args.state_interval)])
+            if args.with_redis:
+                run_with_redis(broker.url, bundle, data, args, results, tmp)
             if not args.skip_echo:
                 run_echo(broker.url, data, args, results)
             if not args.skip_naive:

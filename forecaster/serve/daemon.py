@@ -222,7 +222,7 @@ class Daemon:
         log.info(
             "serving %s (%s, input %d x %s): %s %s -> %s; each sensor needs %d readings (%s at %s) before its "
             "first forecast%s", model.name, model.freq_, steps, list(model.spec.features), config.mqtt.broker,
-            config.subscribe, config.publish, steps, wait, model.freq_,
+            config.subscription, config.publish, steps, wait, model.freq_,
             f"; metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
         )
         if config.anomaly_topic:
