@@ -14,7 +14,8 @@ def windows_at(slots: np.ndarray, rows: np.ndarray, lo: int, hi: int, *, length:
 
     The readings are pushed into a fresh `RollingWindow` in slot order: short gaps are
     interpolated and a long gap starts a new segment exactly as on the stream and batch paths,
-    so each window is bit for bit the one `RollingWindow` gives for the same readings.
+    so each window is bit for bit the one `RollingWindow` gives for the same readings (when no
+    slot is missing in any wanted window, its rows are taken as they are: the same values).
 
     Args:
         slots: ascending slots of the held readings (from at least ``length + max_gap`` slots
@@ -31,6 +32,12 @@ def windows_at(slots: np.ndarray, rows: np.ndarray, lo: int, hi: int, *, length:
         >>> [(s, w[:, 0].tolist()) for s, w in windows_at(np.array([0, 1, 3, 4]), rows, 1, 4, length=3, max_gap=1)]
         [(3, [2.0, 3.0, 4.0]), (4, [3.0, 4.0, 5.0])]
     """
+    first = int(np.searchsorted(slots, lo))
+    wanted = slots[first : np.searchsorted(slots, hi, side="right")]
+    starts = np.arange(first, first + len(wanted)) - length + 1
+    if len(wanted) and starts[0] >= 0 and (slots[starts] == wanted - length + 1).all():
+        # every wanted window is whole (no slot missing in it): the rows themselves, as RollingWindow gives them
+        return [(int(s), rows[k : k + length].copy()) for s, k in zip(wanted, starts)]
     window = RollingWindow(length=length, n_columns=rows.shape[1], step_ns=1, max_gap=max_gap)
     out = []
     for slot, row in zip(slots.tolist(), rows):

@@ -97,19 +97,23 @@ class RedisWindows:
             raise ForecasterError(f"--state-store {redacted(self.url)}: {key} holds windows of other settings "
                                   f"({found.decode()}; this model: {text}); use another --share-group or database")
 
-    def push(self, readings: Sequence[tuple[str, int, np.ndarray]]) -> list[tuple[int, Claim | None]]:
-        """Push ``(sensor, ns, values)`` readings in one round trip; for each, its status (`HELD`,
-        `AGAIN`, `CONFLICT`, `TOO_LATE`) and the forecasts it made due (claimed for this replica)."""
+    def push(self, readings: Sequence[tuple[str, int, np.ndarray]],
+             confirm: Sequence[tuple[str, int]] = ()) -> list[tuple[int, Claim | None]]:
+        """Push ``(sensor, ns, values)`` readings in one round trip (after confirming the
+        ``confirm`` claims, as `confirm` does); for each reading, its status (`HELD`, `AGAIN`,
+        `CONFLICT`, `TOO_LATE`) and the forecasts it made due (claimed for this replica)."""
         if not readings:
+            self.confirm(confirm)
             return []
         pipe = self.client.pipeline(transaction=False)
+        self._confirms(pipe, confirm)
         for sensor, ns, values in readings:
             slot = ns // self.step_ns
             member = struct.pack(">q", slot) + np.asarray(values, dtype="<f8").tobytes()
             self._push(keys=self._keys(sensor), client=pipe,
                        args=[slot, member, self.reorder, self.length, self.max_gap, self.ttl_ms, self.owner,
                              self._member(self.owner, sensor)])
-        answers = self._execute(pipe)
+        answers = self._execute(pipe)[len(confirm):]
         out = []
         for (sensor, _, _), answer in zip(readings, answers):
             claim = None
@@ -123,10 +127,13 @@ class RedisWindows:
         if not claims:
             return
         pipe = self.client.pipeline(transaction=False)
+        self._confirms(pipe, claims)
+        self._execute(pipe)
+
+    def _confirms(self, pipe, claims: Sequence[tuple[str, int]]) -> None:
         for sensor, hi in claims:
             keys = self._keys(sensor)
             self._confirm(keys=keys[1:], args=[self.owner, self._member(self.owner, sensor), hi], client=pipe)
-        self._execute(pipe)
 
     def pending(self, older_than_ms: float | None = None) -> list[tuple[str, str]]:
         """``(owner, sensor)`` of every unconfirmed claim (made ``older_than_ms`` ago or before)."""

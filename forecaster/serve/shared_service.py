@@ -18,6 +18,7 @@ published by their owner when it restarts, or by any replica once older than `CL
 from __future__ import annotations
 
 import logging
+import queue
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -43,6 +44,7 @@ class Service(Protocol):
     """What `SharedWindows` uses of `forecaster.serve.service.ForecastService`."""
 
     accepting: bool
+    inbox: queue.Queue
     metrics: Metrics
     delivery: Delivery
     predict: Callable[[np.ndarray], np.ndarray]
@@ -70,7 +72,7 @@ class SharedWindows:
         self._checked = False
         self._next_sweep = 0.0
         self._next_ping, self._ping_failed = 0.0, False
-        self._published: dict[str, int] = {}  # published, but the confirmation did not reach Redis
+        self._published: dict[str, int] = {}  # published, not yet confirmed in Redis: sensor -> last slot
         r = metrics.registry
         self.errors = Counter("forecaster_state_store_errors", "Failed calls to the state store (Redis).", registry=r)
         self.up = Gauge("forecaster_state_store_up", "1 while the state store (Redis) answers.", registry=r)
@@ -125,15 +127,17 @@ class SharedWindows:
         answers = self._push(service, readings)
         if answers is None:
             return 0
+        service.delivery.ack(tokens)  # in Redis now; a claim not yet published is recovered after a crash
         claims = []
         for item, dup, (status, claim) in zip(readings, dups, answers):
             self._count(service, item, status, dup)
             if claim is not None:
                 claims.append(claim)
         published = self._publish(service, claims)
+        if service.inbox.empty():  # else the next batch's push carries the confirmations (one round trip)
+            self._confirm_published()
         if self._clock() >= self._next_sweep:
             self._sweep(service)
-        service.delivery.ack(tokens)
         return published
 
     def recover(self, service: Service, stale_after: float | None = None) -> int:
@@ -158,6 +162,7 @@ class SharedWindows:
             if claim is not None:
                 claims.append(claim)
         published = self._publish(service, claims)
+        self._confirm_published()
         if published:
             self.recovered.inc(published)
             log.info("published %d claimed forecast(s) of %d sensor(s) that no replica had confirmed", published,
@@ -173,8 +178,9 @@ class SharedWindows:
                 if self.outage.down:
                     self.recover(service)
                 started = time.perf_counter()
-                answers = self.store.push(batch)
+                answers = self.store.push(batch, confirm=list(self._published.items()))
                 self.seconds.observe(time.perf_counter() - started)
+                self._published.clear()
                 self.outage.ok()
                 self.up.set(1)
                 return answers
@@ -214,16 +220,18 @@ class SharedWindows:
             metrics.batch.observe(len(targets))
             published = service._publish(sensors, forecasts, slots)
             metrics.forecasts.inc(published)
-        done = {}
-        for c in claims:
-            done[c.sensor] = max(c.hi, done.get(c.sensor, c.hi))
-        try:
-            store.confirm(list(done.items()))
-        except StoreDown as exc:  # confirmed at the next recovery, not published again
-            self._published.update(done)
-            self.errors.inc()
-            self.outage.failed(exc)
+        for c in claims:  # confirmed with the next push, or at once when idle (never published again)
+            self._published[c.sensor] = max(c.hi, self._published.get(c.sensor, c.hi))
         return published
+
+    def _confirm_published(self) -> None:
+        try:
+            self.store.confirm(list(self._published.items()))
+            self._published.clear()
+        except StoreDown as exc:  # kept: confirmed by the next push or recovery
+            self.errors.inc()
+            self.up.set(0)
+            self.outage.failed(exc)
 
     def _sweep(self, service: Service) -> None:
         """Every half lease: publish other replicas' claims older than the lease."""

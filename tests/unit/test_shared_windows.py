@@ -86,7 +86,7 @@ class FlakyStore:
     def take(self, owner, sensor, cutoff_ms=float("inf")):
         return None
 
-    def push(self, readings):
+    def push(self, readings, confirm=()):
         self.pushes += 1
         if self.pushes <= self.down:
             raise StoreDown("Error 111 connecting to h:6379. Connection refused.")
