@@ -218,8 +218,9 @@ def parse_args() -> argparse.Namespace:
                         help="also run ours with --state-file (journal, acks after fsync), in the same run")
     parser.add_argument("--state-interval", type=float, default=60.0, help="serve --state-interval with --with-state")
     parser.add_argument("--with-redis", action="store_true",
-                        help="also run ours with --state-store (a redis-server of its own, appendfsync always), "
-                             "in the same run")
+                        help="also run ours with --state-store (a redis-server of its own, append-only), in the same run")
+    parser.add_argument("--redis-fsync", default="always", choices=["always", "everysec"],
+                        help="the Redis appendfsync of --with-redis")
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="also run `forecaster serve` from this checkout (e.g. a git worktree of an older commit)")
     return parser.parse_args()
@@ -235,7 +236,7 @@ def run_ours(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace
                          "--runtime", args.runtime, "--threads", str(args.threads), *extra], port, cwd=root)
     try:
         run_scenarios(url, data, args, results, label)
-        results[f"{label} memory"] = memory_mb(ours.pid)
+        results[f"{label} memory"] = {**memory_mb(ours.pid), **store_seconds(port)}
     finally:
         stop_daemon(ours)
 
@@ -244,6 +245,19 @@ def memory_mb(pid: int) -> dict:
     """The daemon's resident memory now and at its peak (``/proc``), in MB."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return {key: int(status[name].split()[0]) / 1024 for key, name in (("rss_mb", "VmRSS"), ("peak_mb", "VmHWM"))}
+
+
+def store_seconds(port: int) -> dict:
+    """The daemon's time in the state store (Redis round trips) per accepted reading, if it has one."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    found = {name: float(value) for name, value in re.findall(r"^(forecaster_state_store_seconds_sum|"
+                                                              r"forecaster_messages_total\{cause=\"ok\",result=\"accepted\"\}) "
+                                                              r"([0-9.e+-]+)$", text, re.M)}
+    if "forecaster_state_store_seconds_sum" not in found:
+        return {}
+    accepted = found.get('forecaster_messages_total{cause="ok",result="accepted"}', 0.0)
+    return {"store_ms_per_reading": 1000 * found["forecaster_state_store_seconds_sum"] / max(accepted, 1.0)}
 
 
 def run_scenarios(url: str, data: list[bytes], args: argparse.Namespace, results: dict[str, dict], label: str) -> None:
@@ -263,10 +277,10 @@ def run_scenarios(url: str, data: list[bytes], args: argparse.Namespace, results
 def run_with_redis(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict],
                    tmp: Path) -> None:
     """Ours as one replica with its windows in Redis (a redis-server of its own: append-only file,
-    appendfsync always, so every push is on disk before the reading is acknowledged)."""
+    ``--redis-fsync always`` puts every push on disk before the reading is acknowledged)."""
     from redis_server import RedisServer
 
-    redis = RedisServer(tmp / "redis").start()
+    redis = RedisServer(tmp / "redis", appendfsync=args.redis_fsync).start()
     try:
         run_ours(url, bundle, data, args, results, "ours-redis",
                  ["--state-store", redis.url, "--share-group", "bench", "--persistent-session"])
@@ -316,10 +330,11 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
                  f"{r.get('readings_per_s', 0):.0f}"] for name, r in results.items() if "saturation" in name]
     print("\nsaturation: readings published flat out (readings/s: until the forecast of the last one)")
     print(table(["scenario", "readings", "forecasts", "seconds", "forecasts/s", "readings/s"], sat_rows))
-    memory = [[name.removesuffix(" memory"), f"{r['rss_mb']:.0f}", f"{r['peak_mb']:.0f}"]
+    memory = [[name.removesuffix(" memory"), f"{r['rss_mb']:.0f}", f"{r['peak_mb']:.0f}",
+               f"{r['store_ms_per_reading']:.2f}" if "store_ms_per_reading" in r else "-"]
               for name, r in results.items() if name.endswith(" memory")]
-    print("\nresident memory of the daemon at the end of its runs")
-    print(table(["daemon", "RSS MB", "peak MB"], memory))
+    print("\nresident memory of the daemon at the end of its runs; time in Redis round trips per reading")
+    print(table(["daemon", "RSS MB", "peak MB", "store ms/reading"], memory))
     redis_cost(results)
     ours_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("ours saturation")]
     naive_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("naive saturation")]

@@ -14,6 +14,7 @@ second); with persistence off a Redis restart loses the windows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from collections.abc import Sequence
@@ -67,9 +68,8 @@ class RedisWindows:
         self._row = np.dtype([("slot", ">i8"), ("values", "<f8", (n_columns,))])
         self.client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout,
                                            retry_on_timeout=False, retry=None, health_check_interval=10)
-        self._push = self.client.register_script(redis_scripts.PUSH)
-        self._confirm = self.client.register_script(redis_scripts.CONFIRM)
-        self._take = self.client.register_script(redis_scripts.TAKE)
+        self._scripts = {"push": redis_scripts.PUSH, "confirm": redis_scripts.CONFIRM, "take": redis_scripts.TAKE}
+        self._sha = {name: hashlib.sha1(text.encode()).hexdigest() for name, text in self._scripts.items()}
 
     def _keys(self, sensor: str) -> list[str]:
         base = f"{self.prefix}{{{sensor}}}"
@@ -105,15 +105,13 @@ class RedisWindows:
         if not readings:
             self.confirm(confirm)
             return []
-        pipe = self.client.pipeline(transaction=False)
-        self._confirms(pipe, confirm)
+        calls = self._confirms(confirm)
         for sensor, ns, values in readings:
             slot = ns // self.step_ns
             member = struct.pack(">q", slot) + np.asarray(values, dtype="<f8").tobytes()
-            self._push(keys=self._keys(sensor), client=pipe,
-                       args=[slot, member, self.reorder, self.length, self.max_gap, self.ttl_ms, self.owner,
-                             self._member(self.owner, sensor)])
-        answers = self._execute(pipe)[len(confirm):]
+            calls.append(("push", self._keys(sensor), [slot, member, self.reorder, self.length, self.max_gap,
+                                                       self.ttl_ms, self.owner, self._member(self.owner, sensor)]))
+        answers = self._run(calls)[len(confirm):]
         out = []
         for (sensor, _, _), answer in zip(readings, answers):
             claim = None
@@ -124,16 +122,12 @@ class RedisWindows:
 
     def confirm(self, claims: Sequence[tuple[str, int]]) -> None:
         """The forecasts of these ``(sensor, hi)`` claims are published: drop the claims."""
-        if not claims:
-            return
-        pipe = self.client.pipeline(transaction=False)
-        self._confirms(pipe, claims)
-        self._execute(pipe)
+        if claims:
+            self._run(self._confirms(claims))
 
-    def _confirms(self, pipe, claims: Sequence[tuple[str, int]]) -> None:
-        for sensor, hi in claims:
-            keys = self._keys(sensor)
-            self._confirm(keys=keys[1:], args=[self.owner, self._member(self.owner, sensor), hi], client=pipe)
+    def _confirms(self, claims: Sequence[tuple[str, int]]) -> list[tuple[str, list, list]]:
+        return [("confirm", self._keys(sensor)[1:], [self.owner, self._member(self.owner, sensor), hi])
+                for sensor, hi in claims]
 
     def pending(self, older_than_ms: float | None = None) -> list[tuple[str, str]]:
         """``(owner, sensor)`` of every unconfirmed claim (made ``older_than_ms`` ago or before)."""
@@ -149,12 +143,9 @@ class RedisWindows:
         """Take over ``owner``'s unconfirmed claim of ``sensor`` if made at or before
         ``cutoff_ms`` (Redis time); None when there is none to take."""
         cutoff = "inf" if cutoff_ms == float("inf") else int(cutoff_ms)
-        try:
-            answer = self._take(keys=self._keys(sensor), args=[
-                owner, self.owner, self._member(owner, sensor), self._member(self.owner, sensor), cutoff,
-                self.length, self.max_gap])
-        except redis.RedisError as exc:
-            raise StoreDown(str(exc)) from None
+        [answer] = self._run([("take", self._keys(sensor), [
+            owner, self.owner, self._member(owner, sensor), self._member(self.owner, sensor), cutoff,
+            self.length, self.max_gap])])
         return self._claim(sensor, int(answer[0]), int(answer[1]), answer[2:]) if answer else None
 
     def now_ms(self) -> float:
@@ -179,9 +170,27 @@ class RedisWindows:
         table = np.frombuffer(b"".join(members), dtype=self._row)
         return Claim(sensor, lo, hi, table["slot"].astype("int64"), table["values"].astype("float64"))
 
-    @staticmethod
-    def _execute(pipe) -> list:
+    def _run(self, calls: Sequence[tuple[str, list, list]]) -> list:
+        """Run ``(script, keys, args)`` calls in one pipeline (EVALSHA; the scripts are loaded
+        when Redis does not know them, e.g. after a restart, and the pipeline sent again: every
+        call of it failed then, so nothing ran twice)."""
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for name, keys, args in calls:
+                pipe.evalsha(self._sha[name], len(keys), *keys, *args)
+            try:
+                return pipe.execute(raise_on_error=True)
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise StoreDown("Redis forgets the scripts as soon as they are loaded") from None
+                self._load_scripts()
+            except redis.RedisError as exc:
+                raise StoreDown(str(exc)) from None
+        return []
+
+    def _load_scripts(self) -> None:
         try:
-            return pipe.execute(raise_on_error=True)
+            for text in self._scripts.values():
+                self.client.script_load(text)
         except redis.RedisError as exc:
             raise StoreDown(str(exc)) from None

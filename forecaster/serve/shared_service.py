@@ -5,7 +5,8 @@ any replica behind an MQTT 5 shared subscription (``$share/GROUP/...``) can take
 of readings is pushed to Redis in one round trip (each reading held by slot, idempotently); the
 Lua script claims, for exactly one replica, the forecast slots that became complete, and this
 replica predicts them in one batch, publishes them (every claimed slot, in slot order, never
-only the newest) and confirms the claims. Messages are acknowledged only after Redis answered.
+only the newest) and confirms the claims (with its next push, or at once when idle). Messages
+are acknowledged once Redis has answered the push.
 
 Redis down: the batch is retried with backoff (the worker holds it; the broker sends no more
 than the receive maximum, ``queue-size``, unacknowledged), the daemon is not ready, one ERROR
@@ -111,9 +112,9 @@ class SharedWindows:
             self.up.set(0)
 
     def process(self, service: Service, items: Sequence[Reading | Rejection], tokens: Sequence[object] | None) -> int:
-        """Push the batch's readings, publish the forecasts they made due, then acknowledge
-        ``tokens``. Returns the forecasts published (0, nothing acknowledged: stopping while
-        the store is down)."""
+        """Push the batch's readings, acknowledge ``tokens`` once Redis has them, publish the
+        forecasts they made due. Returns the forecasts published (0, nothing acknowledged:
+        stopping while the store is down)."""
         tokens = tokens or ()
         readings, dups = [], []
         for k, item in enumerate(items):
