@@ -119,9 +119,8 @@ class ForecastService:
             length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
             max_gap=model.max_gap, max_sensors=max_sensors, aggregate=aggregate, grace_ns=grace_ns,
         )
-        self.clock = clock
+        self.clock, self.shared = clock, shared
         self.delivery = delivery or Delivery(None, None, self.metrics, interval=None)
-        self.shared = shared
         self._evicted_seen = 0
         self._timer = self.windows.aggregate is not None and grace_ns is not None
         self.inbox: queue.Queue[tuple[Reading, object]] = queue.Queue(maxsize=queue_size)

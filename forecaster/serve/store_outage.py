@@ -20,8 +20,8 @@ class StoreOutage:
 
     Example:
         >>> outage = StoreOutage("redis://h:6379/0", clock=lambda: 0.0)
-        >>> for _ in range(3):
-        ...     outage.failed(ConnectionRefusedError("refused"))
+        >>> [outage.failed(ConnectionRefusedError("refused")) for _ in range(3)]   # seconds to wait
+        [0.1, 0.2, 0.4]
         >>> outage.failures, outage.logged, outage.down
         (3, 1, True)
         >>> outage.ok(); outage.down
