@@ -154,6 +154,8 @@ class Daemon:
             log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
                       self.config.drain_timeout, service.inbox.qsize())
         delivered = self.client.flush(self.config.drain_timeout)
+        if self.shared is not None:
+            self.shared.close()
         if self.store is not None:
             with service.processing_lock:  # a reading processed in the network thread is complete
                 service.delivery.snapshot(service.windows, clean=delivered)

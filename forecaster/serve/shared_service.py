@@ -111,6 +111,11 @@ class SharedWindows:
             self.outage.failed(exc)
             self.up.set(0)
 
+    def close(self) -> None:
+        """At a stop, after the worker: confirm what was published (or a restart would publish it again)."""
+        self._confirm_published()
+        self.store.close()
+
     def process(self, service: Service, items: Sequence[Reading | Rejection], tokens: Sequence[object] | None) -> int:
         """Push the batch's readings, acknowledge ``tokens`` once Redis has them, publish the
         forecasts they made due. Returns the forecasts published (0, nothing acknowledged:

@@ -123,3 +123,32 @@ def test_stopping_while_the_store_is_down_acknowledges_nothing():
     service.accepting = False
     assert service.process([Reading("s1", pd.Timestamp("2024-01-01", tz="UTC"), (1.0,))], ["token"]) == 0
     assert acked == [] and shared.failing
+
+
+class Orphaned(FlakyStore):
+    """Up, with a claim of this replica (r0) that nobody confirmed and one of another replica."""
+
+    def __init__(self) -> None:
+        super().__init__(down=0)
+        self.claims = {("r0", "s1"), ("r9", "s2")}
+        self.confirmed: list = []
+
+    def pending(self, older_than_ms=None):
+        return sorted(self.claims)
+
+    def take(self, owner, sensor, cutoff_ms=float("inf")):
+        if cutoff_ms != float("inf"):  # another replica's claim, younger than the lease
+            return None
+        self.claims.discard((owner, sensor))
+        return Claim(sensor, 1, 1, np.arange(2), np.array([[0.0], [5.0]]))
+
+    def confirm(self, claims):
+        self.confirmed += claims
+
+
+def test_a_restarted_replica_publishes_its_unconfirmed_claims_and_leaves_young_ones_of_others():
+    store, acked = Orphaned(), []
+    service, shared, _ = service_with(store, acked)
+    shared.start(service)
+    assert service.publisher.sent == ["forecasts/s1"] and store.confirmed == [("s1", 1)]
+    assert store.claims == {("r9", "s2")} and service.metrics.value("forecaster_forecasts_recovered_total") == 1
