@@ -5,53 +5,24 @@ replica; a Redis outage makes a replica not ready and acknowledges nothing until
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
-import subprocess
-import sys
 import threading
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import ETT_COLUMNS, ROOT, wait_until
-from mqtt_broker import Broker, Collector, free_port
+from helpers import ETT_COLUMNS, wait_until
+from mqtt_broker import Broker, Collector
 from redis_server import RedisServer
 from serve_support import DaemonThread, http_get, publisher, scrape, wait_ready
 
+from benchmarks.replica_chaos import Replica, by_slot, check
 from forecaster.cli import main
 from pipelines.payloads import encode_reading, format_timestamp
 
 pytestmark = pytest.mark.slow
 L = 24  # the tiny model's input_steps
-
-
-class Replica:
-    """`forecaster serve` as a process, one of a share group."""
-
-    def __init__(self, bundle, broker_url: str, redis_url: str, name: str, workdir) -> None:
-        self.port = free_port()
-        self.command = [sys.executable, "-m", "forecaster", "serve", "--model", str(bundle), "--broker", broker_url,
-                        "--client-id", name, "--persistent-session", "--state-store", redis_url, "--share-group",
-                        "forecasters", "--reorder-slots", "2000", "--metrics-port", str(self.port)]
-        self.log = open(workdir / f"{name}.log", "ab")  # noqa: SIM115 (one log over restarts)
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Replica:
-        self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=self.log, stderr=self.log)
-        wait_ready(self.port, timeout=240, process=None)
-        return self
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(30)
-
-    def close(self) -> None:
-        self.kill()
-        self.log.close()
 
 
 def stream_rows(ett_small: pd.DataFrame, n: int) -> dict[str, pd.DataFrame]:
@@ -60,27 +31,16 @@ def stream_rows(ett_small: pd.DataFrame, n: int) -> dict[str, pd.DataFrame]:
 
 
 def received_by_slot(collector: Collector) -> dict[tuple[str, str], list[list[float]]]:
-    out: dict[tuple[str, str], list[list[float]]] = {}
-    for _topic, payload, _ in collector.messages:
-        body = json.loads(payload)
-        out.setdefault((body["sensor"], body["issued_at"]), []).append([s["OT"] for s in body["forecast"]])
-    return out
+    return by_slot(collector.messages)
 
 
 def check_forecasts(got: dict, rows: dict[str, pd.DataFrame], model) -> None:
     """Every slot from the first full window on forecast exactly once, equal to the model on the
     true window (1e-5)."""
-    for sensor, frame in rows.items():
-        stamps = [format_timestamp(ts) for ts in frame["date"]]
-        mine = {stamp for s, stamp in got if s == sensor}
-        assert mine == set(stamps[L - 1 :]), f"{sensor}: missing {sorted(set(stamps[L - 1:]) - mine)[:5]}"
-        twice = [stamp for (s, stamp), f in got.items() if s == sensor and len(f) > 1]
-        assert not twice, f"{sensor}: published twice: {twice[:5]}"
-        values = frame[ETT_COLUMNS].to_numpy()
-        windows = np.stack([values[k - L + 1 : k + 1] for k in range(L - 1, len(frame))])
-        want = model.predict_windows(windows)[:, :, 0]
-        have = np.array([got[(sensor, stamps[k])][0] for k in range(L - 1, len(frame))])
-        np.testing.assert_allclose(have, want, rtol=0, atol=1e-5)
+    result = check(got, rows, model)
+    assert result["missing"] == result["duplicates"] == result["wrong"] == 0, result
+    stamps = {(s, format_timestamp(ts)) for s, frame in rows.items() for ts in frame["date"].iloc[L - 1 :]}
+    assert set(got) == stamps
 
 
 def test_three_replicas_through_a_kill_give_the_forecasts_of_predict_each_slot_once(
