@@ -1,12 +1,12 @@
 # Two commands on a fresh machine with only Python 3.10+:
 #   make run    install into .venv/, train on data/ETTh1.csv, write out/forecast.csv and out/forecast.png
-#   make test   install (with test tools, Mosquitto and openssl where missing), run the whole test suite
+#   make test   install (with test tools, Mosquitto, openssl and redis-server where missing), run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean mosquitto openssl
+.PHONY: run test test-fast lint bench clean mosquitto openssl redis-server
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ openssl:
 	@command -v openssl >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null)
 
-test: $(STAMP) mosquitto openssl
+# the replica tests start their own redis-server (append-only file on, a free port)
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
+
+test: $(STAMP) mosquitto openssl redis-server
 	$(BIN)/python -m pytest -q
 
 # The fast lane for a developer's loop: unit tests, doctests and the import contracts (no training,

@@ -171,7 +171,8 @@ def saturation(probe: Probe, sensors: list[str], data: list[bytes], first: int, 
     times = probe.received_at[before:]
     span = (times[-1] - start) if times else float("nan")
     return {"readings": len(keys), "forecasts": len(times), "seconds": span, "publish_s": published_s,
-            "forecasts_per_s": len(times) / span if times else 0.0}
+            "forecasts_per_s": len(times) / span if times else 0.0,
+            "readings_per_s": len(keys) / span if times else 0.0}
 
 
 def start_daemon(command: list[str], metrics_port: int | None = None, cwd: Path = ROOT) -> subprocess.Popen:
@@ -219,6 +220,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--intervals", action="store_true",
                         help="the bundle has 0.8/0.95 intervals; ours (and the baseline) publish both, ours also "
                              "flags anomalies on anomalies/{sensor} (the live scoring's full cost)")
+    parser.add_argument("--with-redis", action="store_true",
+                        help="also run ours with --state-store (a redis-server of its own, append-only), in the same run")
+    parser.add_argument("--redis-fsync", default="always", choices=["always", "everysec"],
+                        help="the Redis appendfsync of --with-redis")
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="also run `forecaster serve` from this checkout (e.g. a git worktree of an older commit)")
     return parser.parse_args()
@@ -233,18 +238,57 @@ def run_ours(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace
                          "--broker", url, "--client-id", f"bench-{label}", "--metrics-port", str(port),
                          "--runtime", args.runtime, "--threads", str(args.threads), *extra], port, cwd=root)
     try:
-        for n in args.sensors:
-            probe = Probe(url, f"{label}-{n}")
-            sensors = [f"n{n}-{i}" for i in range(n)]
-            first = fill(probe, sensors, data)
-            results[f"{label} paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
-            if n == max(args.sensors):
-                first += int(args.seconds * args.rate)
-                results[f"{label} saturation N={n}"] = saturation(
-                    probe, sensors, data, first, args.saturation_rounds, timeout=120)
-            probe.close()
+        run_scenarios(url, data, args, results, label)
+        results[f"{label} memory"] = {**memory_mb(ours.pid), **store_seconds(port)}
     finally:
         stop_daemon(ours)
+
+
+def memory_mb(pid: int) -> dict:
+    """The daemon's resident memory now and at its peak (``/proc``), in MB."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return {key: int(status[name].split()[0]) / 1024 for key, name in (("rss_mb", "VmRSS"), ("peak_mb", "VmHWM"))}
+
+
+def store_seconds(port: int) -> dict:
+    """The daemon's time in the state store (Redis round trips) per accepted reading, if it has one."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    found = {name: float(value) for name, value in re.findall(r"^(forecaster_state_store_seconds_sum|"
+                                                              r"forecaster_messages_total\{cause=\"ok\",result=\"accepted\"\}) "
+                                                              r"([0-9.e+-]+)$", text, re.M)}
+    if "forecaster_state_store_seconds_sum" not in found:
+        return {}
+    accepted = found.get('forecaster_messages_total{cause="ok",result="accepted"}', 0.0)
+    return {"store_ms_per_reading": 1000 * found["forecaster_state_store_seconds_sum"] / max(accepted, 1.0)}
+
+
+def run_scenarios(url: str, data: list[bytes], args: argparse.Namespace, results: dict[str, dict], label: str) -> None:
+    """Paced runs for each N, then a saturation run at the largest N, against a running daemon."""
+    for n in args.sensors:
+        probe = Probe(url, f"{label}-{n}")
+        sensors = [f"n{n}-{i}" for i in range(n)]
+        first = fill(probe, sensors, data)
+        results[f"{label} paced N={n}"] = paced(probe, sensors, data, first, args.seconds, args.rate)
+        if n == max(args.sensors):
+            first += int(args.seconds * args.rate)
+            results[f"{label} saturation N={n}"] = saturation(
+                probe, sensors, data, first, args.saturation_rounds, timeout=120)
+        probe.close()
+
+
+def run_with_redis(url: str, bundle: Path, data: list[bytes], args: argparse.Namespace, results: dict[str, dict],
+                   tmp: Path) -> None:
+    """Ours as one replica with its windows in Redis (a redis-server of its own: append-only file,
+    ``--redis-fsync always`` puts every push on disk before the reading is acknowledged)."""
+    from redis_server import RedisServer
+
+    redis = RedisServer(tmp / "redis", appendfsync=args.redis_fsync).start()
+    try:
+        run_ours(url, bundle, data, args, results, "ours-redis",
+                 ["--state-store", redis.url, "--share-group", "bench", "--persistent-session"])
+    finally:
+        redis.kill()
 
 
 def run_echo(url: str, data: list[bytes], args: argparse.Namespace, results: dict[str, dict]) -> None:
@@ -285,16 +329,38 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
     print(f"publish -> forecast latency, paced at {args.rate:g} reading/s per sensor for {args.seconds:g} s "
           f"(2x64 LSTM, 96x7 -> 24x7, QoS 1, local Mosquitto, runtime {args.runtime})")
     print(table(["scenario", "readings", "lost", "p50 ms", "p99 ms", "max ms"], paced_rows))
-    sat_rows = [[name, r["readings"], r["forecasts"], f"{r['seconds']:.2f}", f"{r['forecasts_per_s']:.0f}"]
-                for name, r in results.items() if "saturation" in name]
-    print("\nsaturation: readings published flat out")
-    print(table(["scenario", "readings", "forecasts", "seconds", "forecasts/s"], sat_rows))
+    sat_rows = [[name, r["readings"], r["forecasts"], f"{r['seconds']:.2f}", f"{r['forecasts_per_s']:.0f}",
+                 f"{r.get('readings_per_s', 0):.0f}"] for name, r in results.items() if "saturation" in name]
+    print("\nsaturation: readings published flat out (readings/s: until the forecast of the last one)")
+    print(table(["scenario", "readings", "forecasts", "seconds", "forecasts/s", "readings/s"], sat_rows))
+    memory = [[name.removesuffix(" memory"), f"{r['rss_mb']:.0f}", f"{r['peak_mb']:.0f}",
+               f"{r['store_ms_per_reading']:.2f}" if "store_ms_per_reading" in r else "-"]
+              for name, r in results.items() if name.endswith(" memory")]
+    print("\nresident memory of the daemon at the end of its runs; time in Redis round trips per reading")
+    print(table(["daemon", "RSS MB", "peak MB", "store ms/reading"], memory))
+    redis_cost(results)
     ours_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("ours saturation")]
     naive_sat = [r["forecasts_per_s"] for name, r in results.items() if name.startswith("naive saturation")]
     if ours_sat and naive_sat and naive_sat[0] > 0:
         print(f"\nours / naive saturation throughput: {ours_sat[0] / naive_sat[0]:.0f}x")
     path = write_results("serve_latency", {"args": {k: str(v) for k, v in vars(args).items()}, "results": results})
     print(f"wrote {path}")
+
+
+def redis_cost(results: dict[str, dict]) -> None:
+    """What the Redis store costs beside the in-memory one, as ratios of this run."""
+    pairs = [(name, name.replace("ours-redis", "ours")) for name in results if name.startswith("ours-redis ")]
+    for redis_name, memory_name in pairs:
+        a, b = results[redis_name], results.get(memory_name)
+        if b is None or "memory" in redis_name:
+            continue
+        if "paced" in redis_name:
+            print(f"{redis_name}: p50 {a['p50_ms'] / b['p50_ms']:.2f}x, p99 {a['p99_ms'] / b['p99_ms']:.2f}x the in-memory store")
+        elif a["readings_per_s"] and b["readings_per_s"]:  # the in-memory daemon skips superseded windows
+            extra_ms = 1000 / a["readings_per_s"] - 1000 / b["readings_per_s"]
+            print(f"{redis_name}: {a['readings_per_s'] / b['readings_per_s']:.2f}x the in-memory readings/s, "
+                  f"{extra_ms:.2f} ms more per reading (it publishes every slot: {a['forecasts']} forecasts "
+                  f"for {a['readings']} readings, in memory {b['forecasts']})")
 
 
 def main() -> int:
@@ -318,6 +384,8 @@ def main() -> int:
                 run_ours(broker.url, bundle, data, args, results, "ours-state",
                          ["--state-file", str(tmp / "state.json"), "--persistent-session",
                           "--state-interval", str(args.state_interval)])
+            if args.with_redis:
+                run_with_redis(broker.url, bundle, data, args, results, tmp)
             if not args.skip_echo:
                 run_echo(broker.url, data, args, results)
             if not args.skip_naive:

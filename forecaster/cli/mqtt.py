@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
+from forecaster.cli.replicas import replica_options, replica_settings
 from forecaster.cli.util import check_levels, csv_format, csv_keywords
 from pipelines.errors import ForecasterError
 
@@ -200,6 +201,7 @@ def _info_logging(ctx: click.Context) -> None:
                    "when it reads the same windows.")
 @click.option("--watch-interval", default=2.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               metavar="SECONDS", help="Seconds between two looks at the bundle directory with --watch.")
+@replica_options
 @payload_options
 @click.pass_context
 def serve(ctx: click.Context, **o) -> None:
@@ -221,7 +223,7 @@ def serve(ctx: click.Context, **o) -> None:
         threads=o["threads"], output_format=o["output_format"], ha_discovery=o["ha_discovery"],
         aggregate=o["aggregate"], slot_grace=o["slot_grace"], intervals=parse_levels(",".join(o["interval"])),
         live_scoring=o["live_scoring"], metrics_per_sensor=o["metrics_per_sensor"], anomaly_topic=o["anomaly_topic"], anomaly_level=o["anomaly_level"],
-        anomaly_step=o["anomaly_step"], watch=o["watch"], watch_interval=o["watch_interval"], **_payload_rules(o),
+        anomaly_step=o["anomaly_step"], watch=o["watch"], watch_interval=o["watch_interval"], **_payload_rules(o), **replica_settings(ctx, o),
     )
     if config.state_file:
         from forecaster.serve.state import StateStore

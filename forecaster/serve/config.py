@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from forecaster.serve.formats import check_output_format
 from forecaster.serve.mqtt_settings import MqttSettings
+from forecaster.serve.store_url import check_store_url
 from forecaster.serve.topics import check_template
 from pipelines.conformal import level_key, parse_levels
 from pipelines.errors import ForecasterError
@@ -68,6 +69,12 @@ class ServeConfig:
             `forecaster.serve.reload`); watch_interval: seconds between two looks at it.
         anomaly_level, anomaly_step: the interval level (one of ``intervals``) and the horizon
             step of the forecast a reading is checked against (1: the forecast of the previous slot).
+        state_store: ``redis://HOST:PORT/DB``: the windows live in Redis, shared by replicas
+            (`forecaster.serve.shared_service`); None: in this process (and ``state_file``).
+        share_group: subscribe through ``$share/<share_group>/<subscribe>`` (MQTT 5 shared
+            subscription: the broker hands each reading to one replica of the group).
+        reorder_slots: with ``state_store``, how many slots late a reading may arrive and still
+            land in its window (a missing slot is given up once a reading that many slots newer is held).
 
     Example:
         >>> from forecaster.serve.mqtt_settings import BrokerAddress
@@ -115,6 +122,14 @@ class ServeConfig:
     anomaly_step: int = 1
     watch: bool = False
     watch_interval: float = 2.0
+    state_store: str | None = None
+    share_group: str | None = None
+    reorder_slots: int = 3
+
+    @property
+    def subscription(self) -> str:
+        """The topic filter the daemon subscribes to (``$share/GROUP/...`` with a share group)."""
+        return f"$share/{self.share_group}/{self.subscribe}" if self.share_group else self.subscribe
 
     def __post_init__(self) -> None:
         check_aggregate(self.aggregate)
@@ -147,6 +162,8 @@ class ServeConfig:
         check_output_format(self.output_format)
         if self.ha_discovery is not None:
             self._check_ha_discovery()
+        if self.state_store is not None or self.share_group is not None:
+            check_replicas(self)
         for name in ("max_sensors", "queue_size", "publish_buffer", "max_batch", "max_payload"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -173,3 +190,23 @@ class ServeConfig:
         step = self.anomaly_step
         if isinstance(step, bool) or not isinstance(step, int) or step < 1:
             raise ForecasterError(f"`anomaly_step` must be a positive integer. Received: anomaly_step={step!r}")
+
+
+def check_replicas(config: ServeConfig) -> None:
+    """The settings of replicas sharing their windows (``state_store``, ``share_group``)."""
+    if config.state_store is None:
+        raise ForecasterError("--share-group hands each reading of a sensor to one replica: the replicas need their "
+                              "windows in a shared --state-store redis://HOST:PORT/DB")
+    check_store_url(config.state_store)
+    if config.state_file is not None:
+        raise ForecasterError("--state-file keeps the windows of one process, --state-store those of replicas: "
+                              "give one of them, not both")
+    group = config.share_group
+    if group is not None and (not isinstance(group, str) or not group or any(c in group for c in "/+#\0")):
+        raise ForecasterError(f"`share_group` must be a name without '/', '+' or '#'. Received: share_group={group!r}")
+    k = config.reorder_slots
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ForecasterError(f"`reorder_slots` must be a non-negative integer. Received: reorder_slots={k!r}")
+    for flag, on in (("--aggregate", config.aggregate not in (None, "error")), ("--anomaly-topic", config.anomaly_topic)):
+        if on:
+            raise ForecasterError(f"{flag} keeps readings in one process; it cannot be combined with --state-store")

@@ -26,6 +26,7 @@ from forecaster.serve.live_scoring import NoScoring, live_scoring
 from forecaster.serve.mqtt_client import MqttClient
 from forecaster.serve.reload import Reloader
 from forecaster.serve.service import ForecastService
+from forecaster.serve.shared_service import shared_windows
 from forecaster.serve.state import StateStore
 from forecaster.serve.telemetry import Metrics, serve_http
 from pipelines.errors import ForecasterError
@@ -56,11 +57,12 @@ class Daemon:
         self.model = model
         self.metrics = Metrics()
         self.client = MqttClient(
-            config.mqtt, subscriptions=[(config.subscribe, config.qos_in)], on_message=self.on_message,
+            config.mqtt, subscriptions=[(config.subscription, config.qos_in)], on_message=self.on_message,
             status_topic=config.status_topic, on_state=self.on_connection, buffer_size=config.publish_buffer,
             manual_ack=True, receive_maximum=config.queue_size,
         )
         self.store = StateStore(config.state_file, model) if config.state_file else None
+        self.shared = shared_windows(config, model, self.metrics)  # --state-store: windows in Redis
         delivery = Delivery(self.client.ack, self.store, self.metrics, interval=config.state_interval)
         self.metrics.watch_publisher(self.client)
         self.discovery = None if config.ha_discovery is None else Discovery(
@@ -70,13 +72,14 @@ class Daemon:
         self.service = ForecastService(
             model, rules=parse_rules(config, model), publisher=self.client, template=config.publish,
             qos=config.qos_out, retain=config.retain, metrics=self.metrics, max_sensors=config.max_sensors,
-            queue_size=config.queue_size, more_pending=self.client.incoming_pending,
+            queue_size=config.queue_size, more_pending=None if self.shared else self.client.incoming_pending,
             output_format=config.output_format, announce=self.discovery.announce if self.discovery else None,
             aggregate=config.aggregate, slot_grace=config.slot_grace, delivery=delivery, intervals=config.intervals,
             live=live_scoring(model, config.intervals, self.metrics, per_sensor=config.metrics_per_sensor,
                               publisher=self.client, anomaly_topic=config.anomaly_topic, qos=config.qos_out,
                               anomaly_level=config.anomaly_level, anomaly_step=config.anomaly_step)
             if config.live_scoring else NoScoring(),
+            shared=self.shared,
         )
         self._worker_stop = threading.Event()
         self._worker = threading.Thread(
@@ -119,6 +122,8 @@ class Daemon:
                 if count:
                     log.info("the last run did not stop cleanly: re-published the newest forecast of %d sensor(s) "
                              "(those in flight at the crash were lost with the process)", count)
+        if self.shared is not None:
+            self.shared.start(self.service)  # publishes what this replica claimed before a crash
         self._worker.start()
         self.reloader.start()
         if self.config.metrics_port is not None:
@@ -154,6 +159,8 @@ class Daemon:
             log.error("the worker did not finish within %.1f s; %d reading(s) dropped",
                       self.config.drain_timeout, service.inbox.qsize())
         delivered = self.client.flush(self.config.drain_timeout)
+        if self.shared is not None:
+            self.shared.close()
         if self.store is not None:
             with service.processing_lock:  # a reading processed in the network thread is complete
                 service.delivery.snapshot(service.windows, clean=delivered)
@@ -180,10 +187,11 @@ class Daemon:
         """``/readyz``: the worker is alive, the broker connected, every subscription granted,
         and the broker did not refuse the last acknowledged publish (MQTT 5 reason codes;
         MQTT 3.1.1 cannot report a refused publish, see deploy/README.md), and the journal
-        accepts writes."""
+        accepts writes (or the state store answers)."""
         client = self.client
         return (self._worker.is_alive() and client.connected.is_set() and client.subscribed
-                and client.refused_by_broker is None and not self.service.delivery.failing)
+                and client.refused_by_broker is None and not self.service.delivery.failing
+                and not (self.shared is not None and self.shared.failing))
 
     def on_message(self, topic: str, payload: bytes, delivery: object = None) -> None:
         """The MQTT client's message callback (paho's network thread): to the service, with
@@ -226,7 +234,7 @@ class Daemon:
         log.info(
             "serving %s (%s, input %d x %s): %s %s -> %s; each sensor needs %d readings (%s at %s) before its "
             "first forecast%s", model.name, model.freq_, steps, list(model.spec.features), config.mqtt.broker,
-            config.subscribe, config.publish, steps, wait, model.freq_,
+            config.subscription, config.publish, steps, wait, model.freq_,
             f"; metrics on http://{config.metrics_host}:{http.server_address[1]}/metrics" if http else "",
         )
         if config.anomaly_topic:

@@ -1,7 +1,9 @@
-"""What the service needs of its surroundings: a publisher for forecasts and a model."""
+"""What the service needs of its surroundings: a publisher for forecasts, a model, and (for
+replicas) a shared window store."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -32,3 +34,10 @@ def identity(model: Model) -> dict[str, Any] | str:
     """What forecasts say of ``model``: its ``identity`` (``name``, ``version``, content ``hash``;
     `forecaster.model.Forecaster.identity`), or its name when it has none."""
     return getattr(model, "identity", None) or model.name
+class WindowStore(Protocol):
+    """Windows kept outside the process (`forecaster.serve.shared_service.SharedWindows`): it
+    takes over the window step of `ForecastService.process` for a batch."""
+
+    def process(self, service: Any, items: Sequence[Any], tokens: Sequence[object] | None) -> int:
+        """Push the batch, publish the forecasts it made due, acknowledge; the forecasts published."""
+        ...

@@ -5,10 +5,10 @@ counts a rejection). `ForecastService.run` is the worker: it drains the queue, p
 reading into its sensor's `RollingWindow` (the batch path's cadence and gap rules), and
 predicts the windows that completed together in ONE call of the forecaster's fast path.
 An idle daemon takes a shortcut: when no message came in the last few milliseconds, nothing
-is queued or being processed and no further message is waiting on the socket, the network
-thread processes the reading itself, which saves two thread switches (to the worker and back to the network thread to write the
-forecast). Under load the socket always has more waiting, so readings go through the queue
-and are predicted in batches as before.
+is queued or being processed and no further message waits on the socket, the network thread
+processes the reading itself (two thread switches saved). Under load readings go through the
+queue and are predicted in batches. With ``shared`` the windows live in Redis instead
+(`forecaster.serve.shared_service`, stateless replicas).
 When one batch holds several new windows of the same sensor, only the newest is
 predicted and published (the older ones are already out of date; they are counted as
 superseded). Bad input is counted by cause and logged at a limited rate; it never stops
@@ -32,7 +32,7 @@ import pandas as pd
 
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import Formatter, model_outputs
-from forecaster.serve.interfaces import Model, Publisher, identity
+from forecaster.serve.interfaces import Model, Publisher, WindowStore, identity
 from forecaster.serve.live_scoring import LiveScoring, NoScoring, live_scoring
 from forecaster.serve.map_paths import MapPathWarnings
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
@@ -75,6 +75,7 @@ class ForecastService:
         delivery: when messages are acknowledged and the windows saved
             (`forecaster.serve.delivery.Delivery`); None: no acknowledgements, no state file.
         live: scores the forecasts against the readings of their slots (`live_scoring`); None: a default one.
+        shared: windows in a shared store (`WindowStore`, ``--state-store``); None: in memory.
     """
 
     def __init__(
@@ -100,6 +101,7 @@ class ForecastService:
         clock: Callable[[], int] = time.time_ns,
         delivery: Delivery | None = None,
         live: LiveScoring | NoScoring | None = None,
+        shared: WindowStore | None = None,
     ) -> None:
         spec = model.spec
         if tuple(rules.features) != tuple(spec.features):
@@ -118,7 +120,7 @@ class ForecastService:
             length=spec.input_steps, n_columns=len(spec.features), step_ns=self.step_ns,
             max_gap=model.max_gap, max_sensors=max_sensors, aggregate=aggregate, grace_ns=grace_ns,
         )
-        self.clock = clock
+        self.clock, self.shared = clock, shared
         self.delivery = delivery or Delivery(None, None, self.metrics, interval=None)
         self._evicted_seen = 0
         self._timer = self.windows.aggregate is not None and grace_ns is not None
@@ -208,6 +210,8 @@ class ForecastService:
         Returns:
             The number of forecasts published.
         """
+        if self.shared is not None:
+            return self.shared.process(self, items, tokens)
         newest, accepted = self._push(items, tokens)
         self.metrics.sensors.set(len(self.windows))
         self._count_evictions()
@@ -262,12 +266,10 @@ class ForecastService:
     def _push(
         self, items: Sequence[Reading | Rejection], tokens: Sequence[object] | None,
     ) -> tuple[dict[str, tuple[np.ndarray, int]], list[tuple[str, int, tuple[float, ...]]]]:
-        """Push each reading into its window. Returns the newest completed window (and its last
-        slot) of each sensor, and the accepted readings as ``(sensor, ns, values)`` for the
-        journal. Older windows completed in the same batch are counted as superseded; a stale
-        reading that the window already holds, or that the broker flagged as sent before and
-        that is older than the window's rows (it cannot be checked), is a redelivery (counted,
-        not an error)."""
+        """Push each reading into its window. Returns the newest completed window (and its last slot)
+        of each sensor, and the accepted ``(sensor, ns, values)`` for the journal. Older windows of
+        the batch are superseded; a stale reading the window holds, or flagged by the broker as sent
+        before and older than the window's rows, is a redelivery (counted, not an error)."""
         newest: dict[str, tuple[np.ndarray, int]] = {}
         accepted: list[tuple[str, int, tuple[float, ...]]] = []
         for k, item in enumerate(items):
@@ -345,13 +347,10 @@ class ForecastService:
             pass
 
     def run(self, stop: threading.Event, *, max_batch: int = 1024, poll: float = 1.0) -> None:
-        """The worker loop: until ``stop`` is set AND the queue is empty.
-
-        It sleeps on the queue, not on a timer: an idle daemon wakes once per ``poll`` seconds
-        (`wake` ends the wait early), which keeps idle cores idle on battery-powered gateways
-        and virtual machines. With ``aggregate`` and a slot grace, a wake also finalises the
-        slots that are due (at least once per ``poll`` seconds while readings keep it busy).
-        """
+        """The worker loop: until ``stop`` is set AND the queue is empty. It sleeps on the queue, not
+        on a timer: an idle daemon wakes once per ``poll`` seconds (`wake` ends the wait early), so
+        idle cores stay idle. With ``aggregate`` and a slot grace, a wake also finalises the slots
+        that are due (at least once per ``poll`` seconds while readings keep it busy)."""
         self.alive = True
         due = time.monotonic() + poll
         try:
