@@ -43,7 +43,28 @@ class TlsListener:
                 f"keyfile {self.keyfile}", f"require_certificate {str(self.require_certificate).lower()}"]
 
 
-class Broker:
+class ServerProcess:
+    """A server process a test started (``process``): stopped cleanly or killed."""
+
+    process: subprocess.Popen | None = None
+
+    def kill(self) -> None:
+        """Stop at once (SIGKILL), as a crash would."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """Stop cleanly (SIGTERM: a broker saves its persistence, Redis its append-only file)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class Broker(ServerProcess):
     """One Mosquitto process.
 
     Args:
@@ -129,21 +150,6 @@ class Broker:
             "roles": [{"rolename": "denied", "acls": acls}],
         }))
         return path
-
-    def kill(self) -> None:
-        """Stop at once (SIGKILL), as a crash would."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        """Stop cleanly (SIGTERM; saves persistence)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def restart(self) -> Broker:
         """Kill and start again on the same port."""

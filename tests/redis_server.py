@@ -7,18 +7,17 @@ keeps its append-only file in its own directory, so a kill and a restart bring t
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
-from mqtt_broker import free_port
+from mqtt_broker import ServerProcess, free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-class RedisServer:
+class RedisServer(ServerProcess):
     """One redis-server process.
 
     Args:
@@ -58,17 +57,3 @@ class RedisServer:
             time.sleep(0.05)
         raise RuntimeError(f"redis-server did not answer on {self.port} within {timeout} s")
 
-    def kill(self) -> None:
-        """Stop at once (SIGKILL), as a crash would."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        """Stop cleanly (SIGTERM)."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
