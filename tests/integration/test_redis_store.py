@@ -104,10 +104,14 @@ def test_concurrent_replicas_claim_each_slot_exactly_once(redis_url):
     published: list = []
     lock = threading.Lock()
 
+    start = threading.Barrier(3)
+
     def replica(name: str, part: int) -> None:
-        s, mine = store(redis_url, name, "concurrent", reorder=1000), []  # threads drift apart freely
+        s, mine = store(redis_url, name, "concurrent", reorder=1000), []
         for k in range(200):
-            for j, sensor in enumerate(sensors):
+            if k <= L:  # a series' start settles after min(reorder, L) slots: its first slots must not be
+                start.wait()  # later than that (a loaded machine let one thread fall that far behind); then
+            for j, sensor in enumerate(sensors):  # the threads drift apart freely
                 if (k + j) % 3 == part:
                     push(s, sensor, k, values[k], mine)
         with lock:
