@@ -110,7 +110,8 @@ class Reloader:
             model = self._load()
             if content_hash(self.path) != before:
                 raise ForecasterError("the bundle changed while it was loaded; the next change or SIGHUP tries again")
-            check_replacement(served, model, self.daemon.config.intervals)
+            check_replacement(served, model, self.daemon.config.intervals,
+                              shared=getattr(self.daemon, "shared", None) is not None)
             model.warmup()  # beside the served model: the worker keeps forecasting meanwhile
         except Exception as exc:  # any failure leaves the served model serving
             self.daemon.metrics.reload_failures.inc()
@@ -145,12 +146,13 @@ def _named(model: Any) -> str:
     return f"{identity['name']} version {identity['version']} (hash {identity['hash']})"
 
 
-def check_replacement(served: Any, model: Any, levels: tuple[float, ...]) -> None:
+def check_replacement(served: Any, model: Any, levels: tuple[float, ...], *, shared: bool = False) -> None:
     """Refuse a bundle the running daemon cannot serve in place of ``served``.
 
     Raises:
-        ForecasterError: other features, targets or horizon (a restart serves it), or no interval
-            table at one of the served ``levels``.
+        ForecasterError: other features, targets or horizon (a restart serves it), no interval
+            table at one of the served ``levels``, or (``shared``: the windows live in the
+            replicas' shared store, `forecaster.serve.shared_service`) other window settings.
     """
     old, new = served.spec, model.spec
     for what in ("features", "targets", "horizon"):
@@ -158,19 +160,27 @@ def check_replacement(served: Any, model: Any, levels: tuple[float, ...]) -> Non
             raise ForecasterError(f"its {what} {getattr(new, what)} differ from the served {getattr(old, what)}; the "
                                   "message rules and the published series were set up for those: restart the daemon "
                                   "to serve it")
+    if shared and window_changes(served, model):
+        raise ForecasterError(f"its windows differ ({', '.join(window_changes(served, model))}) and they live in the "
+                              "store shared by every replica: restart the replicas to serve it")
     table = getattr(model, "intervals_", None)
     for level in levels:
         if table is None or level_key(level) not in table.available:
             raise ForecasterError(f"it has no prediction interval at the served level {level_key(level)}")
 
 
+def window_changes(served: Any, model: Any) -> list[str]:
+    """What ``model`` changes in the windows of ``served``: ``"<setting> <old> -> <new>"`` each."""
+    pairs = [("input_steps", served.spec.input_steps, model.spec.input_steps),
+             ("cadence", served.freq_, model.freq_), ("max_gap", served.max_gap, model.max_gap)]
+    return [f"{name} {a} -> {b}" for name, a, b in pairs if a != b]
+
+
 def fresh_windows(windows: WindowRegistry, served: Any, model: Any, *, follow_cadence: bool) -> WindowRegistry | None:
     """None when ``windows`` fit ``model`` (same input length, cadence and gap rule as ``served``;
     the features are checked equal before); else an empty registry for it, with one log line
     saying why. ``follow_cadence``: the slot grace is one cadence step (no ``--slot-grace``)."""
-    pairs = [("input_steps", served.spec.input_steps, model.spec.input_steps),
-             ("cadence", served.freq_, model.freq_), ("max_gap", served.max_gap, model.max_gap)]
-    differ = [f"{name} {a} -> {b}" for name, a, b in pairs if a != b]
+    differ = window_changes(served, model)
     if not differ:
         return None
     log.warning("reload: the windows of %d sensor(s) are reset (the new bundle's %s); each sensor's next forecast "

@@ -83,6 +83,14 @@ def test_a_bundle_with_other_outputs_is_refused(change, message):
         check_replacement(fake(1.0), other, ())
 
 
+def test_replicas_refuse_a_bundle_with_other_windows_and_take_one_with_the_same():
+    longer = fake(2.0, spec=SimpleNamespace(**{**vars(SPEC), "input_steps": 5}))
+    check_replacement(fake(1.0), longer, ())  # one process: its windows are reset instead
+    with pytest.raises(ForecasterError, match=r"windows differ \(input_steps 2 -> 5\) .* restart the replicas"):
+        check_replacement(fake(1.0), longer, (), shared=True)
+    check_replacement(fake(1.0), fake(2.0, version=2), (), shared=True)
+
+
 def test_a_bundle_without_a_served_interval_level_is_refused():
     check_replacement(fake(1.0), fake(2.0), ())
     with pytest.raises(ForecasterError, match="no prediction interval at the served level 0.95"):
