@@ -8,9 +8,9 @@ from typing import Any
 
 from forecaster.bundle import content_hash
 from forecaster.params import ModelParams
+from pipelines.calendar import widen
 from pipelines.conformal import Conformal
 from pipelines.errors import ForecasterError
-from pipelines.calendar import widen
 from pipelines.scaling import Scaler
 from pipelines.sensor_scaling import SensorScalers
 from pipelines.split import SplitSpec

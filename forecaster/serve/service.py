@@ -32,12 +32,12 @@ import pandas as pd
 
 from forecaster.serve.delivery import Delivery
 from forecaster.serve.formats import Formatter, model_outputs
-from forecaster.serve.unseen import UnseenSensors
 from forecaster.serve.interfaces import Model, Publisher, identity
 from forecaster.serve.live_scoring import LiveScoring, NoScoring, live_scoring
 from forecaster.serve.map_paths import MapPathWarnings
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
+from forecaster.serve.unseen import UnseenSensors
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, parse_message
 from pipelines.rejections import Cause
