@@ -76,7 +76,7 @@ def _phases(ns: np.ndarray, part: str) -> np.ndarray:
     index = pd.DatetimeIndex(ns.ravel().astype("datetime64[ns]"))
     day = (ns.ravel() % DAY_NS) / DAY_NS
     if part == "doy":
-        phase = (index.dayofyear.to_numpy() - 1 + day) / (365 + index.is_leap_year.astype("int64"))
+        phase = (index.day_of_year.to_numpy() - 1 + day) / (365 + index.is_leap_year.astype("int64"))
     else:
         phase = (index.month.to_numpy() - 1 + (index.day.to_numpy() - 1 + day) / index.days_in_month.to_numpy()) / 12
     return np.asarray(phase, dtype="float64").reshape(ns.shape)
