@@ -18,7 +18,7 @@ def convert_tflite(model: Forecaster) -> bytes:
     """The forecaster's network as TFLite bytes (builtin ops only)."""
     from forecaster.nn.tflite import convert_tflite as convert
 
-    return convert(model.model_, model.spec, model.params, model.name)
+    return convert(model.model_, model.network_spec, model.params, model.name)
 
 
 def export_tflite(directory: str | Path, *, probe: np.ndarray | None = None) -> tuple[Path, float]:
@@ -38,7 +38,7 @@ def export_tflite(directory: str | Path, *, probe: np.ndarray | None = None) -> 
     model = Forecaster.load(directory)
     content = convert_tflite(model)
     if probe is None:
-        shape = (64, model.spec.input_steps, len(model.spec.features))
+        shape = (64, model.spec.input_steps, len(model.network_spec.features))
         probe = np.random.default_rng(0).normal(size=shape).astype("float32")
     expected = model.model_.predict(probe, verbose=0)
     from forecaster.nn.litert import TFLITE_FILE, TFLitePredictor

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from forecaster.inputs import scale
 from pipelines.conformal import DEFAULT_SCALE, Conformal, target_history, window_scale
 from pipelines.fleet import FleetSeries
 from pipelines.split import TEST, VALIDATION
@@ -23,12 +24,16 @@ log = logging.getLogger(__name__)
 
 
 def _forecast_chunks(model: Any, fleet: FleetSeries, label: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per chunk of split ``label``: scaled inputs ``X`` and, in sensor units, actual and forecast ``(n, H, T)``."""
-    tidx = list(model.spec.target_index)
+    """Per chunk of split ``label``: the input windows ``X`` in sensor units (features only) and,
+    in sensor units, actual and forecast ``(n, H, T)`` (each window unscaled by its sensor's
+    statistics with per-sensor scaling)."""
+    tidx, fidx = list(model.spec.target_index), list(model.spec.feature_index)
     for starts in fleet.chunks(label):
-        X, y = cut(fleet.values, starts, model.spec)
-        actual = model.scaler_.inverse_transform(y, tidx)
-        yield X, actual, model.scaler_.inverse_transform(model._predict_scaled(X), tidx)
+        inputs, y = cut(fleet.values, starts, model.network_spec)
+        sensors = fleet.sensors_of(starts) if fleet.names else None
+        actual = scale(model, y, sensors, tidx, inverse=True)
+        X = scale(model, inputs[..., : len(fidx)], sensors, fidx, inverse=True)
+        yield X, actual, scale(model, model._predict_scaled(inputs), sensors, tidx, inverse=True)
 
 
 def calibrate(model: Any, fleet: FleetSeries) -> Conformal | None:
@@ -38,14 +43,14 @@ def calibrate(model: Any, fleet: FleetSeries) -> Conformal | None:
         log.warning("no validation windows: the model has no prediction intervals")
     if not model.intervals or windows == 0:
         return None
-    spec, scaler = model.spec, model.scaler_
+    spec = model.spec
     scaled = target_history(np.zeros((0, spec.input_steps, len(spec.features))), spec) is not None
     actual, forecast, scales = [], [], []
     for X, y, predicted in _forecast_chunks(model, fleet, VALIDATION):
         actual.append(y)
         forecast.append(predicted)
         if scaled:
-            scales.append(window_scale(target_history(scaler.inverse_transform(X, spec.feature_index), spec)))
+            scales.append(window_scale(target_history(X, spec)))
     conformal = Conformal(levels=model.intervals, scale=DEFAULT_SCALE if scaled else "none")
     return conformal.fit(np.concatenate(actual), np.concatenate(forecast),
                          scales=np.concatenate(scales) if scaled else None)
@@ -65,7 +70,7 @@ def metrics_on_test(model: Any, fleet: FleetSeries) -> dict[str, Any]:
         absolute += np.abs(actual - predicted).sum(axis=(0, 1))
         squared += ((actual - predicted) ** 2).sum(axis=(0, 1))
         if naive:
-            last = model.scaler_.inverse_transform(X[:, -1:, last_of], tidx)
+            last = X[:, -1:, last_of]
             naive_abs += np.abs(actual - last).sum(axis=(0, 1))
     points = windows * spec.horizon
     metrics: dict[str, Any] = {"test_windows": int(windows)}

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecaster.inputs import fit_sensor_scalers, scale, series_inputs, window_inputs
 from forecaster.params import ModelParams
+from pipelines.calendar import widen
 from pipelines.checks import integer, one_of
 from pipelines.columns import detect_columns
 from pipelines.conformal import DEFAULT_LEVELS, Conformal, parse_levels, target_history
@@ -109,7 +111,7 @@ class Forecaster:
             raise ForecasterError("--distributed trains from scratch on the split: it cannot be combined with "
                                   "--init-from or --refit-on-all")
         fleet = self._prepare(frame, parent=parent, refit_scaler=refit_scaler)
-        self.model_, self.history_ = fit_networks(self.spec, self.params, fleet, verbose=verbose, parent=parent,
+        self.model_, self.history_ = fit_networks(self.network_spec, self.params, fleet, verbose=verbose, parent=parent,
                                                   worker=worker)
         self._predictor = None
         self.intervals_ = calibrate(self, fleet)
@@ -142,8 +144,13 @@ class Forecaster:
         keep = parent is not None and not refit_scaler
         self.scaler_ = parent.scaler() if keep else Scaler(columns=self.spec.columns).fit(train_rows)
         del train_rows
-        fleet = stack_series(((self.scaler_.transform(r.values), r.segment, labels[s]) for s, r in data.series.items()),
-                             length=self.spec.window_length, stride=self.spec.stride)
+        self.sensor_scalers_ = None
+        if self.params.scale == "per-sensor":
+            self.sensor_scalers_ = (parent.sensor_scalers(self.scaler_) if keep
+                                    else fit_sensor_scalers(self.scaler_, data, labels))
+        fleet = stack_series(((series_inputs(self, s, r.values, data.times(s)), r.segment, labels[s])
+                              for s, r in data.series.items()),
+                             length=self.spec.window_length, stride=self.spec.stride, names=tuple(data.series))
         if fleet.count(TRAIN) == 0:
             raise DataError(
                 f"too few rows for one training window: need {self.spec.window_length} consecutive "
@@ -196,11 +203,26 @@ class Forecaster:
     def _predict_scaled(self, X_scaled: np.ndarray) -> np.ndarray:
         return self.predictor(X_scaled).astype("float64")
 
-    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+    @property
+    def network_spec(self) -> WindowSpec:
+        """The spec of what the network reads: the features, then the calendar columns (if any)."""
+        return widen(self.spec, self.params.calendar_parts)
+
+    def unseen_sensors(self, sensors: Sequence[object]) -> list[object]:
+        """With per-sensor scaling, the sensors without statistics of their own (scaled by the global ones)."""
+        scalers = getattr(self, "sensor_scalers_", None)
+        return [] if scalers is None else scalers.unseen(sensors)
+
+    def predict_windows(self, windows: np.ndarray, *, sensors: Sequence[object] | None = None,
+                        ends: object = None) -> np.ndarray:
         """Forecasts in sensor units for raw feature windows.
 
         Args:
             windows: ``(n, input_steps, n_features)`` in sensor units, features in spec order.
+            sensors: the sensor id of each window (needed with ``scale="per-sensor"``; a sensor
+                unseen at training is scaled by the global statistics).
+            ends: the time of each window's last row, timestamps or ns since the epoch
+                (needed with calendar inputs).
 
         Returns:
             ``(n, horizon, n_targets)`` in sensor units.
@@ -210,8 +232,8 @@ class Forecaster:
         expected = (self.spec.input_steps, len(self.spec.features))
         if windows.ndim != 3 or windows.shape[1:] != expected:
             raise ForecasterError(f"windows must have shape (n, {expected[0]}, {expected[1]}). Received: {windows.shape}")
-        scaled = self.scaler_.transform(windows, self.spec.feature_index)
-        return self.scaler_.inverse_transform(self._predict_scaled(scaled), self.spec.target_index)
+        inputs = window_inputs(self, windows, sensors, ends)
+        return scale(self, self._predict_scaled(inputs), sensors, self.spec.target_index, inverse=True)
 
     def latest_windows(self, frame: pd.DataFrame) -> tuple[list[str], np.ndarray, list[pd.Timestamp]]:
         """The last full input window of each sensor: ``(sensors, windows, last timestamps)``.
@@ -262,7 +284,7 @@ class Forecaster:
         if interval is not None:
             self._interval_table(interval)  # a model without it: one error before any work
         sensors, windows, ends = self.latest_windows(frame)
-        forecast = self.predict_windows(windows)
+        forecast = self.predict_windows(windows, sensors=sensors, ends=ends)
         bands = None if interval is None else self.interval_bounds(windows, forecast, interval)
         return self.forecast_frame(sensors, ends, forecast, with_sensor=self._columns_of(frame)[1] is not None,
                                    bands=bands)
@@ -299,8 +321,10 @@ class Forecaster:
         from forecaster.warm_start import lineage_meta
 
         table = getattr(self, "intervals_", None)
+        per_sensor = getattr(self, "sensor_scalers_", None)
         return fitted_meta("forecast", self, max_gap=self.max_gap, split=self.split_.to_dict(), **lineage_meta(self),
-                           **({"intervals": table.to_dict()} if table is not None else {}))
+                           **({"intervals": table.to_dict()} if table is not None else {}),
+                           **({"sensor_scalers": per_sensor.to_dict()} if per_sensor is not None else {}))
 
     @property
     def identity(self) -> dict[str, Any]:

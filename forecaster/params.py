@@ -13,7 +13,8 @@ import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from pipelines.checks import Check, boolean, integer, one_of, optional, real
+from pipelines.calendar import PARTS, parse_calendar
+from pipelines.checks import Check, boolean, integer, one_of, optional, real, subset
 from pipelines.errors import ForecasterError
 
 CELLS = ("lstm", "gru")
@@ -24,6 +25,7 @@ LINEARS = ("none", "window", "channel", "shared")
 DEFAULT_LINEAR = "none"
 OLD_LINEAR = "none"
 """What a bundle saved before the linear path existed was built with."""
+SCALES = ("global", "per-sensor")
 DEFAULT_SEGMENT = 24
 DEPRECATED = {"model": "cell"}
 """Old option names and their names now (accepted, with a FutureWarning, for one release)."""
@@ -125,6 +127,12 @@ class ModelParams:
                          "Add a linear map of the normalised window to the forecast, trained with the network: "
                          "window (every feature's window to every target, like the ridge baseline), channel (each "
                          "target from its own history), shared (one map for all targets), none.")
+    scale: str = option("global", one_of(SCALES),
+                        "Standardize with statistics of all sensors' training rows, or per sensor (each sensor's "
+                        "own training rows; a sensor unseen at training gets the global ones).")
+    calendar: str = option("none", subset(PARTS),
+                           "Calendar inputs: sine/cosine of each input row's time (UTC), e.g. hour,dow (also doy, "
+                           "month); none: off.")
     loss: str = option("mae", one_of(LOSSES), "Training loss.")
     epochs: int = option(30, integer(1), "Most epochs (early stopping ends most runs sooner).")
     batch_size: int = option(64, integer(1), "Windows per training batch.")
@@ -139,6 +147,7 @@ class ModelParams:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        object.__setattr__(self, "calendar", ",".join(parse_calendar(self.calendar)) or "none")
         if self.segment is None:  # segments of 24, unless the Conv1D front asks for the row-by-row network
             object.__setattr__(self, "segment", 0 if self.conv else DEFAULT_SEGMENT)
         if self.decoder == "auto":
@@ -150,6 +159,11 @@ class ModelParams:
             raise ForecasterError("`conv` is an option of the plain recurrent network: set segment=0 with it (and "
                                   "leave channel_independent off, decoder at 'dense' or 'auto', norm 'last' or "
                                   "'none')")
+
+    @property
+    def calendar_parts(self) -> tuple[str, ...]:
+        """The calendar parts, in `pipelines.calendar.PARTS` order (empty: none)."""
+        return parse_calendar(self.calendar)
 
     @property
     def segment_model(self) -> bool:

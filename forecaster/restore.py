@@ -8,9 +8,11 @@ from typing import Any
 
 from forecaster.bundle import content_hash
 from forecaster.params import ModelParams
+from pipelines.calendar import widen
 from pipelines.conformal import Conformal
 from pipelines.errors import ForecasterError
 from pipelines.scaling import Scaler
+from pipelines.sensor_scaling import SensorScalers
 from pipelines.split import SplitSpec
 from pipelines.windows import WindowSpec
 
@@ -23,7 +25,8 @@ def restore(cls: type, directory: str | Path, meta: dict[str, Any], network: Any
         ForecasterError: a spec, scaler or network shape that does not fit the others.
     """
     spec = _spec(directory, meta)
-    _check_shapes(directory, spec, network)
+    params = ModelParams.from_dict(meta["params"])
+    _check_shapes(directory, widen(spec, params.calendar_parts), network)
     try:
         scaler = Scaler.from_dict(meta["scaler"])
     except (KeyError, TypeError, ValueError, ForecasterError) as exc:
@@ -31,11 +34,12 @@ def restore(cls: type, directory: str | Path, meta: dict[str, Any], network: Any
     if scaler.columns != spec.columns:
         raise ForecasterError(f"{directory}: scaler columns {scaler.columns} do not match {spec.columns}")
     split = SplitSpec.from_dict(meta["split"]) if "split" in meta else None
-    self = cls(spec=spec, params=ModelParams.from_dict(meta["params"]), freq=meta["freq"],
+    self = cls(spec=spec, params=params, freq=meta["freq"],
                max_gap=meta["max_gap"], split=split, time_col=meta["time_col"], sensor_col=meta["sensor_col"],
                name=meta.get("name", "forecaster"))
     self.freq_, self.time_col_, self.sensor_col_ = meta["freq"], meta["time_col"], meta["sensor_col"]
     self.scaler_, self.split_, self._predictor = scaler, self.split, None
+    self.sensor_scalers_ = _sensor_scalers(directory, meta, params, scaler)
     if network is not None:
         self.model_ = network
     self.history_, self.metrics_ = meta.get("history", {}), meta.get("metrics", {})
@@ -47,6 +51,19 @@ def restore(cls: type, directory: str | Path, meta: dict[str, Any], network: Any
     return self
 
 
+def _sensor_scalers(directory: str | Path, meta: dict[str, Any], params: ModelParams,
+                    scaler: Scaler) -> SensorScalers | None:
+    """The per-sensor statistics of a ``scale="per-sensor"`` bundle (None when it scales globally)."""
+    if params.scale != "per-sensor":
+        return None
+    if "sensor_scalers" not in meta:
+        raise ForecasterError(f"{directory}: bundle.json scales per sensor but has no per-sensor statistics")
+    try:
+        return SensorScalers.from_dict(scaler, meta["sensor_scalers"])
+    except ForecasterError as exc:
+        raise ForecasterError(f"{directory}: bundle.json: {exc}") from None
+
+
 def _spec(directory: str | Path, meta: dict[str, Any]) -> WindowSpec:
     try:
         return WindowSpec.from_dict(meta["spec"])
@@ -55,7 +72,8 @@ def _spec(directory: str | Path, meta: dict[str, Any]) -> WindowSpec:
 
 
 def _check_shapes(directory: str | Path, spec: WindowSpec, network: Any) -> None:
-    """The network reads windows of ``spec`` and forecasts its horizon and targets."""
+    """The network reads windows of ``spec`` (the network's: features and calendar columns) and forecasts
+    its horizon and targets."""
     if network is None:
         return
     expected = (None, spec.input_steps, len(spec.features))

@@ -28,6 +28,7 @@ from forecaster.bundle import content_hash, load_bundle, read_meta
 from forecaster.params import ModelParams
 from pipelines.errors import ForecasterError
 from pipelines.scaling import Scaler
+from pipelines.sensor_scaling import SensorScalers
 from pipelines.windows import WindowSpec
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,10 @@ class Parent:
 
     def scaler(self) -> Scaler:
         return Scaler.from_dict(self.meta["scaler"])
+
+    def sensor_scalers(self, global_scaler: Scaler) -> SensorScalers:
+        """The parent's per-sensor statistics (none when it scaled globally)."""
+        return SensorScalers.from_dict(global_scaler, self.meta.get("sensor_scalers", {}))
 
     def network(self) -> Any:
         """A fresh copy of the parent's network, weights included."""
@@ -165,7 +170,7 @@ def refit_on_all(estimator: Any, fleet: Any, *, verbose: int = 0, parent: Parent
     chosen = best_epochs(estimator.history_)
     windows = sum(fleet.count(label) for label in (TRAIN, VALIDATION, TEST))
     log.info("refit on all %d windows for %s epoch(s), the best on validation", windows, "+".join(map(str, chosen)))
-    network, history = fit_networks(estimator.spec, estimator.params, fleet, verbose=verbose, parent=parent,
+    network, history = fit_networks(estimator.network_spec, estimator.params, fleet, verbose=verbose, parent=parent,
                                     epochs=chosen)
     estimator.model_, estimator._predictor = network, None
     estimator.refit_ = {

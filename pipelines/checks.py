@@ -33,7 +33,7 @@ def require(name: str, value: object, ok: bool, want: str) -> None:
 class Check:
     """One rule for an option value: what it wants (for the message) and the test.
 
-    ``kind`` is ``"int"``, ``"float"``, ``"bool"`` or ``"choice"``; ``low``/``high`` and
+    ``kind`` is ``"int"``, ``"float"``, ``"bool"``, ``"choice"`` or ``"text"`` (a `subset`); ``low``/``high`` and
     ``choices`` describe the accepted values; ``optional`` also accepts ``None``.
     """
 
@@ -83,6 +83,24 @@ def one_of(choices: tuple) -> Check:
     """One of ``choices``."""
     choices = tuple(choices)
     return Check(f"one of {choices}", lambda v: isinstance(v, str) and v in choices, "choice", choices=choices)
+
+
+def subset(choices: tuple, none: str = "none") -> Check:
+    """A comma-separated subset of ``choices`` without repeats (``"a,b"``), or ``none``.
+
+    Example:
+        >>> subset(("hour", "dow"))("calendar", "dow,hour"), subset(("hour",)).want
+        (None, "'none' or a comma-separated subset of ('hour',)")
+    """
+    choices = tuple(choices)
+
+    def test(v: object) -> bool:
+        if not isinstance(v, str):
+            return False
+        names = [n.strip() for n in v.split(",")]
+        return v.strip() == none or (all(n in choices for n in names) and len(set(names)) == len(names))
+
+    return Check(f"{none!r} or a comma-separated subset of {choices}", test, "text", choices=choices)
 
 
 def boolean() -> Check:

@@ -13,7 +13,7 @@ with the same `offsets` in TensorFlow), a batch at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class FleetSeries:
         values: ``(rows, columns)`` float32, sensor after sensor.
         starts: ``{split label: global start rows}`` (int64, in sensor order, then time order).
         length: the rows one window spans.
+        firsts: the first row of each sensor, in order.
+        names: the sensors' ids, in order (empty when not given).
 
     Example:
         >>> fleet = stack_series([(np.zeros((5, 1)), np.zeros(5, int), np.zeros(5, int)),
@@ -41,6 +43,12 @@ class FleetSeries:
     values: np.ndarray
     starts: dict[int, np.ndarray]
     length: int
+    firsts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    names: tuple = ()
+
+    def sensors_of(self, starts: np.ndarray) -> np.ndarray:
+        """The id (from ``names``) of the sensor whose rows each start row falls in."""
+        return np.asarray(self.names, dtype=object)[np.searchsorted(self.firsts, starts, side="right") - 1]
 
     def count(self, label: int) -> int:
         """How many windows split ``label`` has."""
@@ -58,7 +66,8 @@ class FleetSeries:
 
 
 def stack_series(
-    parts: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], *, length: int, stride: int = 1
+    parts: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], *, length: int, stride: int = 1,
+    names: tuple = (),
 ) -> FleetSeries:
     """One `FleetSeries` from each sensor's ``(scaled values, segment, split labels)``.
 
@@ -67,6 +76,7 @@ def stack_series(
             label per row (a generator keeps one sensor's float64 rows alive at a time).
         length: rows per window.
         stride: keep every ``stride``-th start within a block.
+        names: the sensors' ids in the order of ``parts`` (for `FleetSeries.sensors_of`).
 
     Returns:
         The rows as one float32 array; window starts in the order of ``parts``, so windows
@@ -75,7 +85,9 @@ def stack_series(
     pieces: list[np.ndarray] = []
     found: dict[int, list[np.ndarray]] = {}
     offset = 0
+    firsts: list[int] = []
     for values, segment, labels in parts:
+        firsts.append(offset)
         pieces.append(np.asarray(values, dtype="float32"))
         for label, starts in starts_by_label(segment, labels, length, stride).items():
             found.setdefault(label, []).append(starts + offset)
@@ -83,4 +95,5 @@ def stack_series(
     width = pieces[0].shape[1] if pieces else 0
     values = np.concatenate(pieces) if pieces else np.zeros((0, width), dtype="float32")
     starts = {label: np.concatenate(items).astype("int64") for label, items in found.items()}
-    return FleetSeries(values=values, starts=starts, length=length)
+    return FleetSeries(values=values, starts=starts, length=length, firsts=np.asarray(firsts, dtype="int64"),
+                       names=tuple(names))

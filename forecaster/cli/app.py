@@ -220,7 +220,7 @@ def predict(bundle: str, data: str, out: str, plot: str | None, runtime: str, in
 
     model = Forecaster.load(bundle, runtime=runtime)
     sensors, windows, ends = model.latest_windows(frame)
-    forecast = model.predict_windows(windows)
+    forecast = model.predict_windows(windows, sensors=sensors, ends=ends)
     bands = None if interval is None else model.interval_bounds(windows, forecast, interval)
     result = model.forecast_frame(sensors, ends, forecast, with_sensor=True, bands=bands)
     Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -75,7 +75,7 @@ def _type_of(f: Field) -> Any:
         return click.Choice(check.choices)
     if check.kind == "int":
         return click.IntRange(min=check.low)
-    return {"float": float, "bool": bool}[check.kind]
+    return {"float": float, "bool": bool, "text": str}[check.kind]
 
 
 def _option(f: Field) -> Callable[[Callable], Callable]:

@@ -40,7 +40,7 @@ def anomaly_flags(model: Forecaster, frame: pd.DataFrame, *, level: float = 0.95
     test = split_windows(model, frame)[0].get(TEST)
     if test is None or not len(test.X):
         return pd.DataFrame(columns=COLUMNS)
-    forecast = model.predict_windows(test.X)
+    forecast = model.predict_windows(test.X, sensors=test.sensor, ends=test.origin)
     lo, hi = model.interval_bounds(test.X, forecast, level)
     k = step - 1
     y, f, lo, hi = test.y[:, k], forecast[:, k], lo[:, k], hi[:, k]  # (n, n_targets)

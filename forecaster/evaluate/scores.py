@@ -234,7 +234,7 @@ def _scores(actual: np.ndarray, predicted: np.ndarray, scale: np.ndarray, guard:
 def forecasts(model: Forecaster, test: Windows, linear: LinearWindow | None) -> dict[str, np.ndarray]:
     """The network's and the baselines' forecasts on the same windows, in sensor units."""
     H = model.spec.horizon
-    out = {MODEL: model.predict_windows(test.X), "naive": naive_last(test.history, H),
+    out = {MODEL: model.predict_windows(test.X, sensors=test.sensor, ends=test.origin), "naive": naive_last(test.history, H),
            "seasonal_naive": test.seasonal}
     if linear is not None:
         out["linear"] = _linear_forecast(model, linear, test.X)

@@ -83,14 +83,14 @@ def tag_value(value: str, what: str = "tag") -> str:
     return value.translate(_TAG_ESCAPES)
 
 
-def banded(model: Any, levels: Sequence[float]) -> Callable[[np.ndarray], np.ndarray]:
-    """The service's predict function: ``model.predict_windows``, with the bounds of each level
-    appended on the last axis (the layout `formatter` reads) when ``levels`` are given."""
-    if not levels:
-        return model.predict_windows
+def banded(model: Any, levels: Sequence[float]) -> Callable[..., np.ndarray]:
+    """The service's predict function ``predict(windows, sensors, ends)``: ``model.predict_windows``
+    (given each window's sensor and last slot time, for per-sensor scaling and calendar inputs),
+    with the bounds of each level appended on the last axis (the layout `formatter` reads) when
+    ``levels`` are given."""
 
-    def predict(windows: np.ndarray) -> np.ndarray:
-        forecast = model.predict_windows(windows)
+    def predict(windows: np.ndarray, sensors: Sequence[str], ends: Sequence[int]) -> np.ndarray:
+        forecast = model.predict_windows(windows, sensors=sensors, ends=ends)
         parts = [forecast]
         for level in levels:
             parts.extend(model.interval_bounds(windows, forecast, level))

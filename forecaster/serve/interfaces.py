@@ -25,8 +25,9 @@ class Model(Protocol):
     max_gap: int
     name: str
 
-    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
-        """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units."""
+    def predict_windows(self, windows: np.ndarray, *, sensors: Any = None, ends: Any = None) -> np.ndarray:
+        """``(n, input_steps, n_features)`` -> ``(n, horizon, n_targets)`` in sensor units (``sensors``:
+        each window's sensor id; ``ends``: each window's last slot time, ns since the epoch)."""
         ...
 
 

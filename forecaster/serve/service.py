@@ -37,6 +37,7 @@ from forecaster.serve.live_scoring import LiveScoring, NoScoring, live_scoring
 from forecaster.serve.map_paths import MapPathWarnings
 from forecaster.serve.telemetry import ExceptionLog, Metrics, RateLimitedLog
 from forecaster.serve.topics import check_template
+from forecaster.serve.unseen import UnseenSensors
 from pipelines.errors import ForecasterError, StaleReading
 from pipelines.payloads import ParseRules, Reading, Rejection, parse_message
 from pipelines.rejections import Cause
@@ -113,7 +114,7 @@ class ForecastService:
         self.step_ns = step_of(model.freq_).value
         self.format, self.predict = model_outputs(model, output_format, intervals)  # payloads; forecasts and bands
         self.metrics.show_model(identity(model))
-        self.announce = announce
+        self.announce, self.unseen = announce, UnseenSensors(self.metrics)
         self.live = live or live_scoring(model, intervals, self.metrics)
         grace_ns = self.step_ns if slot_grace is None else (round(slot_grace * 1e9) or None)
         self.windows = WindowRegistry(
@@ -251,13 +252,13 @@ class ForecastService:
         """Predict the newest window of each sensor in one batch and publish."""
         if not newest:
             return 0
-        sensors = list(newest)
+        sensors, slots = list(newest), [newest[s][1] for s in newest]
         batch = np.stack([newest[s][0] for s in sensors])
+        self.unseen.check(self.model, sensors)
         started = time.perf_counter()
-        forecasts = self.predict(batch)
+        forecasts = self.predict(batch, sensors, [slot * self.step_ns for slot in slots])  # scaling, calendar
         self.metrics.inference.observe(time.perf_counter() - started)
         self.metrics.batch.observe(len(sensors))
-        slots = [newest[s][1] for s in sensors]
         published = self._publish(sensors, forecasts, slots)
         self.live.keep(sensors, forecasts, batch, slots)
         self.metrics.forecasts.inc(published)

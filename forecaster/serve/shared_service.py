@@ -48,7 +48,8 @@ class Service(Protocol):
     inbox: queue.Queue
     metrics: Metrics
     delivery: Delivery
-    predict: Callable[[np.ndarray], np.ndarray]
+    predict: Callable[[np.ndarray, Sequence[str], Sequence[int]], np.ndarray]  # windows, sensors, last slot times (ns)
+    step_ns: int
 
     def reject(self, rejection: Rejection, topic: str | None = None) -> None: ...
 
@@ -221,7 +222,7 @@ class SharedWindows:
             metrics = service.metrics
             sensors, slots, windows = zip(*targets)
             started = time.perf_counter()
-            forecasts = service.predict(np.stack(windows))
+            forecasts = service.predict(np.stack(windows), sensors, [slot * service.step_ns for slot in slots])
             metrics.inference.observe(time.perf_counter() - started)
             metrics.batch.observe(len(targets))
             published = service._publish(sensors, forecasts, slots)

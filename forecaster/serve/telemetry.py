@@ -80,6 +80,12 @@ class Metrics:
             "forecaster_internal_errors", "Unexpected exceptions caught in the worker or the message callback "
             "(logged with a traceback at most every 10 s; the daemon keeps serving).", registry=r,
         )
+        self._model_metrics(r)
+        self._ok = self.messages.labels("accepted", "ok")
+        self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
+
+    def _model_metrics(self, r: CollectorRegistry) -> None:
+        """The metrics of the model served: identity, reloads, sensors scaled by the global statistics."""
         self.model_info = Info("forecaster_model", "The model serving now (name, version, content hash); one sample "
                                "of value 1, relabelled by a reload.", registry=r)
         self.reloads = Counter("forecaster_model_reloads", "Bundles loaded and swapped in while serving (SIGHUP, --watch).",
@@ -88,8 +94,10 @@ class Metrics:
             "forecaster_model_reload_failures", "Bundles that failed to load, verify or fit the served one on a reload "
             "(the model serving before keeps serving; logged).", registry=r,
         )
-        self._ok = self.messages.labels("accepted", "ok")
-        self._rejected = {cause: self.messages.labels("rejected", cause.value) for cause in Cause}  # all exist at 0
+        self.unseen_scaling = Counter(
+            "forecaster_sensors_unseen_scaling", "Sensors forecast with the global scaling statistics because the "
+            "per-sensor model had none of their own (each counted once per model served; logged once).", registry=r,
+        )
 
     def watch_publisher(self, client: Publisher) -> None:
         """Export what the MQTT client counts itself, read at each scrape: the publish buffer's

@@ -23,6 +23,7 @@ def frame():
 @pytest.mark.parametrize("name", ["forecast-gru-segment", "forecast-lstm-stacked"])
 def test_old_forecast_bundles_forecast_the_same_numbers(name, frame):
     model = forecaster.load(OLD / name)
+    assert (model.params.scale, model.params.calendar, model.sensor_scalers_) == ("global", "none", None)
     got = model.predict(frame.iloc[-200:])["OT"].to_numpy()
     np.testing.assert_allclose(got, EXPECTED[name], rtol=1e-5, atol=1e-4)
 

@@ -45,7 +45,28 @@ def replay_csv(tmp_path_factory) -> Path:
     return path
 
 
-def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker, tiny_bundle, replay_csv, tmp_path):
+@pytest.fixture(scope="module")
+def inputs_bundle(tmp_path_factory) -> Path:
+    """A tiny model with per-sensor scaling and calendar inputs, trained on sensor etth1 only
+    (so that etth2, replayed below, is a sensor it has no statistics of its own for)."""
+    import forecaster
+    from pipelines import WindowSpec
+
+    frame = read_csv(DATA / "ett_two_transformers.csv", sensor_col="sensor")
+    frame = frame[frame["sensor"] == "etth1"].iloc[:1200]
+    spec = WindowSpec(input_steps=24, horizon=6, features=ETT_COLUMNS, targets=["OT"])
+    model = forecaster.train(frame, spec, units=8, epochs=2, seed=1, scale="per-sensor", calendar="hour,dow")
+    assert set(model.sensor_scalers_.scalers) == {"etth1"}
+    return model.save(tmp_path_factory.mktemp("inputs") / "inputs")
+
+
+@pytest.mark.parametrize("bundle", ["tiny_bundle", "inputs_bundle"])
+def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker, bundle, replay_csv, tmp_path,
+                                                                          request):
+    """Stream = batch through a real broker, for the default model and for one with per-sensor
+    scaling and calendar inputs (whose unseen sensor etth2 is scaled globally, counted, logged once)."""
+    inputs = bundle == "inputs_bundle"
+    tiny_bundle = request.getfixturevalue(bundle)
     collector = Collector(broker.url, "forecasts/#")
     port = free_port()
     serve = subprocess.Popen(
@@ -81,6 +102,7 @@ def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker
         assert metrics[("forecaster_messages_total", (("cause", "ok"), ("result", "accepted")))] == 137
         assert metrics[("forecaster_mqtt_connected", ())] == 1
         assert metrics[("forecaster_sensors_tracked", ())] == 2
+        assert metrics[("forecaster_sensors_unseen_scaling_total", ())] == (1 if inputs else 0)
         serve.send_signal(signal.SIGTERM)
         started = time.monotonic()
         assert serve.wait(15) == 0, serve.communicate()
@@ -89,8 +111,10 @@ def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker
     finally:
         if serve.poll() is None:
             serve.kill()
-        serve.communicate()
+        stderr = serve.communicate()[1]
         collector.close()
+    unseen = [line for line in stderr.splitlines() if "not in the training data" in line]
+    assert len(unseen) == (1 if inputs else 0) and (not inputs or "'etth2'" in unseen[0]), unseen
 
 
 BAD_MESSAGES = {

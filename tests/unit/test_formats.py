@@ -79,7 +79,7 @@ def test_json_formatter_is_the_design_payload_across_slots():
 class _BandedModel:
     """A stand-in forecaster: the forecast is the window's last row, the band +-1 and +-2."""
 
-    def predict_windows(self, windows):
+    def predict_windows(self, windows, *, sensors=None, ends=None):
         return windows[:, -1:, :1].repeat(2, axis=1)
 
     def interval_bounds(self, windows, forecast, level):
@@ -93,14 +93,14 @@ def test_banded_forecasts_carry_lo_and_hi_per_level_in_json_and_influx():
     from forecaster.serve.formats import banded, formatter
 
     predict = banded(_BandedModel(), (0.8, 0.95))
-    stacked = predict(np.full((1, 3, 1), 10.0))
+    stacked = predict(np.full((1, 3, 1), 10.0), ["t1"], [0])
     assert stacked.shape == (1, 2, 5)
     fmt = formatter("json", step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"], levels=(0.8, 0.95))
     step = json.loads(fmt("t1", 0, stacked[0]))["forecast"][0]
     assert step == {"ts": "1970-01-01T01:00:00Z", "OT": 10.0, "lo": {"0.8": {"OT": 9.0}, "0.95": {"OT": 8.0}},
                     "hi": {"0.8": {"OT": 11.0}, "0.95": {"OT": 12.0}}}
     influx = formatter("influx", step_ns=3_600_000_000_000, freq="1h", model="m", targets=["OT"], levels=(0.95,))
-    stacked = banded(_BandedModel(), (0.95,))(np.full((1, 3, 1), 10.0))
+    stacked = banded(_BandedModel(), (0.95,))(np.full((1, 3, 1), 10.0), ["t1"], [0])
     assert influx("t1", 0, stacked[0]).decode().splitlines()[0] == (
         "forecast,model=m,sensor=t1,step=1,target=OT value=10.0,lo_0.95=8.0,hi_0.95=12.0 3600000000000")
-    assert banded(_BandedModel(), ()).__self__.__class__ is _BandedModel  # no levels: the model's own predict
+    assert banded(_BandedModel(), ())(np.full((1, 3, 1), 10.0), ["t1"], [0]).shape == (1, 2, 1)  # no levels: the forecast

@@ -135,7 +135,7 @@ def test_the_service_scores_in_the_worker_against_the_published_forecasts():
     issued at slot t is scored at step 1 against t + 1 and at step 2 against t + 2."""
     spec = SimpleNamespace(input_steps=2, horizon=2, features=("y",), targets=("y",))
     fake = SimpleNamespace(spec=spec, freq_="h", max_gap=0, name="m",
-                           predict_windows=lambda w: np.repeat(w[:, -1:, :] + 1.0, 2, axis=1))
+                           predict_windows=lambda w, **_: np.repeat(w[:, -1:, :] + 1.0, 2, axis=1))
     service = ForecastService(fake, rules=ParseRules(subscription="sensors/+/readings", features=("y",)), publisher=Sent())
     t0 = pd.Timestamp("2024-01-01", tz="UTC")
     values = [0.0, 1.0, 3.0, 6.0]
@@ -153,7 +153,7 @@ def test_the_service_scores_in_the_worker_against_the_published_forecasts():
 def test_without_live_scoring_the_service_forecasts_and_scores_nothing():
     spec = SimpleNamespace(input_steps=2, horizon=2, features=("y",), targets=("y",))
     fake = SimpleNamespace(spec=spec, freq_="h", max_gap=0, name="m",
-                           predict_windows=lambda w: np.repeat(w[:, -1:, :] + 1.0, 2, axis=1))
+                           predict_windows=lambda w, **_: np.repeat(w[:, -1:, :] + 1.0, 2, axis=1))
     sent = Sent()
     service = ForecastService(fake, rules=ParseRules(subscription="sensors/+/readings", features=("y",)),
                               publisher=sent, live=NoScoring())
@@ -183,7 +183,7 @@ def test_the_anomaly_level_must_be_served():
 def test_an_evicted_sensor_takes_its_forecasts_with_it():
     spec = SimpleNamespace(input_steps=1, horizon=3, features=("y",), targets=("y",))
     fake = SimpleNamespace(spec=spec, freq_="h", max_gap=0, name="m",
-                           predict_windows=lambda w: np.repeat(w[:, -1:, :], 3, axis=1))
+                           predict_windows=lambda w, **_: np.repeat(w[:, -1:, :], 3, axis=1))
     service = ForecastService(fake, rules=ParseRules(subscription="sensors/+/readings", features=("y",)),
                               publisher=Sent(), max_sensors=1)
     t0 = pd.Timestamp("2024-01-01", tz="UTC")

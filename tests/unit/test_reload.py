@@ -26,7 +26,7 @@ def fake(value: float, *, spec=SPEC, freq: str = "h", max_gap: int = 0, version:
     """A model forecasting ``value`` whatever the window, with an identity."""
     return SimpleNamespace(spec=spec, freq_=freq, max_gap=max_gap, name="m", intervals_=None,
                            identity={"name": "m", "version": version, "hash": f"h{version}"},
-                           predict_windows=lambda w: np.full((len(w), 1, 1), value))
+                           predict_windows=lambda w, **_: np.full((len(w), 1, 1), value))
 
 
 class Sent:

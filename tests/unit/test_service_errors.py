@@ -22,7 +22,7 @@ class Broken:
     max_gap = 0
     name = "broken"
 
-    def predict_windows(self, windows: np.ndarray) -> np.ndarray:
+    def predict_windows(self, windows: np.ndarray, *, sensors=None, ends=None) -> np.ndarray:
         raise RuntimeError("boom")
 
 
@@ -67,7 +67,7 @@ def test_readings_are_acknowledged_after_the_journal_and_rejections_at_once(tmp_
                         interval=None)
     rules = ParseRules(subscription="sensors/+/readings", features=("x",))
     model = SimpleNamespace(spec=Broken.spec, freq_="h", max_gap=0, name="m",
-                            predict_windows=lambda w: np.zeros((len(w), 1, 1)))
+                            predict_windows=lambda w, **_: np.zeros((len(w), 1, 1)))
     service = ForecastService(model, rules=rules, publisher=Sent(), delivery=delivery)
     service.receive("sensors/s1/readings", b"not json", token="t-bad")
     assert acked == ["t-bad"] and order == [("ack", ["t-bad"])]  # nothing to keep: acknowledged at once
@@ -93,7 +93,7 @@ def test_a_failing_journal_acknowledges_nothing_and_makes_the_daemon_not_ready(t
     acked: list = []
     delivery = Delivery(acked.extend, FullDisk(), Metrics(), interval=None)
     model = SimpleNamespace(spec=Broken.spec, freq_="h", max_gap=0, name="m",
-                            predict_windows=lambda w: np.zeros((len(w), 1, 1)))
+                            predict_windows=lambda w, **_: np.zeros((len(w), 1, 1)))
     service = ForecastService(model, rules=ParseRules(subscription="sensors/+/readings", features=("x",)),
                               publisher=Sent(), delivery=delivery)
     service.process([reading(0)], ["t0"])
