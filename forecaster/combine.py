@@ -35,6 +35,8 @@ ALPHA = 1.0
 """Ridge penalty on the scaled, last-value-relative window (`forecaster evaluate`'s default)."""
 GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 """The baseline's weights tried per target and step (0: the network alone)."""
+POOLED = False
+"""One choice per target for the whole horizon (True) or one per target and step (False)."""
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,15 @@ def validation_errors(spec: WindowSpec, fleet: FleetSeries, network: Any, base: 
     return errors
 
 
-def choose(errors: np.ndarray, base: Baselines) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def choose(errors: np.ndarray, base: Baselines, *, targets: int = 1,
+           pooled: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per output (step x target), the best baseline and weight: ``(scale, kernel, bias, chosen)``
-    with ``chosen[o] = (baseline index, weight)``; ties keep the network alone."""
+    with ``chosen[o] = (baseline index, weight)``; ties keep the network alone. ``pooled``: one
+    choice per target for all steps (errors summed over the horizon)."""
     K, G, out = errors.shape
     flat = errors.reshape(K * G, out)
+    if pooled:
+        flat = np.tile(flat.reshape(K * G, -1, targets).sum(axis=1), out // targets)
     best = np.argmin(flat, axis=0)  # index 0 is baseline 0 at weight 0: the network alone
     k, w = best // G, GRID[best % G]
     kernel = base.kernels[k, :, np.arange(out)].T * w
@@ -148,7 +154,7 @@ def describe(chosen: np.ndarray, base: Baselines, spec: WindowSpec) -> str:
     return "; ".join(parts)
 
 
-def combined(estimator: Any, fleet: FleetSeries) -> Any:
+def combined(estimator: Any, fleet: FleetSeries, *, pooled: bool = POOLED) -> Any:
     """``estimator.model_`` combined with the baselines when ``params.combine`` asks for it (else unchanged).
 
     The network is trained; the baselines are fit on the training windows, the weights chosen
@@ -166,7 +172,8 @@ def combined(estimator: Any, fleet: FleetSeries) -> Any:
     first = _targets_in(spec)
     series = fleet.values[: 50_000, spec.columns.index(spec.targets[0])] if first is not None else np.zeros(0)
     base = baselines(spec, fleet, detect_period(series, estimator.freq_, spec.input_steps))
-    scale, kernel, bias, chosen = choose(validation_errors(spec, fleet, network, base), base)
+    errors = validation_errors(spec, fleet, network, base)
+    scale, kernel, bias, chosen = choose(errors, base, targets=len(spec.targets), pooled=pooled)
     set_weights(model, scale.reshape(spec.horizon, -1), kernel, bias)
     log.info("combined with the baselines on %d validation windows: %s", fleet.count(VALIDATION),
              describe(chosen, base, spec))
