@@ -2,8 +2,8 @@
 
 - ``alone``: the same trained network without its combination (intervals calibrated again on
   the validation windows), so combined and alone are compared on the very same networks.
-- ``pooled`` / ``per step``: the weights chosen the other way than shipped (one choice per
-  target for the whole horizon, or one per step).
+- ``smooth 0`` / ``smooth 1``: each step's weight chosen on that step alone, or one weight for
+  the whole horizon (shipped: the steps within 1/8 of the horizon around it).
 - ``half``: the combination's weights chosen on the first half of the validation windows and
   the intervals calibrated on the second half only (the shipped design uses all validation
   windows for both: does that cost interval coverage on the test windows?).
@@ -48,17 +48,20 @@ def half(model, fleet):
     return _with(model, combined(model, first), second)
 
 
-def other_pooling(model, fleet):
-    """The weights chosen the other way: pooled over the horizon when the shipped choice is per step."""
-    from forecaster.combine import POOLED, combined
+def smoothing(model, fleet, smooth):
+    """The weights chosen with another smoothing over the horizon (0: per step, 1: one per target)."""
+    from forecaster.combine import combined
 
-    return _with(model, combined(model, fleet, pooled=not POOLED), fleet)
+    return _with(model, combined(model, fleet, smooth=smooth), fleet)
 
 
 def variants(model, frame) -> dict[str, object]:
     """``{suffix: forecaster}``: the shipped combination ("") and the variants above."""
-    from forecaster.combine import POOLED
+    from forecaster.combine import SMOOTH
 
     fleet = fleet_of(model, frame)
-    return {"": model, " (net alone)": alone(model, fleet), " (half-val fit)": half(model, fleet),
-            " (per step)" if POOLED else " (pooled)": other_pooling(model, fleet)}
+    out = {"": model, " (net alone)": alone(model, fleet), " (half-val fit)": half(model, fleet)}
+    for smooth in (0.0, 1.0):
+        if smooth != SMOOTH:
+            out[f" (smooth {smooth:g})"] = smoothing(model, fleet, smooth)
+    return out

@@ -2,18 +2,23 @@
 
 Naive last value, seasonal naive and the ridge on the flattened window are all affine maps of
 the scaled input window, so each is one ``(kernel, bias)`` (`Baselines`). After training, for
-each target and horizon step, the forecast becomes ``(1 - w) * network + w * baseline`` with the
-baseline and ``w`` (a grid of `GRID`, 0 = the network alone) that give the lowest MAE on the
-validation windows. The result is the network wrapped in a `forecaster.nn.layers.Combine` layer
-of fixed weights (`forecaster.nn.combine`), so everything that runs a network runs it.
+each target and horizon step, the forecast becomes ``(1 - w) * network + w * baseline``:
 
-The ridge is fit in closed form on the training windows, relative to each window's last value
-as `forecaster evaluate`'s linear baseline is (penalty `ALPHA`), from sums of ``X^T X`` and
-``X^T y`` over chunks of window starts: the windows are never all held.
+- the baseline is the one with the lowest MAE at that step on the training and validation
+  windows (many windows: a season that happened to repeat in the short validation span does
+  not make the seasonal naive the choice);
+- ``w`` (a grid of `GRID`, 0 = the network alone) is the one with the lowest MAE of the blend on
+  the validation windows, summed over the steps within `SMOOTH` of the horizon around it.
 
-The weights are chosen on the validation windows, and the conformal intervals are calibrated
-on the same windows afterwards: a choice among ``3 x 11`` candidates per step barely fits them,
-but the interval table sees the combination's in-sample error there (docs/model-options.md).
+The result is the network wrapped in a `forecaster.nn.layers.Combine` layer of fixed weights
+(`forecaster.nn.combine`), so everything that runs a network runs it. The ridge is fit in closed
+form on the training windows, relative to each window's last value as `forecaster evaluate`'s
+linear baseline is (penalty `ALPHA`), from sums of ``X^T X`` and ``X^T y`` over chunks of window
+starts: the windows are never all held.
+
+The weights are chosen on the validation windows and the conformal intervals are calibrated on
+the same windows afterwards (one weight of 11 per step, smoothed: measured not to cost coverage,
+docs/model-options.md).
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ ALPHA = 1.0
 """Ridge penalty on the scaled, last-value-relative window (`forecaster evaluate`'s default)."""
 GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 """The baseline's weights tried per target and step (0: the network alone)."""
-POOLED = False
-"""One choice per target for the whole horizon (True) or one per target and step (False)."""
+SMOOTH = 0.125
+"""The weight of a step is chosen on the validation errors of the steps within ``SMOOTH * horizon``
+of it (0: the step alone, 1: the whole horizon): fewer, steadier choices."""
 
 
 @dataclass(frozen=True)
@@ -113,52 +119,70 @@ def baselines(spec: WindowSpec, fleet: FleetSeries, period: int) -> Baselines:
     return Baselines(list(maps), np.stack([k for k, _ in affine]), np.stack([b for _, b in affine]))
 
 
-def validation_errors(spec: WindowSpec, fleet: FleetSeries, network: Any, base: Baselines) -> np.ndarray:
-    """Summed absolute errors ``(K, len(GRID), H * T)`` on the validation windows (scaled) of
-    ``(1 - w) * network + w * baseline`` for every baseline and weight."""
-    errors = np.zeros((len(base.names), len(GRID), spec.horizon * len(spec.targets)))
-    for starts in fleet.chunks(VALIDATION):
-        X, y = cut(fleet.values, starts, spec)
-        nn = np.asarray(network.predict(X, batch_size=1024, verbose=0), dtype="float64").reshape(len(X), -1)
-        y, forecasts = y.reshape(len(y), -1).astype("float64"), base.forecast(X.astype("float64"))
-        for k in range(len(base.names)):
-            for g, w in enumerate(GRID):
-                errors[k, g] += np.abs(y - (1 - w) * nn - w * forecasts[k]).sum(axis=0)
+def baseline_errors(spec: WindowSpec, fleet: FleetSeries, base: Baselines) -> np.ndarray:
+    """Summed absolute errors ``(K, H * T)`` of each baseline on the training and validation windows (scaled)."""
+    errors = np.zeros((len(base.names), spec.horizon * len(spec.targets)))
+    for label in (TRAIN, VALIDATION):
+        for starts in fleet.chunks(label):
+            X, y = cut(fleet.values, starts, spec)
+            errors += np.abs(y.reshape(len(y), -1)[None] - base.forecast(X.astype("float64"))).sum(axis=1)
     return errors
 
 
-def choose(errors: np.ndarray, base: Baselines, *, targets: int = 1,
-           pooled: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per output (step x target), the best baseline and weight: ``(scale, kernel, bias, chosen)``
-    with ``chosen[o] = (baseline index, weight)``; ties keep the network alone. ``pooled``: one
-    choice per target for all steps (errors summed over the horizon)."""
-    K, G, out = errors.shape
-    flat = errors.reshape(K * G, out)
-    if pooled:
-        flat = np.tile(flat.reshape(K * G, -1, targets).sum(axis=1), out // targets)
-    best = np.argmin(flat, axis=0)  # index 0 is baseline 0 at weight 0: the network alone
-    k, w = best // G, GRID[best % G]
-    kernel = base.kernels[k, :, np.arange(out)].T * w
-    bias = base.biases[k, np.arange(out)] * w
-    return 1.0 - w, kernel, bias, np.stack([k, w], axis=1)
+def blend_errors(spec: WindowSpec, fleet: FleetSeries, network: Any, base: Baselines, pick: np.ndarray) -> np.ndarray:
+    """Summed absolute errors ``(len(GRID), H * T)`` on the validation windows (scaled) of
+    ``(1 - w) * network + w * baseline``, the baseline ``pick[o]`` for output ``o``."""
+    errors = np.zeros((len(GRID), len(pick)))
+    for starts in fleet.chunks(VALIDATION):
+        X, y = cut(fleet.values, starts, spec)
+        nn = np.asarray(network.predict(X, batch_size=1024, verbose=0), dtype="float64").reshape(len(X), -1)
+        baseline = base.forecast(X.astype("float64"))[pick, :, np.arange(len(pick))].T
+        y = y.reshape(len(y), -1).astype("float64")
+        for g, w in enumerate(GRID):
+            errors[g] += np.abs(y - (1 - w) * nn - w * baseline).sum(axis=0)
+    return errors
 
 
-def describe(chosen: np.ndarray, base: Baselines, spec: WindowSpec) -> str:
+def smoothed(errors: np.ndarray, targets: int, smooth: float) -> np.ndarray:
+    """``errors (G, H * T)`` summed over neighbouring steps: ``round(smooth * H)`` on each side
+    (0: each step alone; 1: the whole horizon)."""
+    G, out = errors.shape
+    H = out // targets
+    half = int(round(smooth * H))
+    steps = errors.reshape(G, H, targets)
+    cumulative = np.concatenate([np.zeros((G, 1, targets)), np.cumsum(steps, axis=1)], axis=1)
+    lo, hi = np.clip(np.arange(H) - half, 0, H), np.clip(np.arange(H) + half + 1, 0, H)
+    return (cumulative[:, hi] - cumulative[:, lo]).reshape(G, out)
+
+
+def choose(pick: np.ndarray, errors: np.ndarray, base: Baselines, *, targets: int = 1,
+           smooth: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per output (step x target) the weight of its baseline ``pick[o]`` with the lowest (smoothed)
+    validation error ``errors (G, H * T)``: ``(scale, kernel, bias, weight)``; ties keep the network alone."""
+    out = len(pick)
+    w = GRID[np.argmin(smoothed(errors, targets, smooth), axis=0)]  # GRID[0] = 0: the network alone
+    kernel = base.kernels[pick, :, np.arange(out)].T * w
+    bias = base.biases[pick, np.arange(out)] * w
+    return 1.0 - w, kernel, bias, w
+
+
+def describe(pick: np.ndarray, weight: np.ndarray, base: Baselines, spec: WindowSpec) -> str:
     """One line per target: the mean baseline weight and the baselines used."""
-    H, T = spec.horizon, len(spec.targets)
+    T = len(spec.targets)
     parts = []
     for t, target in enumerate(spec.targets):
-        k, w = chosen.reshape(H, T, 2)[:, t, 0].astype(int), chosen.reshape(H, T, 2)[:, t, 1]
-        used = sorted({base.names[i] for i, weight in zip(k, w) if weight > 0})
+        k, w = pick.reshape(-1, T)[:, t], weight.reshape(-1, T)[:, t]
+        used = sorted({base.names[i] for i, share in zip(k, w) if share > 0})
         parts.append(f"{target}: mean baseline weight {w.mean():.2f} ({', '.join(used) or 'network alone'})")
     return "; ".join(parts)
 
 
-def combined(estimator: Any, fleet: FleetSeries, *, pooled: bool = POOLED) -> Any:
+def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> Any:
     """``estimator.model_`` combined with the baselines when ``params.combine`` asks for it (else unchanged).
 
-    The network is trained; the baselines are fit on the training windows, the weights chosen
-    on the validation windows (none: the network alone, with a warning)."""
+    The network is trained; the ridge is fit on the training windows, each step's baseline chosen
+    on the training and validation windows, its weight on the validation windows (without
+    validation windows: the network alone, with a warning)."""
     if estimator.params.combine == "none":
         return estimator.model_
     from forecaster.nn.combine import network_of, set_weights, wrap
@@ -172,9 +196,10 @@ def combined(estimator: Any, fleet: FleetSeries, *, pooled: bool = POOLED) -> An
     first = _targets_in(spec)
     series = fleet.values[: 50_000, spec.columns.index(spec.targets[0])] if first is not None else np.zeros(0)
     base = baselines(spec, fleet, detect_period(series, estimator.freq_, spec.input_steps))
-    errors = validation_errors(spec, fleet, network, base)
-    scale, kernel, bias, chosen = choose(errors, base, targets=len(spec.targets), pooled=pooled)
+    pick = np.argmin(baseline_errors(spec, fleet, base), axis=0)
+    errors = blend_errors(spec, fleet, network, base, pick)
+    scale, kernel, bias, weight = choose(pick, errors, base, targets=len(spec.targets), smooth=smooth)
     set_weights(model, scale.reshape(spec.horizon, -1), kernel, bias)
     log.info("combined with the baselines on %d validation windows: %s", fleet.count(VALIDATION),
-             describe(chosen, base, spec))
+             describe(pick, weight, base, spec))
     return model

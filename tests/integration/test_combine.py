@@ -62,21 +62,35 @@ def test_the_baseline_maps_are_the_baselines_evaluate_scores(trained):
         np.testing.assert_allclose(got[k], expected, rtol=0, atol=1e-5, err_msg=base.names[k])
 
 
-def test_on_validation_it_is_never_worse_than_the_network_or_a_baseline_at_any_step(trained):
+def test_on_validation_each_step_is_the_best_blend_of_the_network_and_its_baseline(trained):
     model, fleet = trained
+    per_step = combined(model, fleet, smooth=0.0)  # each step's weight on that step alone
     X, y = _windows(fleet, VALIDATION)
+    Xt, yt = _windows(fleet, TRAIN)
 
-    def step_mae(forecast):
-        return np.abs(y - forecast.reshape(y.shape)).mean(axis=0)
+    def step_mae(forecast, target=y):
+        return np.abs(target - forecast.reshape(target.shape)).mean(axis=0)
 
-    mine = step_mae(model.model_.predict(X, verbose=0))
+    base = baselines(SPEC, fleet, period=24)
+    seen = [np.concatenate([a, b]) for a, b in zip(base.forecast(Xt), base.forecast(X))]
+    best = np.argmin([step_mae(f, np.concatenate([yt, y])) for f in seen], axis=0)  # per step, train + validation
     network = network_of(model.model_).predict(X, verbose=0).astype("float64")
-    forecasts = baselines(SPEC, fleet, period=24).forecast(X)
-    for other in [network, *forecasts]:
-        assert np.all(mine <= step_mae(other) + 1e-5)
-    # and it is the best blend of the grid at every step, found here by brute force
-    blends = [step_mae((1 - w) * network + w * f.reshape(network.shape)) for f in forecasts for w in GRID]
+    forecasts = base.forecast(X).reshape(len(base.names), *network.shape)
+    picked = np.take_along_axis(forecasts, best[None, None], axis=0)[0]
+    mine = step_mae(per_step.predict(X, verbose=0))
+    assert np.all(mine <= step_mae(network) + 1e-5) and np.all(mine <= step_mae(picked) + 1e-5)
+    blends = [step_mae((1 - w) * network + w * picked) for w in GRID]  # brute force
     np.testing.assert_allclose(mine, np.min(blends, axis=0), rtol=0, atol=1e-5)
+
+
+def test_one_weight_for_the_horizon_is_never_worse_on_validation_overall(trained):
+    model, fleet = trained
+    pooled = combined(model, fleet, smooth=1.0)
+    X, y = _windows(fleet, VALIDATION)
+    scale, _, _ = get_weights(pooled)
+    assert np.all(scale == scale[0])  # one weight per target
+    mine = np.abs(y - pooled.predict(X, verbose=0)).mean()
+    assert mine <= np.abs(y - network_of(pooled).predict(X, verbose=0)).mean() + 1e-6
 
 
 def _driven_frame(n: int = 900) -> pd.DataFrame:
