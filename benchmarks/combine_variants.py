@@ -2,8 +2,8 @@
 
 - ``alone``: the same trained network without its combination (intervals calibrated again on
   the validation windows), so combined and alone are compared on the very same networks.
-- ``smooth 0`` / ``smooth 1``: each step's weight chosen on that step alone, or one weight for
-  the whole horizon (shipped: the steps within 1/8 of the horizon around it).
+- ``smooth 0`` / ``smooth 0.125``: each step's weight chosen on that step alone, or on the steps
+  within 1/8 of the horizon around it (shipped: one weight for the whole horizon, ``smooth 1``).
 - ``fixed 0.5``: the average of the network and each step's baseline, no weight fit at all.
 - ``half``: the combination's weights chosen on the first half of the validation windows and
   the intervals calibrated on the second half only (the shipped design uses all validation
@@ -82,7 +82,7 @@ def variants(model, frame) -> dict[str, object]:
     fleet = fleet_of(model, frame)
     out = {"": model, " (net alone)": alone(model, fleet), " (half-val fit)": half(model, fleet),
            " (fixed 0.5)": fixed_half(model, fleet)}
-    for smooth in (0.0, 1.0):
+    for smooth in (0.0, 0.125, 1.0):
         if smooth != SMOOTH:
             out[f" (smooth {smooth:g})"] = smoothing(model, fleet, smooth)
     return out

@@ -8,7 +8,8 @@ each target and horizon step, the forecast becomes ``(1 - w) * network + w * bas
   windows (many windows: a season that happened to repeat in the short validation span does
   not make the seasonal naive the choice);
 - ``w`` (a grid of `GRID`, 0 = the network alone) is the one with the lowest MAE of the blend on
-  the validation windows, summed over the steps within `SMOOTH` of the horizon around it.
+  the validation windows, summed over the steps within `SMOOTH` of the horizon around it (by
+  default the whole horizon: one weight per target).
 
 The result is the network wrapped in a `forecaster.nn.layers.Combine` layer of fixed weights
 (`forecaster.nn.combine`), so everything that runs a network runs it. The ridge is fit in closed
@@ -17,7 +18,7 @@ linear baseline is (penalty `ALPHA`), from sums of ``X^T X`` and ``X^T y`` over 
 starts: the windows are never all held.
 
 The weights are chosen on the validation windows and the conformal intervals are calibrated on
-the same windows afterwards (one weight of 11 per step, smoothed: measured not to cost coverage,
+the same windows afterwards (one weight of 11 per target: measured not to cost coverage,
 docs/model-options.md).
 """
 
@@ -40,9 +41,9 @@ ALPHA = 1.0
 """Ridge penalty on the scaled, last-value-relative window (`forecaster evaluate`'s default)."""
 GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 """The baseline's weights tried per target and step (0: the network alone)."""
-SMOOTH = 0.125
+SMOOTH = 1.0
 """The weight of a step is chosen on the validation errors of the steps within ``SMOOTH * horizon``
-of it (0: the step alone, 1: the whole horizon): fewer, steadier choices."""
+of it (0: the step alone, 1: the whole horizon, one weight per target: measured the steadiest)."""
 
 
 @dataclass(frozen=True)

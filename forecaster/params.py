@@ -25,7 +25,7 @@ DEFAULT_LINEAR = "none"
 OLD_LINEAR = "none"
 """What a bundle saved before the linear path existed was built with."""
 COMBINES = ("none", "baselines")
-DEFAULT_COMBINE = "none"
+DEFAULT_COMBINE = "baselines"
 OLD_COMBINE = "none"
 """What a bundle saved before the baseline combination existed was built with."""
 DEFAULT_SEGMENT = 24
