@@ -1,5 +1,5 @@
-"""Skill against the best baseline (issue 23): our networks with and without the linear path
-beside naive, seasonal naive, ridge and (with statsforecast installed) AutoETS, per dataset and
+"""Skill against the best baseline (issue 23): our networks with and without the linear path or
+the combination with the baselines (`forecaster.combine`; its variants: combine_variants.py) beside naive, seasonal naive, ridge and (with statsforecast installed) AutoETS, per dataset and
 horizon, on the test windows `forecaster evaluate` scores (the bundle's 70/10/20 split).
 
 Prints one table per dataset, feature set and horizon: each method's MAE in sensor units
@@ -15,6 +15,8 @@ Example:
     python benchmarks/skill.py                                     # the full grid: hours
     python benchmarks/skill.py --datasets ETTh1,fleet --features S --horizons 24,96 --seeds 3 \\
         --epochs 8 --max-train-rows 4000 --designs gru,gru+window   # ~30 min here
+    python benchmarks/skill.py --datasets ETTh1,ETTm1,fleet --features S --horizons 24,96 --seeds 3 \
+        --epochs 6 --max-train-rows 3000 --designs gru+combine      # ~25 min here
 """
 
 from __future__ import annotations
@@ -41,11 +43,11 @@ ETT = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 DESIGNS = {
     "default": {},
-    "gru": {"linear": "none"},
-    "gru+window": {"linear": "window"},
-    "gru+channel": {"linear": "channel"},
-    "gru+shared": {"linear": "shared"},
-    "gru+window-ridge-start": {"linear": "window"},  # the linear path starts at the ridge fit (ridge_init.py)
+    "gru": {"linear": "none", "combine": "none"},
+    "gru+window": {"linear": "window", "combine": "none"},
+    "gru+channel": {"linear": "channel", "combine": "none"},
+    "gru+shared": {"linear": "shared", "combine": "none"},
+    "gru+window-ridge-start": {"linear": "window", "combine": "none"},  # the linear path starts at the ridge fit (ridge_init.py)
     # the trained network combined with the baselines (forecaster.combine); also scored: the same
     # networks alone and the weights fit on half the validation windows (combine_variants.py)
     "gru+combine": {"linear": "none", "combine": "baselines"},
@@ -169,7 +171,7 @@ def _coverage(coverage):
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-train-rows", default=None, type=click.IntRange(min=100),
               help="Keep each series' latest rows so that its training split holds at most this many.")
-@click.option("--designs", default="gru,gru+window,gru+channel", show_default=True,
+@click.option("--designs", default="gru+combine,gru+window", show_default=True,
               help=f"Comma-separated, of {', '.join(DESIGNS)} (default: today's ModelParams defaults).")
 @click.option("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ett"), show_default=True,
               type=click.Path(file_okay=False))

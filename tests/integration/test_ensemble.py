@@ -82,8 +82,8 @@ def test_blend_of_two_designs_is_the_mean_of_all_members_and_export_refuses_it_i
     from forecaster.export import convert_tflite
     from forecaster.nn.build import build_network
 
-    two = build_network(SPEC, ModelParams(ensemble=2, **SEGRNN))
-    other = build_network(SPEC, ModelParams(**{**SEGRNN, "segment": 12}))
+    two = build_network(SPEC, ModelParams(ensemble=2, combine="none", **SEGRNN))
+    other = build_network(SPEC, ModelParams(**{**SEGRNN, "segment": 12, "combine": "none"}))
     network = blend([two, other])
     assert [m.name for m in members_of(network)] == ["member_1", "member_2", "member_3"]
     x = np.random.default_rng(0).normal(size=(4, 24, 3)).astype("float32")
