@@ -178,6 +178,13 @@ def describe(pick: np.ndarray, weight: np.ndarray, base: Baselines, spec: Window
     return "; ".join(parts)
 
 
+def _period(spec: WindowSpec, fleet: FleetSeries, freq: str | None) -> int:
+    """The seasonal naive's season: a day for sub-daily cadences (`detect_period`), at most the window
+    (the autocorrelation of the first target's leading rows when the cadence does not say)."""
+    rows = fleet.values[:50_000, spec.columns.index(spec.targets[0])] if _targets_in(spec) else np.zeros(0)
+    return detect_period(rows, freq, spec.input_steps)
+
+
 def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> Any:
     """``estimator.model_`` combined with the baselines when ``params.combine`` asks for it (else unchanged).
 
@@ -192,11 +199,9 @@ def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> A
     network = network_of(estimator.model_)
     model = wrap(network, horizon=spec.horizon, targets=len(spec.targets))
     if fleet.count(VALIDATION) == 0 or fleet.count(TRAIN) == 0:
-        log.warning("no validation windows: the network is not combined with the baselines")
+        log.warning("no training or no validation windows: the network is not combined with the baselines")
         return model
-    first = _targets_in(spec)
-    series = fleet.values[: 50_000, spec.columns.index(spec.targets[0])] if first is not None else np.zeros(0)
-    base = baselines(spec, fleet, detect_period(series, estimator.freq_, spec.input_steps))
+    base = baselines(spec, fleet, _period(spec, fleet, estimator.freq_))
     pick = np.argmin(baseline_errors(spec, fleet, base), axis=0)
     errors = blend_errors(spec, fleet, network, base, pick)
     scale, kernel, bias, weight = choose(pick, errors, base, targets=len(spec.targets), smooth=smooth)
