@@ -1,5 +1,5 @@
-"""Skill against the best baseline (issue 23): our networks with and without the linear path
-beside naive, seasonal naive, ridge and (with statsforecast installed) AutoETS, per dataset and
+"""Skill against the best baseline (issue 23): our networks with and without the linear path or
+the combination with the baselines (`forecaster.combine`; its variants: combine_variants.py) beside naive, seasonal naive, ridge and (with statsforecast installed) AutoETS, per dataset and
 horizon, on the test windows `forecaster evaluate` scores (the bundle's 70/10/20 split).
 
 Prints one table per dataset, feature set and horizon: each method's MAE in sensor units
@@ -15,6 +15,8 @@ Example:
     python benchmarks/skill.py                                     # the full grid: hours
     python benchmarks/skill.py --datasets ETTh1,fleet --features S --horizons 24,96 --seeds 3 \\
         --epochs 8 --max-train-rows 4000 --designs gru,gru+window   # ~30 min here
+    python benchmarks/skill.py --datasets ETTh1,ETTm1,fleet --features S --horizons 24,96 --seeds 3 \
+        --epochs 6 --max-train-rows 3000 --designs gru+combine      # ~25 min here
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
+from combine_variants import variants  # noqa: E402
 from common import write_results  # noqa: E402
 from fleet import fleet_frame  # noqa: E402
 from ridge_init import ridge_start  # noqa: E402
@@ -40,11 +43,15 @@ ETT = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 ETT_COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 DESIGNS = {
     "default": {},
-    "gru": {"linear": "none"},
-    "gru+window": {"linear": "window"},
-    "gru+channel": {"linear": "channel"},
-    "gru+shared": {"linear": "shared"},
-    "gru+window-ridge-start": {"linear": "window"},  # the linear path starts at the ridge fit (ridge_init.py)
+    "gru": {"linear": "none", "combine": "none"},
+    "gru+window": {"linear": "window", "combine": "none"},
+    "gru+channel": {"linear": "channel", "combine": "none"},
+    "gru+shared": {"linear": "shared", "combine": "none"},
+    "gru+window-ridge-start": {"linear": "window", "combine": "none"},  # the linear path starts at the ridge fit (ridge_init.py)
+    # the trained network combined with the baselines (forecaster.combine); also scored: the same
+    # networks alone and the weights fit on half the validation windows (combine_variants.py)
+    "gru+combine": {"linear": "none", "combine": "baselines"},
+    "gru+window+combine": {"linear": "window", "combine": "baselines"},
 }
 TRAIN_SHARE = 0.7
 
@@ -82,20 +89,26 @@ def run_case(frame, spec, designs, seeds, epochs, lines):
     for design in designs:
         for seed in range(seeds):
             start = time.perf_counter()
+            combine = DESIGNS[design].get("combine", "none") != "none"
             with ridge_start([spec.features.index(t) for t in spec.targets]) if design.endswith("ridge-start") \
                     else contextlib.nullcontext():
-                model = train(frame, spec, epochs=epochs, seed=seed, intervals=(), **DESIGNS[design])
+                model = train(frame, spec, epochs=epochs, seed=seed, intervals=(0.8, 0.95) if combine else (),
+                              **DESIGNS[design])
             seconds = time.perf_counter() - start
-            scored = time.perf_counter()
-            result = run_evaluation(model, frame, by_sensor=True)
-            scored = time.perf_counter() - scored
-            if baselines is None:
-                baselines = result
-            runs.setdefault(design, []).append({"mae": result.scores[MODEL]["mae"], "seconds": seconds,
-                                                "epochs": len(model.history_.get("loss", [])),
-                                                "sensors": {s: e[MODEL]["mae"] for s, e in result.by_sensor.items()}})
-            click.echo(f"  {design} seed {seed}: MAE {result.scores[MODEL]['mae'].mean():.4f} "
-                       f"(train {seconds:.0f} s, {runs[design][-1]['epochs']} epochs; evaluate {scored:.0f} s)", err=True)
+            for suffix, scored_model in (variants(model, frame) if combine else {"": model}).items():
+                scored = time.perf_counter()
+                result = run_evaluation(scored_model, frame, by_sensor=True)
+                scored = time.perf_counter() - scored
+                if baselines is None:
+                    baselines = result
+                label = design + suffix
+                runs.setdefault(label, []).append({
+                    "mae": result.scores[MODEL]["mae"], "seconds": seconds, "epochs": len(model.history_.get("loss", [])),
+                    "coverage": {level: float(v["coverage"].mean()) for level, v in result.intervals.items()},
+                    "sensors": {s: e[MODEL]["mae"] for s, e in result.by_sensor.items()}})
+                click.echo(f"  {label} seed {seed}: MAE {result.scores[MODEL]['mae'].mean():.4f} "
+                           f"(train {seconds:.0f} s, {runs[label][-1]['epochs']} epochs; evaluate {scored:.0f} s)",
+                           err=True)
     names, best = best_baseline(baselines.scores)
     rows, records = [], []
     for method in baselines_of(baselines.scores):
@@ -104,9 +117,10 @@ def run_case(frame, spec, designs, seeds, epochs, lines):
         records.append({"method": method, "mae": float(mae.mean()), "per_step": mae.mean(axis=1).tolist()})
     for design, items in runs.items():
         rows.append(_row(design, [r["mae"] for r in items], best, names, [r["seconds"] for r in items],
-                         epochs=[r["epochs"] for r in items]))
+                         epochs=[r["epochs"] for r in items], coverage=[r["coverage"] for r in items]))
         records.append({"method": design, "mae_seeds": [float(r["mae"].mean()) for r in items],
                         "seconds": [round(r["seconds"], 1) for r in items], "epochs": [r["epochs"] for r in items],
+                        "coverage": [r["coverage"] for r in items],
                         "per_step": np.mean([r["mae"].mean(axis=1) for r in items], axis=0).tolist(),
                         "sensors": {s: float(np.mean([r["sensors"][s].mean() for r in items]))
                                     for s in items[0]["sensors"]}})
@@ -122,7 +136,7 @@ def run_case(frame, spec, designs, seeds, epochs, lines):
     return rows, records
 
 
-def _row(method, maes, best, names, seconds, epochs=None):
+def _row(method, maes, best, names, seconds, epochs=None, coverage=None):
     """One table row: MAE mean (and standard error over seeds), skill, worst step, lost steps, time."""
     from forecaster.evaluate.skill import steps_text
 
@@ -135,7 +149,15 @@ def _row(method, maes, best, names, seconds, epochs=None):
     se_text = "" if not np.isfinite(se) else f" ± {se:.4f}"
     return [method, f"{per_run.mean():.4f}{se_text}", f"{overall:+.3f}", f"{skill_steps.min():+.3f}",
             steps_text(lost.tolist()) if len(lost) else "-",
-            "-" if seconds is None else f"{np.mean(seconds):.0f}", "-" if epochs is None else f"{np.mean(epochs):.1f}"]
+            "-" if seconds is None else f"{np.mean(seconds):.0f}", "-" if epochs is None else f"{np.mean(epochs):.1f}",
+            _coverage(coverage)]
+
+
+def _coverage(coverage):
+    """Test coverage of the 0.8 and 0.95 intervals, averaged over seeds ("-" without intervals)."""
+    if not coverage or not coverage[0]:
+        return "-"
+    return " / ".join(f"{np.mean([c[level] for c in coverage]):.3f}" for level in sorted(coverage[0]))
 
 
 @click.command(epilog="Example:\n  python benchmarks/skill.py --datasets ETTh1,fleet --features S --horizons 24,96 "
@@ -149,7 +171,7 @@ def _row(method, maes, best, names, seconds, epochs=None):
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-train-rows", default=None, type=click.IntRange(min=100),
               help="Keep each series' latest rows so that its training split holds at most this many.")
-@click.option("--designs", default="gru,gru+window,gru+channel", show_default=True,
+@click.option("--designs", default="gru+combine,gru+window", show_default=True,
               help=f"Comma-separated, of {', '.join(DESIGNS)} (default: today's ModelParams defaults).")
 @click.option("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ett"), show_default=True,
               type=click.Path(file_okay=False))
@@ -175,8 +197,8 @@ def main(datasets, features, horizons, input_steps, seeds, epochs, max_train_row
                 click.echo(title, err=True)
                 lines: list[str] = []
                 rows, recs = run_case(frame, spec, designs, seeds, epochs, lines)
-                case = [f"\n### {title}\n", "| method | MAE | skill | worst step skill | steps lost | train s | epochs |",
-                        "|---|---|---|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows),
+                case = [f"\n### {title}\n", "| method | MAE | skill | worst step skill | steps lost | train s | epochs | "
+                        "coverage 0.8 / 0.95 |", "|---|---|---|---|---|---|---|---|", *("| " + " | ".join(r) + " |" for r in rows),
                         *(["", *lines] if lines else [])]
                 out += case
                 records.append({"dataset": name, "features": feat, "horizon": horizon, "rows": len(frame),

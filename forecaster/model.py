@@ -102,6 +102,7 @@ class Forecaster:
             DataError: missing columns, bad timestamps, or too few rows for one window.
             ForecasterError: ``init_from`` is not a forecast bundle of the same design.
         """
+        from forecaster.combine import combined
         from forecaster.heldout import calibrate, metrics_on_test
         from forecaster.warm_start import Parent, fit_networks
         from forecaster.warm_start import refit_on_all as refit
@@ -113,6 +114,7 @@ class Forecaster:
         fleet = self._prepare(frame, parent=parent, refit_scaler=refit_scaler)
         self.model_, self.history_ = fit_networks(self.network_spec, self.params, fleet, verbose=verbose, parent=parent,
                                                   worker=worker)
+        self.model_ = combined(self, fleet)  # with the baselines, when params.combine says so
         self._predictor = None
         self.intervals_ = calibrate(self, fleet)
         self.metrics_ = metrics_on_test(self, fleet)

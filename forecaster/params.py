@@ -26,6 +26,10 @@ DEFAULT_LINEAR = "none"
 OLD_LINEAR = "none"
 """What a bundle saved before the linear path existed was built with."""
 SCALES = ("global", "per-sensor")
+COMBINES = ("none", "baselines")
+DEFAULT_COMBINE = "baselines"
+OLD_COMBINE = "none"
+"""What a bundle saved before the baseline combination existed was built with."""
 DEFAULT_SEGMENT = 24
 DEPRECATED = {"model": "cell"}
 """Old option names and their names now (accepted, with a FutureWarning, for one release)."""
@@ -133,6 +137,10 @@ class ModelParams:
     calendar: str = option("none", subset(PARTS),
                            "Calendar inputs: sine/cosine of each input row's time (UTC), e.g. hour,dow (also doy, "
                            "month); none: off.")
+    combine: str = option(DEFAULT_COMBINE, one_of(COMBINES),
+                          "After training, combine the network's forecast with the naive, seasonal naive and ridge "
+                          "baselines, per target and horizon step, with weights chosen on the validation windows "
+                          "(forecaster.combine); none: the network alone.")
     loss: str = option("mae", one_of(LOSSES), "Training loss.")
     epochs: int = option(30, integer(1), "Most epochs (early stopping ends most runs sooner).")
     batch_size: int = option(64, integer(1), "Windows per training batch.")
@@ -181,8 +189,10 @@ class ModelParams:
     def from_dict(cls, data: dict) -> ModelParams:
         """Inverse of `to_dict`; also reads the names of earlier bundles (``model``,
         ``residual``) without a warning; a bundle without ``linear`` predates the linear path
-        (`OLD_LINEAR`). Unknown keys are an error."""
-        return cls.from_options(None, upgrade_options({"linear": OLD_LINEAR, **data}, warn=False))
+        (`OLD_LINEAR`), one without ``combine`` the baseline combination (`OLD_COMBINE`).
+        Unknown keys are an error."""
+        old = {"linear": OLD_LINEAR, "combine": OLD_COMBINE}
+        return cls.from_options(None, upgrade_options({**old, **data}, warn=False))
 
     @classmethod
     def from_options(cls, base: ModelParams | None, options: dict[str, Any], *, stacklevel: int = 2) -> ModelParams:

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -124,16 +124,17 @@ def fit_networks(
     validation; ``worker``: as one worker of a cluster (`forecaster.nn.distributed.Worker`).
     Returns the network and its training history (`forecaster.nn.ensemble.train_ensemble`)."""
     from forecaster.nn.build import build_network
+    from forecaster.nn.combine import network_of
     from forecaster.nn.ensemble import train_ensemble
     from forecaster.nn.training import fleet_fitter
 
-    start = None if parent is None else parent.network()
+    start = None if parent is None else network_of(parent.network())  # trained without its combination
     counts = iter(epochs or ())
     fitter = fleet_fitter(spec, fleet, verbose=verbose) if worker is None else worker.fitter(spec, fleet, verbose=verbose)
 
     def build(p: ModelParams, name: str | None) -> Any:
         if start is None:
-            return build_network(spec, p, name=name)
+            return build_network(spec, replace(p, combine="none"), name=name)
         return start if name is None else start.get_layer(name)  # an ensemble's members are named layers
 
     def fit_member(network: Any, p: ModelParams) -> dict[str, list[float]]:
@@ -164,6 +165,7 @@ def best_epochs(history: dict[str, list[float]]) -> list[int]:
 def refit_on_all(estimator: Any, fleet: Any, *, verbose: int = 0, parent: Parent | None = None) -> None:
     """Train ``estimator``'s deployed network again on every window of ``fleet`` for the epochs
     early stopping chose; ``estimator.refit_`` says what that means for its metrics."""
+    from forecaster.combine import combined
     from forecaster.heldout import metrics_on_test
     from pipelines.split import TEST, TRAIN, VALIDATION
 
@@ -173,6 +175,7 @@ def refit_on_all(estimator: Any, fleet: Any, *, verbose: int = 0, parent: Parent
     network, history = fit_networks(estimator.network_spec, estimator.params, fleet, verbose=verbose, parent=parent,
                                     epochs=chosen)
     estimator.model_, estimator._predictor = network, None
+    estimator.model_ = combined(estimator, fleet)  # weights chosen again, on windows the network has now seen
     estimator.refit_ = {
         "on": "train+validation+test", "windows": int(windows), "epochs": chosen, "loss": history.get("loss", []),
         "metrics_in_sample": metrics_on_test(estimator, fleet), "note": REFIT_NOTE,

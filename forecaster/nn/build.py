@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from forecaster.nn.ensemble import build_ensemble
@@ -16,7 +17,13 @@ from pipelines.windows import WindowSpec
 def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False, name: str | None = None) -> Any:
     """The Keras network ``params`` describe for windows of ``spec`` (plain or SegRNN-style,
     or a seed ensemble of them); ``unroll`` rebuilds it with unrolled recurrences (same
-    weights fit) for TFLite export."""
+    weights fit) for TFLite export. With ``combine`` the network is wrapped in its baseline
+    combination (`forecaster.nn.combine`; weights set after training)."""
+    if params.combine != "none":
+        from forecaster.nn.combine import wrap
+
+        network = build_network(spec, replace(params, combine="none"), unroll=unroll, name=name)
+        return wrap(network, horizon=spec.horizon, targets=len(spec.targets))
     if params.ensemble > 1:
         return build_ensemble(lambda member, member_name: build_network(spec, member, unroll=unroll, name=member_name),
                               params)

@@ -245,3 +245,38 @@ class LinearOverTime(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "horizon": self.horizon, "shared": self.shared}
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class Combine(keras.layers.Layer):
+    """``[window, forecast] -> scale * forecast + linear(window)``, with fixed weights.
+
+    ``window`` is ``(batch, L, F)``, ``forecast`` ``(batch, horizon, T)``; ``scale`` is one
+    factor per step and target, the linear part one affine map of the flattened window
+    (``kernel (L * F, horizon * T)``, ``bias (horizon * T)``): the weighted baselines of
+    `forecaster.combine`. The weights are not trained; they start as the forecast alone.
+    """
+
+    def __init__(self, horizon: int, targets: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.horizon, self.targets = int(horizon), int(targets)
+
+    def build(self, input_shapes):
+        window = input_shapes[0]
+        width, out = int(window[1]) * int(window[2]), self.horizon * self.targets
+        self.scale = self.add_weight(shape=(self.horizon, self.targets), initializer="ones", trainable=False,
+                                     name="scale")
+        self.kernel = self.add_weight(shape=(width, out), initializer="zeros", trainable=False, name="kernel")
+        self.bias = self.add_weight(shape=(out,), initializer="zeros", trainable=False, name="bias")
+
+    def call(self, inputs):
+        window, forecast = inputs
+        flat = keras.ops.reshape(window, (-1, window.shape[1] * window.shape[2]))
+        linear = keras.ops.reshape(keras.ops.matmul(flat, self.kernel) + self.bias, (-1, self.horizon, self.targets))
+        return forecast * self.scale + linear
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[1]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "horizon": self.horizon, "targets": self.targets}

@@ -46,6 +46,7 @@ def trained_bundle(small_csv, tmp_path_factory) -> Path:
 
 def test_train_ensemble_saves_one_averaged_network(small_csv, tmp_path):
     import forecaster
+    from forecaster.nn.combine import network_of
 
     out = tmp_path / "ens"
     assert main(["train", "--data", str(small_csv), "--out", str(out), "--targets", "OT", "--input-steps", "24",
@@ -53,12 +54,13 @@ def test_train_ensemble_saves_one_averaged_network(small_csv, tmp_path):
                  "--no-progress"]) == 0
     model = forecaster.load(out)
     assert model.params.ensemble == 2 and model.params.seed == 3
-    assert [layer.name for layer in model.model_.layers][1:3] == ["member_1", "member_2"]
+    assert [layer.name for layer in network_of(model.model_).layers][1:3] == ["member_1", "member_2"]
 
 
 def test_train_segrnn_options(small_csv, tmp_path):
     """The SegRNN-style options of the library are options of `forecaster train` too."""
     import forecaster
+    from forecaster.nn.combine import network_of
 
     out = tmp_path / "seg"
     assert main(["train", "--data", str(small_csv), "--out", str(out), "--targets", "OT,HUFL",
@@ -69,7 +71,7 @@ def test_train_segrnn_options(small_csv, tmp_path):
     p = forecaster.load(out).params
     assert (p.cell, p.channel_independent, p.segment, p.decoder, p.norm, p.loss, p.lr_decay) == (
         "gru", True, 6, "parallel", "mean", "mae", 0.9)
-    assert "segment_embedding" in [layer.name for layer in forecaster.load(out).model_.layers]
+    assert "segment_embedding" in [layer.name for layer in network_of(forecaster.load(out).model_).layers]
 
 
 def test_train_options_are_the_declared_model_params():

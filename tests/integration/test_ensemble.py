@@ -28,9 +28,10 @@ def test_ensemble_size_is_validated_and_old_params_default_to_one():
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_forecast_is_the_mean_of_the_members(cell):
     from forecaster.nn.build import build_network
+    from forecaster.nn.combine import network_of
 
     params = ModelParams(cell=cell, units=4, ensemble=3, seed=5)
-    network = build_network(SPEC, params)
+    network = network_of(build_network(SPEC, params))  # without the baseline combination
     members = [network.get_layer(f"member_{k}") for k in (1, 2, 3)]
     x = np.random.default_rng(0).normal(size=(4, 24, 3)).astype("float32")
     outs = [np.asarray(m(x)) for m in members]
@@ -39,13 +40,15 @@ def test_forecast_is_the_mean_of_the_members(cell):
 
 
 def test_each_member_is_the_single_network_of_its_seed(ett_small, tmp_path):
+    from forecaster.nn.combine import network_of
+
     frame = ett_small.iloc[:400]
     kw = dict(epochs=2, batch_size=64, **SEGRNN)
     ensemble = forecaster.train(frame, SPEC, seed=7, ensemble=2, **kw)
     second = forecaster.train(frame, SPEC, seed=8, **kw)
     assert ensemble.history_["member_epochs"] == [2.0, 2.0] and len(ensemble.history_["loss"]) == 4
-    member = ensemble.model_.get_layer("member_2")
-    for got, want in zip(member.get_weights(), second.model_.get_weights(), strict=True):
+    member = network_of(ensemble.model_).get_layer("member_2")
+    for got, want in zip(member.get_weights(), network_of(second.model_).get_weights(), strict=True):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
     loaded = forecaster.load(ensemble.save(tmp_path / "b"))
     assert loaded.params.ensemble == 2
@@ -79,8 +82,8 @@ def test_blend_of_two_designs_is_the_mean_of_all_members_and_export_refuses_it_i
     from forecaster.export import convert_tflite
     from forecaster.nn.build import build_network
 
-    two = build_network(SPEC, ModelParams(ensemble=2, **SEGRNN))
-    other = build_network(SPEC, ModelParams(**{**SEGRNN, "segment": 12}))
+    two = build_network(SPEC, ModelParams(ensemble=2, combine="none", **SEGRNN))
+    other = build_network(SPEC, ModelParams(**{**SEGRNN, "segment": 12, "combine": "none"}))
     network = blend([two, other])
     assert [m.name for m in members_of(network)] == ["member_1", "member_2", "member_3"]
     x = np.random.default_rng(0).normal(size=(4, 24, 3)).astype("float32")

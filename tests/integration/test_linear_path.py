@@ -73,7 +73,7 @@ def zero_recurrent_head(network) -> None:
 @pytest.mark.parametrize("mode", ["window", "channel", "shared"])
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_zeroed_recurrent_part_leaves_the_closed_form_linear_model(family, mode):
-    params = ModelParams(units=4, linear=mode, **FAMILIES[family])
+    params = ModelParams(units=4, linear=mode, combine="none", **FAMILIES[family])
     X, y = windows()
     network = build_network(SPEC, params)
     zero_recurrent_head(network)
@@ -94,7 +94,7 @@ def test_training_only_the_linear_part_approaches_least_squares(mode):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, 8, 3)).astype("float32")  # well-conditioned windows: Adam converges in seconds
     y = np.einsum("nlf,lfht->nht", X, rng.normal(0, 0.3, (8, 3, 3, 2))) + rng.normal(0, 0.1, (200, 3, 2))
-    params = ModelParams(units=4, linear=mode, segment=4)
+    params = ModelParams(units=4, linear=mode, segment=4, combine="none")
     network = build_network(SPEC, params)
     zero_recurrent_head(network)
     for layer in network.layers:

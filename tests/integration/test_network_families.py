@@ -26,6 +26,10 @@ FAMILIES = {
     "lstm-stacked-linear-channel": {"cell": "lstm", "layers": 2, "segment": 0, "linear": "channel"},
     "gru-conv-front-linear-shared": {"cell": "gru", "conv": True, "linear": "shared"},
     "gru-segment-ensemble-linear-window": {"cell": "gru", "segment": 12, "ensemble": 2, "linear": "window"},
+    # the network combined with the baselines after training (issue 23, forecaster.combine)
+    "gru-segment-combined": {"cell": "gru", "segment": 12, "combine": "baselines"},
+    "lstm-stacked-combined": {"cell": "lstm", "layers": 2, "segment": 0, "combine": "baselines"},
+    "gru-segment-ensemble-combined": {"cell": "gru", "segment": 12, "ensemble": 2, "combine": "baselines"},
 }
 
 

@@ -102,11 +102,11 @@ def test_segment_longer_than_the_window_is_one_segment():
     from forecaster.nn.build import build_network
 
     spec = WindowSpec(input_steps=8, horizon=5, features=["OT"], targets=["OT"])
-    network = build_network(spec, ModelParams(units=4, segment=24))
+    network = build_network(spec, ModelParams(units=4, segment=24, combine="none"))
     assert network.output_shape == (None, 5, 1)
     assert network.get_layer("segments").output.shape[1:] == (1, 8)  # one segment of the 8 rows
     x = np.random.default_rng(0).normal(size=(3, 8, 1)).astype("float32")
-    same = build_network(spec, ModelParams(units=4, segment=8))
+    same = build_network(spec, ModelParams(units=4, segment=8, combine="none"))
     same.set_weights(network.get_weights())
     np.testing.assert_allclose(network.predict(x, verbose=0), same.predict(x, verbose=0), rtol=1e-6)
 

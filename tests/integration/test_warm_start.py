@@ -71,22 +71,26 @@ def test_the_cli_warm_start_takes_the_parents_design_and_records_its_lineage(par
 
 
 def test_the_library_warm_start_begins_at_the_parents_weights(parent_bundle, csvs):
+    from forecaster.nn.combine import network_of
+
     parent = forecaster.load(parent_bundle)
     frame = read_csv(csvs[1])
     child = forecaster.train(frame, None, init_from=parent_bundle, epochs=1, learning_rate=1e-12, refit_scaler=True)
     assert child.version_ == 2 and child.parent_["hash"] == content_hash(parent_bundle)
     assert child.scaler_.to_dict() != parent.scaler_.to_dict()  # refit on the new train split
-    for mine, theirs in zip(child.model_.get_weights(), parent.model_.get_weights()):
+    for mine, theirs in zip(network_of(child.model_).get_weights(), network_of(parent.model_).get_weights()):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)  # a learning rate of 1e-12 moves nothing
     scratch = forecaster.train(frame, parent.spec, parent.params, epochs=1, learning_rate=1e-12)
     assert not all(np.allclose(a, b, atol=1e-6) for a, b in zip(scratch.model_.get_weights(), parent.model_.get_weights()))
 
 
 def test_an_ensemble_warm_starts_member_by_member(csvs, tmp_path):
+    from forecaster.nn.combine import network_of
+
     frame = read_csv(csvs[0])
     spec = forecaster.WindowSpec(input_steps=24, horizon=6, features=["OT"], targets=["OT"])
     parent = forecaster.train(frame, spec, units=4, segment=12, epochs=1, ensemble=2).save(tmp_path / "e1")
     child = forecaster.train(read_csv(csvs[1]), None, init_from=parent, epochs=2, refit_on_all=True)
     assert child.params.ensemble == 2 and len(child.history_["member_epochs"]) == 2
-    assert len(child.refit_["epochs"]) == 2 and child.model_.get_layer("member_2") is not None
+    assert len(child.refit_["epochs"]) == 2 and network_of(child.model_).get_layer("member_2") is not None
     assert np.isfinite(child.predict(frame)["OT"]).all()
