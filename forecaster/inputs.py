@@ -62,7 +62,8 @@ def scale(model: Any, values: np.ndarray, sensors: Sequence[object] | None, inde
 def series_inputs(model: Any, sensor: str, values: np.ndarray, times: pd.DatetimeIndex) -> np.ndarray:
     """One sensor's rows as training lays them out, in the columns of ``model.network_spec``: the
     features scaled, the calendar columns, then the targets that are not features, scaled."""
-    scaled = scale(model, values, [sensor] * len(values))
+    per_sensor = getattr(model, "sensor_scalers_", None)  # one sensor: one scaler for every row
+    scaled = (model.scaler_ if per_sensor is None else per_sensor.of(sensor)).transform(values)
     parts = model.params.calendar_parts
     if not parts:
         return scaled

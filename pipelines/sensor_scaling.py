@@ -32,13 +32,17 @@ class SensorScalers:
         self.global_scaler = global_scaler
         self.scalers = dict(scalers)
 
+    def of(self, sensor: object) -> Scaler:
+        """The statistics of ``sensor`` (the global ones when it has none of its own)."""
+        return self.scalers.get(sensor, self.global_scaler)
+
     def unseen(self, sensors: Sequence[object]) -> list[object]:
         """The sensors (in order, once each) that have no statistics of their own."""
         return list(dict.fromkeys(s for s in sensors if s not in self.scalers))
 
     def stats(self, sensors: Sequence[object], index: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(mean, scale)``, each ``(n, columns)``: the statistics of each sensor (global when unseen)."""
-        chosen = [self.scalers.get(s, self.global_scaler) for s in sensors]
+        chosen = [self.of(s) for s in sensors]
         idx = slice(None) if index is None else list(index)
         width = len(self.global_scaler.columns) if index is None else len(idx)
         mean = np.array([c.mean_[idx] for c in chosen], dtype="float64").reshape(len(chosen), width)
