@@ -43,6 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 
+from common import wait_ready  # noqa: E402
 from mqtt_broker import Broker, free_port  # noqa: E402
 
 from forecaster.serve.mqtt_client import MqttClient  # noqa: E402
@@ -100,16 +101,8 @@ class Daemon:
         """Start and wait for ``/readyz``; the seconds it took."""
         started = time.monotonic()
         self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=self.log, stderr=self.log)
-        while time.monotonic() - started < timeout:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the daemon exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return time.monotonic() - started
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("the daemon did not become ready")
+        wait_ready(self.process, self.port, timeout, f"the daemon (log: {self.log.name})")
+        return time.monotonic() - started
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

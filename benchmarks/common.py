@@ -13,6 +13,27 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def wait_ready(process, port: int, timeout: float, what: str = "the daemon") -> None:
+    """Wait until ``forecaster serve`` (``process``) answers ``/readyz`` on ``port`` with 200.
+
+    Raises:
+        RuntimeError: it exited first, or was not ready within ``timeout`` seconds.
+    """
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready within {timeout:g} s")
+
+
 def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
     """The fastest of ``repeat`` timed calls, in seconds (the machine is shared and noisy)."""
     times = []

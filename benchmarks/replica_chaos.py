@@ -25,7 +25,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 
+from common import wait_ready  # noqa: E402
 from mqtt_broker import free_port  # noqa: E402
 
 from pipelines.payloads import format_timestamp  # noqa: E402
@@ -55,17 +55,8 @@ class Replica:
     def start(self, timeout: float = 240.0) -> Replica:
         """Start and wait for ``/readyz``."""
         self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1) as answer:
-                    if answer.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not become ready")
+        wait_ready(self.process, self.port, timeout, f"{self.name} (log: {self.log.name})")
+        return self
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT)]
 
-from common import percentile_ms, reference_bundle, table, write_results  # noqa: E402
+from common import percentile_ms, reference_bundle, table, wait_ready, write_results  # noqa: E402
 from mqtt_broker import Broker, free_port  # noqa: E402
 
 from forecaster.serve.mqtt_client import MqttClient  # noqa: E402
@@ -184,15 +184,11 @@ def start_daemon(command: list[str], metrics_port: int | None = None, cwd: Path 
             raise SystemExit(f"{Path(command[1]).name} did not connect to the broker")
         return process
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("serve did not become ready")
+    try:
+        wait_ready(process, metrics_port, 180, "serve")
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    return process
 
 
 def stop_daemon(process: subprocess.Popen) -> None:
