@@ -135,7 +135,8 @@ def split_windows(
     return windows, train_targets
 
 
-def _split(model: Forecaster, frame: pd.DataFrame, period: int | None) -> tuple[dict[int, Windows], dict, int]:
+def _split(model: Forecaster, frame: pd.DataFrame, period: int | None, *,
+           autoets: bool = True) -> tuple[dict[int, Windows], dict, int]:
     spec: WindowSpec = model.spec
     time_col, sensor_col = model._columns_of(frame)
     data = prepare(frame, spec.columns, freq=model.freq_, max_gap=model.max_gap, time_col=time_col,
@@ -151,8 +152,8 @@ def _split(model: Forecaster, frame: pd.DataFrame, period: int | None) -> tuple[
                      for sensor, series in data.series.items()}
     period = season(model, train_targets, period)
     parts: dict[int, list[tuple]] = {}
-    with_ets = ets_available()
-    if not with_ets:
+    with_ets = autoets and ets_available()
+    if autoets and not with_ets:
         log.info("AutoETS baseline left out: statsforecast is not installed (pip install 'iot-forecaster[baselines]')")
     for sensor, series in data.series.items():
         for label, starts in starts_by_label(series.segment, labels[sensor], spec.window_length, spec.stride).items():
@@ -260,7 +261,7 @@ def _fit_linear(model: Forecaster, windows: Windows, alpha: float) -> LinearWind
 
 def evaluate(
     model: Forecaster, frame: pd.DataFrame, *, period: int | None = None, folds: int = 1, alpha: float = 1.0,
-    by_sensor: bool = False,
+    by_sensor: bool = False, autoets: bool = True,
 ) -> Evaluation:
     """Score ``model`` and the baselines on the test split of ``frame``.
 
@@ -273,6 +274,8 @@ def evaluate(
         folds: rolling-origin backtest folds over the test span (1: none).
         alpha: ridge penalty of the linear baseline.
         by_sensor: also score each sensor on its own test windows (``Evaluation.by_sensor``).
+        autoets: score AutoETS too when statsforecast is installed (its per-window runs are the
+            slow part; off: the other baselines only).
 
     Returns:
         An `Evaluation`.
@@ -285,7 +288,7 @@ def evaluate(
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
         raise ForecasterError(f"`folds` must be a positive integer. Received: folds={folds!r}")
     spec = model.spec
-    windows, train_targets, season_length = _split(model, frame, period)
+    windows, train_targets, season_length = _split(model, frame, period, autoets=autoets)
     test = _test_windows(model, frame, windows, folds)
     if period is not None and period > 1 and not test.seasoned.any():
         raise ForecasterError(f"`period` must leave a season of history before some test window; no test window "
