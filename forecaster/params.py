@@ -30,6 +30,8 @@ COMBINES = ("none", "baselines")
 DEFAULT_COMBINE = "baselines"
 OLD_COMBINE = "none"
 """What a bundle saved before the baseline combination existed was built with."""
+OLD_CHANNEL_INDEPENDENT = False
+"""What a bundle saved without ``channel_independent`` was built with (``None``, the default now, is automatic)."""
 DEFAULT_SEGMENT = 24
 DEPRECATED = {"model": "cell"}
 """Old option names and their names now (accepted, with a FutureWarning, for one release)."""
@@ -117,9 +119,12 @@ class ModelParams:
     norm: str = option("last", one_of(NORMS),
                        "Instance normalization: subtract each channel's last value in the window (or its mean) "
                        "and add it back to the forecast; none: off.")
-    channel_independent: bool = option(False, boolean(),
-                                       "One shared network runs over each input channel (every target must be a "
-                                       "feature).")
+    channel_independent: bool | None = option(
+        None, optional(boolean()),
+        "One shared network runs over each input channel (every target must be a feature). [default: on when "
+        "every input column is a target and there are several (robust to a shift in the other channels' levels, "
+        "measured: benchmarks/skill.py); off with inputs that are not targets, which only a network that mixes "
+        "channels can use]")
     segment: int | None = option(None, optional(integer(0)),
                                  "Cut the window into segments of this many rows, each embedded; the RNN runs over "
                                  "segments (SegRNN; longer than the window: one segment). 0: row by row. "
@@ -176,7 +181,19 @@ class ModelParams:
     @property
     def segment_model(self) -> bool:
         """True when the network comes from `forecaster.nn.segment` (a SegRNN-style option is set)."""
-        return self.channel_independent or self.segment > 0 or self.decoder != "dense" or self.norm == "mean"
+        return bool(self.channel_independent) or self.segment > 0 or self.decoder != "dense" or self.norm == "mean"
+
+    def independent_channels(self, features: list[str], targets: list[str]) -> bool:
+        """Whether the network runs over each channel alone: ``channel_independent`` when set, else
+        (automatic) when the features are exactly the targets and there are several.
+
+        Example:
+            >>> ModelParams().independent_channels(["a", "b"], ["b", "a"]), ModelParams().independent_channels(["a", "b"], ["b"])
+            (True, False)
+        """
+        if self.channel_independent is not None:
+            return self.channel_independent
+        return self.segment_model and len(features) > 1 and set(features) == set(targets)
 
     def to_dict(self) -> dict:
         """Plain JSON-able form (``ensemble`` only when > 1)."""
@@ -189,9 +206,10 @@ class ModelParams:
     def from_dict(cls, data: dict) -> ModelParams:
         """Inverse of `to_dict`; also reads the names of earlier bundles (``model``,
         ``residual``) without a warning; a bundle without ``linear`` predates the linear path
-        (`OLD_LINEAR`), one without ``combine`` the baseline combination (`OLD_COMBINE`).
+        (`OLD_LINEAR`), one without ``combine`` the baseline combination (`OLD_COMBINE`), one
+        without ``channel_independent`` automatic channel independence (`OLD_CHANNEL_INDEPENDENT`).
         Unknown keys are an error."""
-        old = {"linear": OLD_LINEAR, "combine": OLD_COMBINE}
+        old = {"linear": OLD_LINEAR, "combine": OLD_COMBINE, "channel_independent": OLD_CHANNEL_INDEPENDENT}
         return cls.from_options(None, upgrade_options({**old, **data}, warn=False))
 
     @classmethod

@@ -35,7 +35,8 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
         raise ForecasterError(f"linear={params.linear!r} maps each target's own history, so every target must be a "
                               f"feature; {missing} are not (add them to `features`, or use linear='window')")
     if params.segment_model:
-        if in_features is None and params.channel_independent:
+        independent = params.independent_channels(spec.features, spec.targets)
+        if in_features is None and independent:
             missing = [t for t in spec.targets if t not in spec.features]
             raise ForecasterError(f"channel independence forecasts each input channel, so every target must be a "
                                   f"feature; {missing} are not (add them to `features` or drop channel_independent)")
@@ -43,7 +44,7 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
             input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
             target_index=in_features or list(range(len(spec.targets))), cell=params.cell, layers=params.layers,
             units=params.units, dropout=params.dropout, recurrent_dropout=params.recurrent_dropout,
-            norm=params.norm if normalize else "none", channel_independent=params.channel_independent,
+            norm=params.norm if normalize else "none", channel_independent=independent,
             segment=params.segment, decoder=params.decoder, linear=params.linear, unroll=unroll, name=name,
         )
     return build_model(

@@ -151,6 +151,30 @@ def test_channel_independence_needs_targets_among_features():
         build_network(spec, ModelParams(channel_independent=True, norm="none"))
 
 
+@pytest.mark.parametrize(("features", "targets", "independent"), [
+    (["HUFL", "OT"], ["OT", "HUFL"], True),   # every input a target: one network per channel
+    (["HUFL", "OT"], ["OT"], False),          # an input that is not a target: only a mixing network uses it
+    (["OT"], ["OT"], False),                  # one channel: nothing to make independent
+])
+def test_channel_independence_by_default_exactly_when_every_input_is_a_target(features, targets, independent):
+    from forecaster.nn.build import build_network
+    from forecaster.nn.combine import network_of
+
+    spec = WindowSpec(input_steps=8, horizon=2, features=features, targets=targets)
+    names = [layer.name for layer in network_of(build_network(spec, ModelParams(units=4, segment=4))).layers]
+    assert ("channels_to_batch" in names) is independent
+    explicit = [layer.name for layer in network_of(build_network(spec, ModelParams(
+        units=4, segment=4, channel_independent=False))).layers]
+    assert "channels_to_batch" not in explicit
+
+
+def test_a_bundle_without_the_option_was_built_mixing_channels():
+    params = ModelParams().to_dict()
+    del params["channel_independent"]
+    assert ModelParams.from_dict(params).channel_independent is False
+    assert ModelParams.from_dict(ModelParams().to_dict()).channel_independent is None
+
+
 def test_bundle_loads_in_a_fresh_process(ett_small, tmp_path):
     """The custom layers must be registered by `forecaster.load` itself, not by an earlier import."""
     import subprocess
