@@ -60,11 +60,29 @@ def inputs_bundle(tmp_path_factory) -> Path:
     return model.save(tmp_path_factory.mktemp("inputs") / "inputs")
 
 
-@pytest.mark.parametrize("bundle", ["tiny_bundle", "inputs_bundle"])
+@pytest.fixture(scope="module")
+def independent_bundle(tmp_path_factory) -> Path:
+    """The default design where every input column is a target: channel independent (automatic)
+    and combined with the baselines (`combine="baselines"`, the default)."""
+    import forecaster
+    from forecaster.nn.combine import is_combined, network_of
+    from pipelines import WindowSpec
+
+    frame = read_csv(DATA / "ett_two_transformers.csv", sensor_col="sensor")
+    frame = frame[frame["sensor"] == "etth1"].iloc[:1200]
+    spec = WindowSpec(input_steps=24, horizon=6, features=ETT_COLUMNS, targets=ETT_COLUMNS)
+    model = forecaster.train(frame, spec, units=8, epochs=2, seed=1)
+    assert is_combined(model.model_)
+    assert "channels_to_batch" in [layer.name for layer in network_of(model.model_).layers]
+    return model.save(tmp_path_factory.mktemp("independent") / "independent")
+
+
+@pytest.mark.parametrize("bundle", ["tiny_bundle", "inputs_bundle", "independent_bundle"])
 def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker, bundle, replay_csv, tmp_path,
                                                                           request):
-    """Stream = batch through a real broker, for the default model and for one with per-sensor
-    scaling and calendar inputs (whose unseen sensor etth2 is scaled globally, counted, logged once)."""
+    """Stream = batch through a real broker, for the default model, for one with per-sensor
+    scaling and calendar inputs (whose unseen sensor etth2 is scaled globally, counted, logged once)
+    and for the default design with every column a target (channel independent, combined)."""
     inputs = bundle == "inputs_bundle"
     tiny_bundle = request.getfixturevalue(bundle)
     collector = Collector(broker.url, "forecasts/#")
@@ -97,7 +115,9 @@ def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker
             got = next(f for f in forecasts(collector, sensor) if f["issued_at"] == issued)
             want = expected[expected["sensor"] == sensor]
             assert [f["ts"] for f in got["forecast"]] == want["ts"].tolist()
-            np.testing.assert_allclose([f["OT"] for f in got["forecast"]], want["OT"], rtol=0, atol=1e-5)
+            targets = ETT_COLUMNS if bundle == "independent_bundle" else ["OT"]
+            for target in targets:
+                np.testing.assert_allclose([f[target] for f in got["forecast"]], want[target], rtol=0, atol=1e-5)
         metrics = scrape(port)
         assert metrics[("forecaster_messages_total", (("cause", "ok"), ("result", "accepted")))] == 137
         assert metrics[("forecaster_mqtt_connected", ())] == 1
