@@ -13,6 +13,7 @@ statsforecast for AutoETS; without it the AutoETS rows are left out, said once).
 
 Example:
     python benchmarks/skill.py                                     # the full grid: hours
+    python benchmarks/skill.py --datasets ETTh1 --features S,M --horizons 24,96 --designs gru+combine  # ~25 min here
     python benchmarks/skill.py --datasets ETTh1,fleet --features S --horizons 24,96 --seeds 3 \\
         --epochs 8 --max-train-rows 4000 --designs gru,gru+window   # ~30 min here
     python benchmarks/skill.py --datasets ETTh1,ETTm1,fleet --features S --horizons 24,96 --seeds 3 \
