@@ -77,6 +77,9 @@ class Parent:
         mine, theirs = spec.to_dict(), self.meta["spec"]
         pairs = [(name, mine[name], theirs[name]) for name in SPEC_FIELDS]
         ours, parents = params.to_dict(), self.params.to_dict()
+        # automatic channel independence (None) is compared as what it builds for these columns
+        ours["channel_independent"] = params.independent_channels(spec.features, spec.targets)
+        parents["channel_independent"] = self.params.independent_channels(self.spec.features, self.spec.targets)
         pairs += [(name, ours.get(name, 1), parents.get(name, 1)) for name in DESIGN_OPTIONS]
         if freq is not None:
             pairs.append(("cadence", freq, self.meta["freq"]))
