@@ -39,7 +39,8 @@ def build_network(spec: WindowSpec, params: ModelParams, *, unroll: bool = False
         if in_features is None and independent:
             missing = [t for t in spec.targets if t not in spec.features]
             raise ForecasterError(f"channel independence forecasts each input channel, so every target must be a "
-                                  f"feature; {missing} are not (add them to `features` or drop channel_independent)")
+                                  f"feature; {missing} are not (add them to the features, or leave it off: "
+                                  f"--no-channel-independent, channel_independent=False)")
         return build_segment_model(
             input_steps=spec.input_steps, n_features=len(spec.features), horizon=spec.horizon,
             target_index=in_features or list(range(len(spec.targets))), cell=params.cell, layers=params.layers,
