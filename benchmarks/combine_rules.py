@@ -1,0 +1,167 @@
+"""How to choose the combination's weight: rules scored on the test windows of the same networks (issue 23).
+
+`forecaster.combine` blends each target's forecast as ``(1 - w) * network + w * baseline`` and
+chooses ``w`` (0, 0.1, ..., 1) by the MAE on the validation windows. At long horizons the
+validation span holds few independent stretches of ``input + horizon`` rows, and the weight it
+picks can lose to the baseline alone on the test windows. This script trains the default network
+(``combine="none"``) per case and seed, keeps each validation and test window's error for every
+weight (scaled units, mean over the horizon, per target; cached as ``.npz`` in ``--cache``), and
+scores rules that choose ``w`` from the validation errors alone:
+
+- ``current``: the lowest validation MAE (what `forecaster.combine` ships);
+- ``1-SE``: the largest ``w`` within one standard error (over 10 contiguous blocks of validation
+  windows) of the lowest (Breiman's one-standard-error rule, the baseline as the simpler model);
+- ``shrink c``: the current weight moved toward the baseline alone by ``c / (n_eff + c)``, where
+  ``n_eff`` = validation rows / (input + horizon), the independent stretches the choice rests on;
+- ``fixed 0.5``: the plain average.
+
+Prints per case the test MAE (scaled, mean ± standard error over seeds) of the baseline alone
+(``w = 1``: each step's baseline chosen on the training and validation windows, as shipped) and
+of each rule, with the weights chosen, and a summary: per rule, the cases where it is worse than
+the baseline alone by more than one standard error and its mean MAE relative to ``current``.
+
+Example (``--epochs 12`` for the M cases, as in skill.py's grid):
+    python benchmarks/combine_rules.py --cases ETTh1:S:24,ETTh1:S:192 --seeds 3
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from skill import load  # noqa: E402
+
+from forecaster.combine import GRID  # noqa: E402
+
+BLOCKS = 10
+SHRINKS = (1, 2, 4)
+
+
+def window_errors(name: str, features: str, horizon: int, seed: int, epochs: int, input_steps: int,
+                  data_dir: Path, max_train_rows: int | None) -> dict[str, np.ndarray]:
+    """Train the default network alone; per validation / test window, weight and target, the MAE
+    over the horizon of ``(1 - w) * network + w * baseline`` (scaled)."""
+    from forecaster import train
+    from forecaster.combine import _period, baseline_errors, baselines
+    from pipelines.split import TEST, VALIDATION
+    from pipelines.windows import WindowSpec, cut
+
+    frame, feats, targets = load(name, features, data_dir, max_train_rows)
+    spec = WindowSpec(input_steps=input_steps, horizon=horizon, features=feats, targets=targets)
+    start = time.perf_counter()
+    model = train(frame, spec, epochs=epochs, seed=seed, combine="none", intervals=())
+    seconds = time.perf_counter() - start
+    fleet, nspec = model._prepare(frame), model.network_spec
+    base = baselines(nspec, fleet, _period(nspec, fleet, model.freq_))
+    pick = np.argmin(baseline_errors(nspec, fleet, base), axis=0)
+    out: dict[str, np.ndarray] = {"seconds": np.array(seconds), "epochs": np.array(len(model.history_["loss"]))}
+    for key, label in (("val", VALIDATION), ("test", TEST)):
+        parts = []
+        for starts in fleet.chunks(label):
+            X, y = cut(fleet.values, starts, nspec)
+            net = np.asarray(model.model_.predict(X, batch_size=1024, verbose=0), dtype="float64").reshape(len(X), -1)
+            baseline = base.forecast(X.astype("float64"))[pick, :, np.arange(len(pick))].T
+            y = y.reshape(len(y), -1).astype("float64")
+            parts.append(np.stack([np.abs(y - (1 - w) * net - w * baseline).reshape(len(y), horizon, -1).mean(axis=1)
+                                   for w in GRID], axis=1))
+        out[key] = np.concatenate(parts)  # (windows, len(GRID), targets)
+    return out
+
+
+def current(val: np.ndarray, **_) -> np.ndarray:
+    """Per target, the grid index of the lowest validation MAE (ties: the lower weight)."""
+    return np.argmin(val.mean(axis=0), axis=0)
+
+
+def one_se(val: np.ndarray, **_) -> np.ndarray:
+    """Per target, the largest weight whose validation MAE is within one block standard error of the lowest."""
+    blocks = np.stack([b.mean(axis=0) for b in np.array_split(val, BLOCKS)])  # (B, G, T)
+    best = current(val)
+    chosen = []
+    for t, b in enumerate(best):
+        diff = blocks[:, :, t] - blocks[:, b, t][:, None]
+        se = diff.std(axis=0, ddof=1) / math.sqrt(BLOCKS)
+        chosen.append(int(np.flatnonzero(diff.mean(axis=0) <= se).max()))
+    return np.array(chosen)
+
+
+def shrink(val: np.ndarray, *, c: float, span: int, **_) -> np.ndarray:
+    """The current weight moved toward 1 by ``c / (n_eff + c)``, ``n_eff`` = validation rows / ``span``."""
+    n_eff = (len(val) + span - 1) / span
+    w = 1 - (1 - GRID[current(val)]) * n_eff / (n_eff + c)
+    return np.array([int(np.argmin(np.abs(GRID - x))) for x in w])
+
+
+def fixed_half(val: np.ndarray, **_) -> np.ndarray:
+    return np.full(val.shape[2], int(np.argmin(np.abs(GRID - 0.5))))
+
+
+RULES = {"current": current, "1-SE": one_se,
+         **{f"shrink {c}": partial(shrink, c=c) for c in SHRINKS}, "fixed 0.5": fixed_half}
+
+
+def test_mae(test: np.ndarray, chosen: np.ndarray) -> float:
+    return float(np.mean([test[:, g, t].mean() for t, g in enumerate(chosen)]))
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+@click.command()
+@click.option("--cases", required=True, help="Comma-separated dataset:features:horizon, e.g. ETTh1:S:192,fleet:X:24.")
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--input-steps", default=96, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-train-rows", default=None, type=click.IntRange(min=100),
+              help="As in skill.py (12000 for ETTm1/ETTm2 there).")
+@click.option("--data-dir", default=str(ROOT.parent / "shared" / "data" / "ett"), show_default=True,
+              type=click.Path(file_okay=False, path_type=Path))
+@click.option("--cache", default="/tmp/combine_rules", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Per-window errors of each trained case and seed, reused when present.")
+def main(cases, seeds, epochs, input_steps, max_train_rows, data_dir, cache) -> None:
+    """Score the weight rules on the test windows of the same trained networks."""
+    cache.mkdir(parents=True, exist_ok=True)
+    worse: dict[str, list[str]] = {rule: [] for rule in RULES}
+    ratios: dict[str, list[float]] = {rule: [] for rule in RULES}
+    lines = ["| case | baseline alone (w=1) | " + " | ".join(RULES) + " |", "|---" * (len(RULES) + 2) + "|"]
+    for case in cases.split(","):
+        name, features, horizon = case.split(":")
+        runs = []
+        for seed in range(seeds):
+            path = cache / f"{name}_{features}_{horizon}_{seed}_e{epochs}_L{input_steps}_r{max_train_rows}.npz"
+            if not path.is_file():
+                np.savez(path, **window_errors(name, features, int(horizon), seed, epochs, input_steps, data_dir,
+                                               max_train_rows))
+            runs.append(dict(np.load(path)))
+            click.echo(f"  {case} seed {seed}: trained in {float(runs[-1]['seconds']):.0f} s", err=True)
+        span = input_steps + int(horizon)
+        base, base_se = mean_se([test_mae(r["test"], np.full(r["test"].shape[2], len(GRID) - 1)) for r in runs])
+        cells, now = [], None
+        for rule, choose in RULES.items():
+            chosen = [choose(r["val"], span=span) for r in runs]
+            mae, se = mean_se([test_mae(r["test"], c) for r, c in zip(runs, chosen)])
+            now = mae if rule == "current" else now
+            ratios[rule].append(mae / now)
+            if mae - base > max(se, base_se):
+                worse[rule].append(case)
+            weights = " ".join("/".join(f"{GRID[g]:.1f}" for g in c[:3]) for c in chosen)
+            cells.append(f"{mae:.4f} ± {se:.4f} (w {weights})")
+        lines.append(f"| {case} | {base:.4f} ± {base_se:.4f} | " + " | ".join(cells) + " |")
+    lines += ["", "| rule | worse than the baseline alone by > 1 se | mean MAE / current |", "|---|---|---|"]
+    lines += [f"| {rule} | {', '.join(worse[rule]) or 'none'} | {np.mean(ratios[rule]):.4f} |" for rule in RULES]
+    click.echo("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
