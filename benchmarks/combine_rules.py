@@ -13,6 +13,8 @@ scores rules that choose ``w`` from the validation errors alone:
   windows) of the lowest (Breiman's one-standard-error rule, the baseline as the simpler model);
 - ``shrink c``: the current weight moved toward the baseline alone by ``c / (n_eff + c)``, where
   ``n_eff`` = validation rows / (input + horizon), the independent stretches the choice rests on;
+- ``significant``: the current weight only where its validation MAE beats the baseline alone's by
+  more than one standard error over ``n_eff`` contiguous blocks, else the baseline alone;
 - ``fixed 0.5``: the plain average.
 
 Prints per case the test MAE (scaled, mean ± standard error over seeds) of the baseline alone
@@ -52,7 +54,7 @@ def window_errors(name: str, features: str, horizon: int, seed: int, epochs: int
     """Train the default network alone; per validation / test window, weight and target, the MAE
     over the horizon of ``(1 - w) * network + w * baseline`` (scaled)."""
     from forecaster import train
-    from forecaster.combine import _period, baseline_errors, baselines
+    from forecaster.combine import _period, baseline_errors, baselines, stretches
     from pipelines.split import TEST, VALIDATION
     from pipelines.windows import WindowSpec, cut
 
@@ -64,7 +66,8 @@ def window_errors(name: str, features: str, horizon: int, seed: int, epochs: int
     fleet, nspec = model._prepare(frame), model.network_spec
     base = baselines(nspec, fleet, _period(nspec, fleet, model.freq_))
     pick = np.argmin(baseline_errors(nspec, fleet, base), axis=0)
-    out: dict[str, np.ndarray] = {"seconds": np.array(seconds), "epochs": np.array(len(model.history_["loss"]))}
+    out: dict[str, np.ndarray] = {"seconds": np.array(seconds), "epochs": np.array(len(model.history_["loss"])),
+                                  "stretches": np.array(stretches(nspec, fleet))}
     for key, label in (("val", VALIDATION), ("test", TEST)):
         parts = []
         for starts in fleet.chunks(label):
@@ -95,11 +98,26 @@ def one_se(val: np.ndarray, **_) -> np.ndarray:
     return np.array(chosen)
 
 
-def shrink(val: np.ndarray, *, c: float, span: int, **_) -> np.ndarray:
-    """The current weight moved toward 1 by ``c / (n_eff + c)``, ``n_eff`` = validation rows / ``span``."""
-    n_eff = (len(val) + span - 1) / span
-    w = 1 - (1 - GRID[current(val)]) * n_eff / (n_eff + c)
-    return np.array([int(np.argmin(np.abs(GRID - x))) for x in w])
+def shrink(val: np.ndarray, *, c: float, evidence: float, **_) -> np.ndarray:
+    """The current weight moved toward 1 by ``c / (evidence + c)`` (`forecaster.combine.shrunk`)."""
+    from forecaster.combine import shrunk
+
+    return np.searchsorted(GRID, shrunk(GRID[current(val)], evidence, c))
+
+
+def significant(val: np.ndarray, *, span: int, **_) -> np.ndarray:
+    """Per target, the current weight when its validation MAE beats the baseline alone's by more than
+    one standard error over ``n_eff`` contiguous blocks (one per independent stretch), else the baseline alone."""
+    blocks_n = int((len(val) + span - 1) // span)
+    chosen = current(val)
+    if blocks_n < 2:
+        return np.full_like(chosen, len(GRID) - 1)
+    blocks = np.stack([b.mean(axis=0) for b in np.array_split(val, blocks_n)])  # (B, G, T)
+    for t, g in enumerate(chosen):
+        diff = blocks[:, -1, t] - blocks[:, g, t]
+        if diff.mean() <= diff.std(ddof=1) / math.sqrt(blocks_n):
+            chosen[t] = len(GRID) - 1
+    return chosen
 
 
 def fixed_half(val: np.ndarray, **_) -> np.ndarray:
@@ -107,7 +125,8 @@ def fixed_half(val: np.ndarray, **_) -> np.ndarray:
 
 
 RULES = {"current": current, "1-SE": one_se,
-         **{f"shrink {c}": partial(shrink, c=c) for c in SHRINKS}, "fixed 0.5": fixed_half}
+         **{f"shrink {c}": partial(shrink, c=c) for c in SHRINKS}, "significant": significant,
+         "fixed 0.5": fixed_half}
 
 
 def test_mae(test: np.ndarray, chosen: np.ndarray) -> float:
@@ -149,7 +168,7 @@ def main(cases, seeds, epochs, input_steps, max_train_rows, data_dir, cache) -> 
         base, base_se = mean_se([test_mae(r["test"], np.full(r["test"].shape[2], len(GRID) - 1)) for r in runs])
         cells, now = [], None
         for rule, choose in RULES.items():
-            chosen = [choose(r["val"], span=span) for r in runs]
+            chosen = [choose(r["val"], span=span, evidence=float(r["stretches"])) for r in runs]
             mae, se = mean_se([test_mae(r["test"], c) for r, c in zip(runs, chosen)])
             now = mae if rule == "current" else now
             ratios[rule].append(mae / now)

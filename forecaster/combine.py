@@ -44,6 +44,10 @@ GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 SMOOTH = 1.0
 """The weight of a step is chosen on the validation errors of the steps within ``SMOOTH * horizon``
 of it (0: the step alone, 1: the whole horizon, one weight per target: measured the steadiest)."""
+SHRINK = 0.0
+"""The chosen weight is moved toward the baseline alone by ``SHRINK / (stretches + SHRINK)``, where
+``stretches`` = the validation rows / (input + horizon), the independent stretches the choice rests on
+(0: not moved)."""
 
 
 @dataclass(frozen=True)
@@ -156,12 +160,32 @@ def smoothed(errors: np.ndarray, targets: int, smooth: float) -> np.ndarray:
     return (cumulative[:, hi] - cumulative[:, lo]).reshape(G, out)
 
 
-def choose(pick: np.ndarray, errors: np.ndarray, base: Baselines, *, targets: int = 1,
-           smooth: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def stretches(spec: WindowSpec, fleet: FleetSeries) -> float:
+    """The rows the validation windows cover, in stretches of ``input + horizon`` rows (each window adds
+    the rows up to the next start, at most its span: any stride, sensor or gap)."""
+    starts = np.sort(fleet.of(VALIDATION))
+    if len(starts) == 0:
+        return 0.0
+    span = spec.input_steps + spec.horizon
+    return float(np.minimum(np.diff(starts), span).sum() + span) / span
+
+
+def shrunk(w: np.ndarray, evidence: float, shrink: float) -> np.ndarray:
+    """Weights ``w`` moved toward 1 (the baseline alone) by ``shrink / (evidence + shrink)``, on `GRID`."""
+    if shrink <= 0:
+        return w
+    moved = 1.0 - (1.0 - w) * evidence / (evidence + shrink)
+    return GRID[np.argmin(np.abs(GRID[:, None] - moved[None, :]), axis=0)]
+
+
+def choose(pick: np.ndarray, errors: np.ndarray, base: Baselines, *, targets: int = 1, smooth: float = 0.0,
+           evidence: float = np.inf, shrink: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per output (step x target) the weight of its baseline ``pick[o]`` with the lowest (smoothed)
-    validation error ``errors (G, H * T)``: ``(scale, kernel, bias, weight)``; ties keep the network alone."""
+    validation error ``errors (G, H * T)``, moved toward the baseline when the validation windows hold
+    few independent stretches (`shrunk`): ``(scale, kernel, bias, weight)``; ties keep the network alone."""
     out = len(pick)
     w = GRID[np.argmin(smoothed(errors, targets, smooth), axis=0)]  # GRID[0] = 0: the network alone
+    w = shrunk(w, evidence, shrink) if np.isfinite(evidence) else w
     kernel = base.kernels[pick, :, np.arange(out)].T * w
     bias = base.biases[pick, np.arange(out)] * w
     return 1.0 - w, kernel, bias, w
@@ -185,7 +209,7 @@ def _period(spec: WindowSpec, fleet: FleetSeries, freq: str | None) -> int:
     return detect_period(rows, freq, spec.input_steps)
 
 
-def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> Any:
+def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH, shrink: float = SHRINK) -> Any:
     """``estimator.model_`` combined with the baselines when ``params.combine`` asks for it (else unchanged).
 
     The network is trained; the ridge is fit on the training windows, each step's baseline chosen
@@ -204,8 +228,10 @@ def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> A
     base = baselines(spec, fleet, _period(spec, fleet, estimator.freq_))
     pick = np.argmin(baseline_errors(spec, fleet, base), axis=0)
     errors = blend_errors(spec, fleet, network, base, pick)
-    scale, kernel, bias, weight = choose(pick, errors, base, targets=len(spec.targets), smooth=smooth)
+    evidence = stretches(spec, fleet)
+    scale, kernel, bias, weight = choose(pick, errors, base, targets=len(spec.targets), smooth=smooth,
+                                         evidence=evidence, shrink=shrink)
     set_weights(model, scale.reshape(spec.horizon, -1), kernel, bias)
-    log.info("combined with the baselines on %d validation windows: %s", fleet.count(VALIDATION),
-             describe(pick, weight, base, spec))
+    log.info("combined with the baselines on %d validation windows (%.1f stretches of %d rows): %s",
+             fleet.count(VALIDATION), evidence, spec.input_steps + spec.horizon, describe(pick, weight, base, spec))
     return model
