@@ -46,7 +46,7 @@ from skill import load  # noqa: E402
 from forecaster.combine import GRID  # noqa: E402
 
 BLOCKS = 10
-SHRINKS = (1, 2, 4)
+SHRINKS = (1, 2, 4, 8)
 
 
 def window_errors(name: str, features: str, horizon: int, seed: int, epochs: int, input_steps: int,
