@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import DATA, ETT_COLUMNS, ROOT
+from helpers import DATA, ETT_COLUMNS, ROOT, STREAM_EQUALS_BATCH
 from mqtt_broker import Collector, free_port
 from serve_support import DaemonThread, forecasts, good_payload, publisher, retained_status, scrape, wait_ready
 
@@ -117,7 +117,7 @@ def test_replayed_csv_gives_the_forecasts_of_predict_and_sigterm_is_clean(broker
             assert [f["ts"] for f in got["forecast"]] == want["ts"].tolist()
             targets = ETT_COLUMNS if bundle == "independent_bundle" else ["OT"]
             for target in targets:
-                np.testing.assert_allclose([f[target] for f in got["forecast"]], want[target], rtol=0, atol=1e-5)
+                np.testing.assert_allclose([f[target] for f in got["forecast"]], want[target], **STREAM_EQUALS_BATCH)
         metrics = scrape(port)
         assert metrics[("forecaster_messages_total", (("cause", "ok"), ("result", "accepted")))] == 137
         assert metrics[("forecaster_mqtt_connected", ())] == 1
@@ -194,7 +194,7 @@ def test_faults_reconnect_and_topic_injection(broker, tiny_model, ett_small):
         assert metrics[("forecaster_readings_redelivered_total", ())] == 2
         last = forecasts(everything, "g1")[-1]
         want = tiny_model.predict(ett_small.iloc[:40])
-        np.testing.assert_allclose([f["OT"] for f in last["forecast"]], want["OT"], rtol=0, atol=1e-5)
+        np.testing.assert_allclose([f["OT"] for f in last["forecast"]], want["OT"], **STREAM_EQUALS_BATCH)
 
         broker.restart()  # killed mid-stream; same port
         deadline = time.monotonic() + 30

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from helpers import ETT_COLUMNS
+from helpers import ETT_COLUMNS, STREAM_EQUALS_BATCH
 from mqtt_broker import Collector
 from serve_support import DaemonThread, forecasts, publisher, scrape
 
@@ -71,7 +71,7 @@ class Sent:
 def assert_equals_predict(got: dict, model, frame: pd.DataFrame) -> None:
     want = model.predict(frame)
     assert [f["ts"] for f in got["forecast"]] == [iso(t) for t in want["ts"]]
-    np.testing.assert_allclose([f["OT"] for f in got["forecast"]], want["OT"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose([f["OT"] for f in got["forecast"]], want["OT"], **STREAM_EQUALS_BATCH)
 
 
 def test_service_aggregates_and_the_clock_finalises_the_last_slot(tiny_model, ett_small, tmp_path):
