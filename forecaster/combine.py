@@ -177,8 +177,9 @@ def stretches(spec: WindowSpec, fleet: FleetSeries) -> float:
 
 
 def shrunk(w: np.ndarray, evidence: float, shrink: float) -> np.ndarray:
-    """Weights ``w`` moved toward 1 (the baseline alone) by ``shrink / (evidence + shrink)``, on `GRID`."""
-    if shrink <= 0:
+    """Weights ``w`` moved toward 1 (the baseline alone) by ``shrink / (evidence + shrink)``, on `GRID`
+    (unmoved without a shrink or with unlimited evidence)."""
+    if shrink <= 0 or not np.isfinite(evidence):
         return w
     moved = 1.0 - (1.0 - w) * evidence / (evidence + shrink)
     return GRID[np.argmin(np.abs(GRID[:, None] - moved[None, :]), axis=0)]
@@ -191,7 +192,7 @@ def choose(pick: np.ndarray, errors: np.ndarray, base: Baselines, *, targets: in
     few independent stretches (`shrunk`): ``(scale, kernel, bias, weight)``; ties keep the network alone."""
     out = len(pick)
     w = GRID[np.argmin(smoothed(errors, targets, smooth), axis=0)]  # GRID[0] = 0: the network alone
-    w = shrunk(w, evidence, shrink) if np.isfinite(evidence) else w
+    w = shrunk(w, evidence, shrink)
     kernel = base.kernels[pick, :, np.arange(out)].T * w
     bias = base.biases[pick, np.arange(out)] * w
     return 1.0 - w, kernel, bias, w

@@ -55,6 +55,7 @@ def test_few_stretches_move_the_weight_toward_the_baseline_and_many_barely():
     np.testing.assert_allclose(shrunk(w, 2.0, 2.0), [0.5, 0.6, 1.0])  # halfway to the baseline alone
     np.testing.assert_allclose(shrunk(w, 100.0, 2.0), [0.0, 0.2, 1.0])  # 2 % of the way: the grid keeps them
     np.testing.assert_array_equal(shrunk(w, 2.0, 0.0), w)
+    np.testing.assert_array_equal(shrunk(w, np.inf, 2.0), w)  # choose()'s default: unlimited evidence
     base = Baselines(["a"], kernels=np.eye(2)[None], biases=np.zeros((1, 2)))
     errors = np.ones((len(GRID), 2))
     errors[2] = 0.5  # the lowest validation error at GRID[2] = 0.2 for both outputs
