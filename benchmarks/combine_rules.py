@@ -1,26 +1,28 @@
 """How to choose the combination's weight: rules scored on the test windows of the same networks (issue 23).
 
 `forecaster.combine` blends each target's forecast as ``(1 - w) * network + w * baseline`` and
-chooses ``w`` (0, 0.1, ..., 1) by the MAE on the validation windows. At long horizons the
-validation span holds few independent stretches of ``input + horizon`` rows, and the weight it
-picks can lose to the baseline alone on the test windows. This script trains the default network
+chooses ``w`` (0, 0.1, ..., 1) on the validation windows. At long horizons the validation span
+holds few independent stretches of ``input + horizon`` rows, and the weight with the lowest
+validation MAE can lose to the baseline alone on the test windows. This script trains the default network
 (``combine="none"``) per case and seed, keeps each validation and test window's error for every
 weight (scaled units, mean over the horizon, per target; cached as ``.npz`` in ``--cache``), and
 scores rules that choose ``w`` from the validation errors alone:
 
-- ``current``: the lowest validation MAE (what `forecaster.combine` ships);
+- ``lowest``: the lowest validation MAE (shipped until the move below, then the move);
 - ``1-SE``: the largest ``w`` within one standard error (over 10 contiguous blocks of validation
-  windows) of the lowest (Breiman's one-standard-error rule, the baseline as the simpler model);
-- ``shrink c``: the current weight moved toward the baseline alone by ``c / (n_eff + c)``, where
-  ``n_eff`` = validation rows / (input + horizon), the independent stretches the choice rests on;
-- ``significant``: the current weight only where its validation MAE beats the baseline alone's by
+  windows) of the lowest (Breiman's one-standard-error rule, the baseline as the simpler model;
+  what `forecaster.combine` ships, `one_standard_error`);
+- ``shrink c``: the lowest's weight moved toward the baseline alone by ``c / (n_eff + c)``, where
+  ``n_eff`` = validation rows / (input + horizon), the independent stretches the choice rests on
+  (shipped with ``c = 4`` before the one-standard-error rule);
+- ``significant``: the lowest's weight only where its validation MAE beats the baseline alone's by
   more than one standard error over ``n_eff`` contiguous blocks, else the baseline alone;
 - ``fixed 0.5``: the plain average.
 
 Prints per case the test MAE (scaled, mean ± standard error over seeds) of the baseline alone
 (``w = 1``: each step's baseline chosen on the training and validation windows, as shipped) and
 of each rule, with the weights chosen, and a summary: per rule, the cases where it is worse than
-the baseline alone by more than one standard error and its mean MAE relative to ``current``.
+the baseline alone by more than one standard error and its mean MAE relative to ``lowest``.
 
 Example (``--epochs 12`` for the M cases, as in skill.py's grid):
     python benchmarks/combine_rules.py --cases ETTh1:S:24,ETTh1:S:192 --seeds 3
@@ -43,25 +45,25 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from skill import load  # noqa: E402
 
-from forecaster.combine import GRID  # noqa: E402
+from forecaster.combine import BLOCKS, GRID, one_standard_error  # noqa: E402
+from pipelines.split import VALIDATION  # noqa: E402
 
-BLOCKS = 10
 SHRINKS = (1, 2, 4, 8)
 
 
 def window_errors(name: str, features: str, horizon: int, seed: int, epochs: int, input_steps: int,
-                  data_dir: Path, max_train_rows: int | None) -> dict[str, np.ndarray]:
+                  data_dir: Path, max_train_rows: int | None, training: dict[str, float]) -> dict[str, np.ndarray]:
     """Train the default network alone; per validation / test window, weight and target, the MAE
     over the horizon of ``(1 - w) * network + w * baseline`` (scaled)."""
     from forecaster import train
-    from forecaster.combine import _period, baseline_errors, baselines, stretches
-    from pipelines.split import TEST, VALIDATION
+    from forecaster.combine import _period, baseline_errors, baselines
+    from pipelines.split import TEST
     from pipelines.windows import WindowSpec, cut
 
     frame, feats, targets = load(name, features, data_dir, max_train_rows)
     spec = WindowSpec(input_steps=input_steps, horizon=horizon, features=feats, targets=targets)
     start = time.perf_counter()
-    model = train(frame, spec, epochs=epochs, seed=seed, combine="none", intervals=())
+    model = train(frame, spec, epochs=epochs, seed=seed, combine="none", intervals=(), **training)
     seconds = time.perf_counter() - start
     fleet, nspec = model._prepare(frame), model.network_spec
     base = baselines(nspec, fleet, _period(nspec, fleet, model.freq_))
@@ -81,35 +83,38 @@ def window_errors(name: str, features: str, horizon: int, seed: int, epochs: int
     return out
 
 
-def current(val: np.ndarray, **_) -> np.ndarray:
+def stretches(spec, fleet) -> float:
+    """The rows the validation windows cover, in stretches of ``input + horizon`` rows (each window adds
+    the rows up to the next start, at most its span: any stride, sensor or gap)."""
+    starts = np.sort(fleet.of(VALIDATION))
+    if len(starts) == 0:
+        return 0.0
+    span = spec.input_steps + spec.horizon
+    return float(np.minimum(np.diff(starts), span).sum() + span) / span
+
+
+def lowest(val: np.ndarray, **_) -> np.ndarray:
     """Per target, the grid index of the lowest validation MAE (ties: the lower weight)."""
     return np.argmin(val.mean(axis=0), axis=0)
 
 
 def one_se(val: np.ndarray, **_) -> np.ndarray:
-    """Per target, the largest weight whose validation MAE is within one block standard error of the lowest."""
-    blocks = np.stack([b.mean(axis=0) for b in np.array_split(val, BLOCKS)])  # (B, G, T)
-    best = current(val)
-    chosen = []
-    for t, b in enumerate(best):
-        diff = blocks[:, :, t] - blocks[:, b, t][:, None]
-        se = diff.std(axis=0, ddof=1) / math.sqrt(BLOCKS)
-        chosen.append(int(np.flatnonzero(diff.mean(axis=0) <= se).max()))
-    return np.array(chosen)
+    """Per target, the largest weight whose validation MAE is within one block standard error of the
+    lowest (`forecaster.combine.one_standard_error`, on `BLOCKS` contiguous blocks as shipped)."""
+    return one_standard_error(np.stack([b.mean(axis=0) for b in np.array_split(val, min(BLOCKS, len(val)))]))
 
 
 def shrink(val: np.ndarray, *, c: float, evidence: float, **_) -> np.ndarray:
-    """The current weight moved toward 1 by ``c / (evidence + c)`` (`forecaster.combine.shrunk`)."""
-    from forecaster.combine import shrunk
-
-    return np.searchsorted(GRID, shrunk(GRID[current(val)], evidence, c))
+    """The lowest's weight moved toward 1 by ``c / (evidence + c)``, snapped to `GRID`."""
+    moved = 1.0 - (1.0 - GRID[lowest(val)]) * evidence / (evidence + c)
+    return np.argmin(np.abs(GRID[:, None] - moved[None, :]), axis=0)
 
 
 def significant(val: np.ndarray, *, span: int, **_) -> np.ndarray:
-    """Per target, the current weight when its validation MAE beats the baseline alone's by more than
+    """Per target, the lowest's weight when its validation MAE beats the baseline alone's by more than
     one standard error over ``n_eff`` contiguous blocks (one per independent stretch), else the baseline alone."""
     blocks_n = int((len(val) + span - 1) // span)
-    chosen = current(val)
+    chosen = lowest(val)
     if blocks_n < 2:
         return np.full_like(chosen, len(GRID) - 1)
     blocks = np.stack([b.mean(axis=0) for b in np.array_split(val, blocks_n)])  # (B, G, T)
@@ -124,7 +129,7 @@ def fixed_half(val: np.ndarray, **_) -> np.ndarray:
     return np.full(val.shape[2], int(np.argmin(np.abs(GRID - 0.5))))
 
 
-RULES = {"current": current, "1-SE": one_se,
+RULES = {"lowest": lowest, "1-SE": one_se,
          **{f"shrink {c}": partial(shrink, c=c) for c in SHRINKS}, "significant": significant,
          "fixed 0.5": fixed_half}
 
@@ -148,9 +153,14 @@ def mean_se(values: list[float]) -> tuple[float, float]:
               type=click.Path(file_okay=False, path_type=Path))
 @click.option("--cache", default="/tmp/combine_rules", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Per-window errors of each trained case and seed, reused when present.")
-def main(cases, seeds, epochs, input_steps, max_train_rows, data_dir, cache) -> None:
+@click.option("--learning-rate", default=None, type=click.FloatRange(0, 1, min_open=True),
+              help="Train the networks at this rate [default: the library's].")
+@click.option("--patience", default=None, type=click.IntRange(min=1), help="[default: the library's]")
+def main(cases, seeds, epochs, input_steps, max_train_rows, data_dir, cache, learning_rate, patience) -> None:
     """Score the weight rules on the test windows of the same trained networks."""
     cache.mkdir(parents=True, exist_ok=True)
+    training = {k: v for k, v in (("learning_rate", learning_rate), ("patience", patience)) if v is not None}
+    tag = "".join(f"_{k[0]}{v:g}" for k, v in training.items())
     worse: dict[str, list[str]] = {rule: [] for rule in RULES}
     ratios: dict[str, list[float]] = {rule: [] for rule in RULES}
     lines = ["| case | baseline alone (w=1) | " + " | ".join(RULES) + " |", "|---" * (len(RULES) + 2) + "|"]
@@ -158,10 +168,10 @@ def main(cases, seeds, epochs, input_steps, max_train_rows, data_dir, cache) -> 
         name, features, horizon = case.split(":")
         runs = []
         for seed in range(seeds):
-            path = cache / f"{name}_{features}_{horizon}_{seed}_e{epochs}_L{input_steps}_r{max_train_rows}.npz"
+            path = cache / f"{name}_{features}_{horizon}_{seed}_e{epochs}_L{input_steps}_r{max_train_rows}{tag}.npz"
             if not path.is_file():
                 np.savez(path, **window_errors(name, features, int(horizon), seed, epochs, input_steps, data_dir,
-                                               max_train_rows))
+                                               max_train_rows, training))
             runs.append(dict(np.load(path)))
             click.echo(f"  {case} seed {seed}: trained in {float(runs[-1]['seconds']):.0f} s", err=True)
         span = input_steps + int(horizon)
@@ -171,14 +181,14 @@ def main(cases, seeds, epochs, input_steps, max_train_rows, data_dir, cache) -> 
             chosen = [choose(r["val"], span=span, evidence=float(r.get("stretches", (len(r["val"]) + span - 1) / span)))
                       for r in runs]  # caches without "stretches": one series
             mae, se = mean_se([test_mae(r["test"], c) for r, c in zip(runs, chosen)])
-            now = mae if rule == "current" else now
+            now = mae if rule == "lowest" else now
             ratios[rule].append(mae / now)
             if mae - base > max(se, base_se):
                 worse[rule].append(case)
             weights = " ".join("/".join(f"{GRID[g]:.1f}" for g in c[:3]) for c in chosen)
             cells.append(f"{mae:.4f} ± {se:.4f} (w {weights})")
         lines.append(f"| {case} | {base:.4f} ± {base_se:.4f} | " + " | ".join(cells) + " |")
-    lines += ["", "| rule | worse than the baseline alone by > 1 se | mean MAE / current |", "|---|---|---|"]
+    lines += ["", "| rule | worse than the baseline alone by > 1 se | mean MAE / lowest |", "|---|---|---|"]
     lines += [f"| {rule} | {', '.join(worse[rule]) or 'none'} | {np.mean(ratios[rule]):.4f} |" for rule in RULES]
     click.echo("\n".join(lines))
 

@@ -11,10 +11,11 @@ import pytest
 from helpers import synthetic_frame
 
 import forecaster
-from forecaster.combine import ALPHA, GRID, SHRINK, baselines, combined, shrunk, stretches
+from forecaster.combine import ALPHA, BLOCKS, GRID, baseline_errors, baselines, blend_errors, combined
 from forecaster.nn.combine import get_weights, is_combined, network_of
 from pipelines import WindowSpec
 from pipelines.baselines import LinearWindow, naive_last, seasonal_naive
+from pipelines.fleet import FleetSeries
 from pipelines.split import TEST, TRAIN, VALIDATION
 from pipelines.windows import cut
 
@@ -62,49 +63,51 @@ def test_the_baseline_maps_are_the_baselines_evaluate_scores(trained):
         np.testing.assert_allclose(got[k], expected, rtol=0, atol=1e-5, err_msg=base.names[k])
 
 
-def test_on_validation_each_step_is_the_best_blend_of_the_network_and_its_baseline(trained):
+def test_the_blend_errors_are_each_block_of_validation_windows_by_brute_force(trained, monkeypatch):
     model, fleet = trained
-    per_step = combined(model, fleet, smooth=0.0, shrink=0.0)  # each step's weight on that step alone, not moved
-    X, y = _windows(fleet, VALIDATION)
-    Xt, yt = _windows(fleet, TRAIN)
-
-    def step_mae(forecast, target=y):
-        return np.abs(target - forecast.reshape(target.shape)).mean(axis=0)
-
+    chunks = FleetSeries.chunks
+    monkeypatch.setattr(FleetSeries, "chunks", lambda self, label, size=7: chunks(self, label, size))  # blocks span chunks
     base = baselines(SPEC, fleet, period=24)
-    seen = [np.concatenate([a, b]) for a, b in zip(base.forecast(Xt), base.forecast(X))]
-    best = np.argmin([step_mae(f, np.concatenate([yt, y])) for f in seen], axis=0)  # per step, train + validation
-    network = network_of(model.model_).predict(X, verbose=0).astype("float64")
-    forecasts = base.forecast(X).reshape(len(base.names), *network.shape)
-    picked = np.take_along_axis(forecasts, best[None, None], axis=0)[0]
-    mine = step_mae(per_step.predict(X, verbose=0))
-    assert np.all(mine <= step_mae(network) + 1e-5) and np.all(mine <= step_mae(picked) + 1e-5)
-    blends = [step_mae((1 - w) * network + w * picked) for w in GRID]  # brute force
-    np.testing.assert_allclose(mine, np.min(blends, axis=0), rtol=0, atol=1e-5)
-
-
-def test_one_weight_for_the_horizon_is_never_worse_on_validation_overall(trained):
-    model, fleet = trained
-    pooled = combined(model, fleet, smooth=1.0, shrink=0.0)
+    pick = np.argmin(baseline_errors(SPEC, fleet, base), axis=0)
+    network = network_of(model.model_)
+    got = blend_errors(SPEC, fleet, network, base, pick)
     X, y = _windows(fleet, VALIDATION)
-    scale, _, _ = get_weights(pooled)
-    assert np.all(scale == scale[0])  # one weight per target
-    mine = np.abs(y - pooled.predict(X, verbose=0)).mean()
-    assert mine <= np.abs(y - network_of(pooled).predict(X, verbose=0)).mean() + 1e-6
+    nn = network.predict(X, verbose=0).astype("float64").reshape(len(X), -1)
+    picked = base.forecast(X)[pick, :, np.arange(len(pick))].T
+    windows = np.stack([np.abs(y.reshape(len(y), -1) - (1 - w) * nn - w * picked) for w in GRID], axis=1)
+    expected = np.stack([b.mean(axis=0) for b in np.array_split(windows, BLOCKS)])  # (B, G, H * T)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
 
 
-def test_the_weight_moves_toward_the_baseline_as_far_as_the_validation_stretches_say(trained, monkeypatch):
+def test_on_validation_each_step_takes_the_largest_weight_within_one_standard_error_of_the_best(trained):
     model, fleet = trained
-    evidence = stretches(model.network_spec, fleet)
-    assert 0 < evidence < fleet.count(VALIDATION)  # two sensors' validation rows in spans of 30
-    errors = np.ones((len(GRID), SPEC.horizon))
-    errors[2] = 0.5  # as if the validation windows favoured GRID[2] = 0.2 (the tiny network here favours 1)
-    monkeypatch.setattr("forecaster.combine.blend_errors", lambda *args: errors)
-    moved = 1.0 - get_weights(combined(model, fleet))[0]
-    expected = shrunk(np.array([GRID[2]]), evidence, SHRINK)[0]
-    assert SHRINK > 0 and expected > GRID[2]
-    np.testing.assert_allclose(moved, expected)
-    np.testing.assert_allclose(1.0 - get_weights(combined(model, fleet, shrink=0.0))[0], GRID[2])
+    per_step = combined(model, fleet, smooth=0.0)  # each step's weight on that step alone
+    base = baselines(SPEC, fleet, period=24)
+    blocks = blend_errors(SPEC, fleet, network_of(model.model_), base,
+                          np.argmin(baseline_errors(SPEC, fleet, base), axis=0))
+    chosen = 1.0 - get_weights(per_step)[0][:, 0]
+    for h in range(SPEC.horizon):
+        d = blocks[:, :, h] - blocks[:, np.argmin(blocks[:, :, h].mean(axis=0)), h][:, None]
+        within = GRID[d.mean(axis=0) <= d.std(axis=0, ddof=1) / np.sqrt(BLOCKS) + 1e-12]
+        assert chosen[h] == pytest.approx(within.max()), h
+
+
+def test_one_weight_for_the_horizon_per_target(trained):
+    model, fleet = trained
+    scale, _, _ = get_weights(combined(model, fleet, smooth=1.0))
+    assert np.all(scale == scale[0])
+
+
+def test_a_weight_the_validation_blocks_clearly_favour_is_kept_and_an_unclear_one_is_not(trained, monkeypatch):
+    model, fleet = trained
+    clear = np.ones((BLOCKS, len(GRID), SPEC.horizon)) + np.linspace(0, 1, BLOCKS)[:, None, None]
+    clear[:, 2] -= 0.2  # GRID[2] = 0.2 better in every block (as if; the tiny network here favours 1)
+    monkeypatch.setattr("forecaster.combine.blend_errors", lambda *args: clear)
+    np.testing.assert_allclose(1.0 - get_weights(combined(model, fleet))[0], GRID[2])
+    unclear = clear.copy()
+    unclear[::2, 2] += 0.5  # better on average, worse in half the blocks: within one standard error
+    monkeypatch.setattr("forecaster.combine.blend_errors", lambda *args: unclear)
+    np.testing.assert_allclose(1.0 - get_weights(combined(model, fleet))[0], 1.0)
 
 
 def _driven_frame(n: int = 900) -> pd.DataFrame:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from forecaster.combine import GRID, Baselines, choose, shrunk, smoothed, stretches
+from forecaster.combine import GRID, Baselines, choose, one_standard_error, smoothed
 from forecaster.params import ModelParams
-from pipelines.fleet import FleetSeries
-from pipelines.split import VALIDATION
-from pipelines.windows import WindowSpec
 
 
 def test_bundles_without_the_option_load_as_the_network_alone():
@@ -27,37 +24,46 @@ def test_smoothing_sums_neighbouring_steps_per_target():
     np.testing.assert_array_equal(near[3], steps[2:5].sum(axis=0))
 
 
-def test_the_weights_are_those_of_the_lowest_error_and_ties_keep_the_network():
+def _blocks(means: np.ndarray, noise: float, blocks: int = 10, seed: int = 0) -> np.ndarray:
+    """``(blocks, G, outputs)`` errors: ``means (G, outputs)`` plus block noise shared by every weight
+    (as a hard stretch is hard for every blend) and a small part of its own."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=(blocks, 1, means.shape[1]))
+    own = rng.normal(size=(blocks, *means.shape))
+    return means[None] + noise * (shared + 0.5 * own)
+
+
+def test_a_clearly_better_weight_is_kept_and_an_unclear_one_gives_way_to_the_baseline():
+    means = np.tile(np.abs(GRID - 0.2)[:, None] * 0.1 + 1.0, (1, 2))  # lowest at GRID[2] = 0.2, 1.0 costs +8 %
+    clear = one_standard_error(_blocks(means, noise=0.001))
+    assert GRID[clear].tolist() == [0.2, 0.2]
+    unclear = np.repeat(means[None], 10, axis=0)
+    unclear[::2, -1] -= 0.5  # the baseline alone: better in half the blocks, worse in the others
+    unclear[1::2, -1] += 0.5
+    assert GRID[one_standard_error(unclear)].tolist() == [1.0, 1.0]
+
+
+def test_the_chosen_weight_is_the_largest_within_one_standard_error_of_the_lowest():
+    errors = _blocks(np.tile(np.abs(GRID - 0.3)[:, None] * 0.02 + 1.0, (1, 3)), noise=0.05, seed=4)
+    chosen = one_standard_error(errors)
+    for o, g in enumerate(chosen):  # brute force, weight by weight
+        diffs = errors[:, :, o] - errors[:, np.argmin(errors[:, :, o].mean(axis=0)), o][:, None]
+        within = [d.mean() <= d.std(ddof=1) / np.sqrt(len(d)) for d in diffs.T]
+        assert within[g] and not any(within[g + 1:])
+
+
+def test_one_block_has_no_error_to_judge_by_and_keeps_the_baseline_alone():
+    errors = np.ones((1, len(GRID), 2))
+    errors[0, 2] = 0.1
+    assert GRID[one_standard_error(errors)].tolist() == [1.0, 1.0]
+
+
+def test_the_weights_become_the_blend_and_ties_take_the_baseline():
     base = Baselines(["a", "b"], kernels=np.stack([np.eye(2), 2 * np.eye(2)]), biases=np.ones((2, 2)))
-    errors = np.ones((len(GRID), 2))
-    errors[3, 0] = 0.5  # output 0: weight GRID[3] best; output 1: all equal -> the network alone
+    errors = np.ones((4, len(GRID), 2)) + np.arange(4)[:, None, None]  # every block equal across weights
+    errors[:, 3, 0] -= 0.5  # output 0: GRID[3] better by 0.5 in every block (no spread): kept
     scale, kernel, bias, weight = choose(np.array([1, 0]), errors, base)
-    assert weight.tolist() == [GRID[3], 0.0]
-    np.testing.assert_allclose(scale, [1 - GRID[3], 1.0])
-    np.testing.assert_allclose(kernel, [[2 * GRID[3], 0.0], [0.0, 0.0]])
-    np.testing.assert_allclose(bias, [GRID[3], 0.0])
-
-
-def test_the_stretches_are_the_rows_the_validation_windows_cover_over_their_span():
-    spec = WindowSpec(input_steps=4, horizon=2, features=["a"], targets=["a"])  # span 6
-    one_run = FleetSeries(np.zeros((100, 1), "float32"), {VALIDATION: np.arange(10, 40)}, length=6)
-    assert stretches(spec, one_run) == (30 + 5) / 6
-    two_sensors = FleetSeries(np.zeros((200, 1), "float32"), {VALIDATION: np.r_[np.arange(10, 40), np.arange(110, 140)]},
-                              length=6)
-    assert stretches(spec, two_sensors) == 2 * (30 + 5) / 6
-    strided = FleetSeries(np.zeros((100, 1), "float32"), {VALIDATION: np.arange(10, 40, 3)}, length=6)
-    assert stretches(spec, strided) == (27 + 6) / 6  # 10 starts 3 apart: rows 10..42
-    assert stretches(spec, FleetSeries(np.zeros((9, 1), "float32"), {}, length=6)) == 0.0
-
-
-def test_few_stretches_move_the_weight_toward_the_baseline_and_many_barely():
-    w = np.array([0.0, 0.2, 1.0])
-    np.testing.assert_allclose(shrunk(w, 2.0, 2.0), [0.5, 0.6, 1.0])  # halfway to the baseline alone
-    np.testing.assert_allclose(shrunk(w, 100.0, 2.0), [0.0, 0.2, 1.0])  # 2 % of the way: the grid keeps them
-    np.testing.assert_array_equal(shrunk(w, 2.0, 0.0), w)
-    np.testing.assert_array_equal(shrunk(w, np.inf, 2.0), w)  # choose()'s default: unlimited evidence
-    base = Baselines(["a"], kernels=np.eye(2)[None], biases=np.zeros((1, 2)))
-    errors = np.ones((len(GRID), 2))
-    errors[2] = 0.5  # the lowest validation error at GRID[2] = 0.2 for both outputs
-    assert choose(np.zeros(2, int), errors, base)[3].tolist() == [0.2, 0.2]
-    assert choose(np.zeros(2, int), errors, base, evidence=4.0, shrink=4.0)[3].tolist() == [0.6, 0.6]
+    assert weight.tolist() == [GRID[3], 1.0]  # output 1: all equal, the simpler model
+    np.testing.assert_allclose(scale, [1 - GRID[3], 0.0])
+    np.testing.assert_allclose(kernel, [[2 * GRID[3], 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(bias, [GRID[3], 1.0])
