@@ -177,6 +177,12 @@ def _report_training(model, frame, spec, out: Path) -> None:
             naive = m.get("naive_mae", {}).get(target)
             vs = f" (naive last value: {naive:.4g})" if naive is not None else ""
             click.echo(f"test MAE {target}: {m['mae'][target]:.4g}{vs} on {m['test_windows']} windows")
+    from forecaster.nn.combine import network_share
+
+    share = network_share(model.model_)
+    if share is not None:
+        click.echo("combined with the baselines (the network's share, as far as the validation windows clearly "
+                   "support it): " + ", ".join(f"{t} {s:.0%}" for t, s in zip(spec.targets, share)))
     from forecaster.cli.lineage import identity_lines
 
     for line in identity_lines(model):

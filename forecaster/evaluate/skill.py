@@ -9,6 +9,9 @@ import numpy as np
 from forecaster.evaluate.scores import MODEL, Evaluation
 
 LABELS = {"naive": "naive last value", "seasonal_naive": "seasonal naive", "linear": "ridge", "autoets": "AutoETS"}
+TIE = 1e-5
+"""A skill above ``-TIE`` is a tie, not a loss: a model that is a baseline at some step (the
+combination's weight 1) matches it only to float32's last places."""
 
 
 def baselines_of(scores: dict) -> list[str]:
@@ -69,8 +72,8 @@ def steps_text(steps: list[int]) -> str:
 
 
 def loss_warning(result: Evaluation) -> str | None:
-    """One line naming, per target, each baseline that beats the model and the steps where it does
-    (``None`` when the model is at least as good everywhere).
+    """One line naming, per target, each baseline that beats the model and the steps where it does,
+    by more than a tie (`TIE`) (``None`` when the model is at least as good everywhere).
 
     Example:
         >>> s = {"model": {"mae": np.array([[1.0], [1.0], [1.0]])}, "linear": {"mae": np.array([[0.8], [0.9], [2.0]])}}
@@ -83,7 +86,7 @@ def loss_warning(result: Evaluation) -> str | None:
     scores = skill(result.scores)
     parts = []
     for j, target in enumerate(result.targets):
-        lost = scores[:, j] < 0
+        lost = scores[:, j] < -TIE
         if not lost.any():
             continue
         by_name = {}

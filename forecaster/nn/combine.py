@@ -45,3 +45,11 @@ def get_weights(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(scale, kernel, bias)`` of a combined model."""
     scale, kernel, bias = model.get_layer(LAYER).get_weights()
     return scale, kernel, bias
+
+
+def network_share(model: Any) -> np.ndarray | None:
+    """Per target, the network's mean weight in the combination over the horizon (0: the baselines
+    alone, 1: the network alone); ``None`` when ``model`` is not combined."""
+    if not is_combined(model):
+        return None
+    return get_weights(model)[0].mean(axis=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def trained_bundle(small_csv, tmp_path_factory) -> Path:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no TensorFlow start-up noise
     assert "test MAE OT" in result.stdout
+    assert re.search(r"combined with the baselines \(the network's share, .*\): OT \d+%", result.stdout)
     return out
 
 

@@ -41,6 +41,15 @@ def test_no_warning_when_the_model_is_never_worse():
     assert skill_line(r).startswith("skill against the best baseline")
 
 
+def test_a_model_that_is_the_baseline_to_float32_precision_does_not_lose_to_it():
+    r = result()
+    r.scores["model"]["mae"] = np.full((4, 2), 0.4)
+    r.scores["linear"]["mae"] = r.scores["model"]["mae"] * (1 - 3e-7)  # the combination's weight 1: the ridge itself
+    assert loss_warning(r) is None
+    r.scores["linear"]["mae"] = r.scores["model"]["mae"] * (1 - 1e-3)  # a real loss, however small
+    assert loss_warning(r).startswith("warning: a baseline beats the model: OT: ridge at steps 1-4 of 4")
+
+
 def test_the_report_and_the_sensor_table_show_skill():
     r = result()
     section = "\n".join(skill_section(r))
