@@ -8,7 +8,7 @@ validation MAE can lose to the baseline alone on the test windows. This script t
 weight (scaled units, mean over the horizon, per target; cached as ``.npz`` in ``--cache``), and
 scores rules that choose ``w`` from the validation errors alone:
 
-- ``lowest``: the lowest validation MAE (shipped until the move below, then the move);
+- ``lowest``: the lowest validation MAE (the first version of `forecaster.combine`);
 - ``1-SE``: the largest ``w`` within one standard error (over 10 contiguous blocks of validation
   windows) of the lowest (Breiman's one-standard-error rule, the baseline as the simpler model;
   what `forecaster.combine` ships, `one_standard_error`);

@@ -158,10 +158,11 @@ def blend_errors(spec: WindowSpec, fleet: FleetSeries, network: Any, base: Basel
         y = y.reshape(len(y), -1).astype("float64")
         block = block_of[seen:seen + len(X)]
         seen += len(X)
+        parts = [(b, block == b) for b in np.unique(block)]  # a chunk spans one or two blocks
         for g, w in enumerate(GRID):
             error = np.abs(y - (1 - w) * nn - w * baseline)
-            for b in np.unique(block):
-                sums[b, g] += error[block == b].sum(axis=0)
+            for b, rows in parts:
+                sums[b, g] += error[rows].sum(axis=0)
     return sums / np.bincount(block_of, minlength=blocks)[:, None, None]
 
 
