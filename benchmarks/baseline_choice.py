@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import write_results  # noqa: E402
-from skill import SHIPPED, load  # noqa: E402
+from skill import ETT, SHIPPED, load  # noqa: E402
 
 
 def split_errors(spec, fleet, forecasts, label) -> dict[str, np.ndarray]:
@@ -101,9 +101,8 @@ def row(case: str, scores: dict, best: str) -> str:
     """One table row: the best baseline after the fact, each rule's test MAE (and ratio to it), validation MAEs."""
     top = scores[best]["test"]
     cells = [f"{scores[r]['test']:.4f} ({scores[r]['test'] / top:.4f})" if r in scores else "-" for r in RULES]
-    seasonal = scores.get("seasonal_naive", {}).get("validation", float("nan"))
-    return (f"| {case} | {best} {top:.4f} | " + " | ".join(cells) +
-            f" | {scores['ridge']['validation']:.4f} / {seasonal:.4f} |")
+    seasonal = f"{scores['seasonal_naive']['validation']:.4f}" if "seasonal_naive" in scores else "-"
+    return f"| {case} | {best} {top:.4f} | " + " | ".join(cells) + f" | {scores['ridge']['validation']:.4f} / {seasonal} |"
 
 
 @click.command()
@@ -123,6 +122,9 @@ def main(datasets, features, horizons, input_steps, max_train_rows, data_dir) ->
     from pipelines import WindowSpec
 
     logging.basicConfig(level=logging.ERROR)
+    unknown = [n for n in datasets.split(",") if n not in (*ETT, *SHIPPED, "fleet")]
+    if unknown:
+        raise click.BadParameter(f"unknown dataset(s) {unknown}; the datasets are {[*ETT, *SHIPPED, 'fleet']}")
     lines = ["| case | best baseline on test (after the fact) | library's choice: test (ratio) | on validation alone "
              "| ridge refit on train + validation | with the average as a candidate | average of ridge and seasonal "
              "naive | validation MAE: ridge / seasonal naive |", "|---|---|---|---|---|---|---|---|"]
