@@ -6,7 +6,8 @@ skill table (`skill.py`) judges the default against the best baseline on the *te
 chosen after the fact. This script, without training a network, asks whether a rule that chooses
 on the past could have picked that baseline: per case it prints the test MAE (sensor units,
 averaged over the horizon and the targets) of the best baseline, of the library's choice
-(`forecaster.combine.baselines` and `baseline_errors`, as training runs them), of the choice on
+(`forecaster.combine.baselines` and `baseline_errors`, as training runs them; every rule is an
+affine map of the window, scored by `baseline_errors` on the split asked for), of the choice on
 the validation windows alone, of the ridge refit on the training and validation windows, of the
 library's choice with the average of the ridge and the seasonal naive as a fourth candidate, and
 of that average alone; and the ridge's and the seasonal naive's validation MAE (every rule's
@@ -33,22 +34,8 @@ from common import write_results  # noqa: E402
 from skill import ETT, SHIPPED, load  # noqa: E402
 
 
-def split_errors(spec, fleet, forecasts, label) -> dict[str, np.ndarray]:
-    """Mean absolute errors ``(H * T,)`` (scaled) of each named forecast function on split ``label``."""
-    from pipelines.windows import cut
-
-    sums, count = {name: 0.0 for name in forecasts}, 0
-    for starts in fleet.chunks(label):
-        X, y = cut(fleet.values, starts, spec)
-        X, y = X.astype("float64"), y.reshape(len(y), -1).astype("float64")
-        count += len(X)
-        for name, forecast in forecasts.items():
-            sums[name] = sums[name] + np.abs(y - forecast(X)).sum(axis=0)
-    return {name: total / count for name, total in sums.items()}
-
-
 def refit_ridge(spec, fleet, period: int):
-    """The library's ridge fit on the training and validation windows (both relabelled as training)."""
+    """The library's baselines with the ridge fit on the training and validation windows (both relabelled as training)."""
     from dataclasses import replace
 
     from forecaster.combine import baselines
@@ -59,8 +46,16 @@ def refit_ridge(spec, fleet, period: int):
     return baselines(spec, merged, period)
 
 
+def per_output(base, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(kernel, bias)`` of the forecast that takes, for output ``o``, baseline ``chosen[o]``."""
+    outputs = np.arange(len(chosen))
+    return base.kernels[chosen, :, outputs].T, base.biases[chosen, outputs]
+
+
 def run_case(frame, spec) -> tuple[list[str], dict]:
-    """The baselines' names and every rule's validation and test MAE in sensor units (mean over steps and targets)."""
+    """The baselines' names and every rule's validation and test MAE in sensor units (mean over steps and
+    targets). Every rule is an affine map of the window, so all are one `Baselines` scored by the
+    library's `baseline_errors`."""
     from forecaster import Forecaster
     from forecaster.combine import Baselines, _period, baseline_errors, baselines
     from pipelines.split import TEST, VALIDATION
@@ -69,28 +64,29 @@ def run_case(frame, spec) -> tuple[list[str], dict]:
     fleet = estimator._prepare(frame)
     period = _period(spec, fleet, estimator.freq_)
     base = baselines(spec, fleet, period)
-    outputs = np.arange(spec.horizon * len(spec.targets))
-    forecasts = {name: (lambda X, k=k: base.forecast(X)[k]) for k, name in enumerate(base.names)}
-    chosen = np.argmin(baseline_errors(spec, fleet, base), axis=0)
-    forecasts["library's choice"] = lambda X: base.forecast(X)[chosen, :, outputs].T
-    validation = split_errors(spec, fleet, {n: f for n, f in forecasts.items() if n in base.names}, VALIDATION)
-    on_validation = np.argmin(np.stack([validation[n] for n in base.names]), axis=0)
-    forecasts["choice on validation alone"] = lambda X: base.forecast(X)[on_validation, :, outputs].T
+    maps = {name: (base.kernels[k], base.biases[k]) for k, name in enumerate(base.names)}
+    maps["library's choice"] = per_output(base, np.argmin(baseline_errors(spec, fleet, base), axis=0))
+    on_validation = np.argmin(baseline_errors(spec, fleet, base, (VALIDATION,)), axis=0)
+    maps["choice on validation alone"] = per_output(base, on_validation)
     refit = refit_ridge(spec, fleet, period)
-    forecasts["ridge refit on train + validation"] = lambda X: refit.forecast(X)[refit.names.index("ridge")]
+    maps["ridge refit on train + validation"] = refit.kernels[refit.names.index("ridge")], refit.biases[
+        refit.names.index("ridge")]
     if "seasonal_naive" in base.names:
-        ridge, seasonal = base.names.index("ridge"), base.names.index("seasonal_naive")
-        forecasts["average of ridge and seasonal naive"] = lambda X: base.forecast(X)[[ridge, seasonal]].mean(axis=0)
-        wider = Baselines([*base.names, "average"], np.concatenate([base.kernels, base.kernels[[ridge, seasonal]].mean(
-            axis=0, keepdims=True)]), np.concatenate([base.biases, base.biases[[ridge, seasonal]].mean(axis=0, keepdims=True)]))
-        among = np.argmin(baseline_errors(spec, fleet, wider), axis=0)
-        forecasts["choice with the average as a candidate"] = lambda X: wider.forecast(X)[among, :, outputs].T
+        pair = [base.names.index("ridge"), base.names.index("seasonal_naive")]
+        average = base.kernels[pair].mean(axis=0), base.biases[pair].mean(axis=0)
+        wider = Baselines([*base.names, "average"], np.concatenate([base.kernels, average[0][None]]),
+                          np.concatenate([base.biases, average[1][None]]))
+        maps["choice with the average as a candidate"] = per_output(wider, np.argmin(baseline_errors(spec, fleet, wider),
+                                                                                     axis=0))
+        maps["average of ridge and seasonal naive"] = average
+    rules = Baselines(list(maps), np.stack([k for k, _ in maps.values()]), np.stack([b for _, b in maps.values()]))
     scale = estimator.scaler_.scale_[[spec.columns.index(t) for t in spec.targets]]
-    in_units = lambda errors: float((errors.reshape(spec.horizon, -1) * scale).mean())  # noqa: E731
-    validation = split_errors(spec, fleet, forecasts, VALIDATION)
-    test = split_errors(spec, fleet, forecasts, TEST)
-    return base.names, {name: {"validation": in_units(validation[name]), "test": in_units(test[name])}
-                        for name in forecasts}
+    scores: dict = {name: {} for name in rules.names}
+    for split, label in (("validation", VALIDATION), ("test", TEST)):
+        errors = baseline_errors(spec, fleet, rules, (label,)) / fleet.count(label)
+        for name, error in zip(rules.names, errors):
+            scores[name][split] = float((error.reshape(spec.horizon, -1) * scale).mean())
+    return base.names, scores
 
 
 RULES = ("library's choice", "choice on validation alone", "ridge refit on train + validation",

@@ -133,10 +133,12 @@ def baselines(spec: WindowSpec, fleet: FleetSeries, period: int) -> Baselines:
     return Baselines(list(maps), np.stack([k for k, _ in affine]), np.stack([b for _, b in affine]))
 
 
-def baseline_errors(spec: WindowSpec, fleet: FleetSeries, base: Baselines) -> np.ndarray:
-    """Summed absolute errors ``(K, H * T)`` of each baseline on the training and validation windows (scaled)."""
+def baseline_errors(spec: WindowSpec, fleet: FleetSeries, base: Baselines,
+                    labels: tuple[int, ...] = (TRAIN, VALIDATION)) -> np.ndarray:
+    """Summed absolute errors ``(K, H * T)`` of each baseline on the windows of the splits ``labels``
+    (by default the training and validation windows the choice is made on; scaled)."""
     errors = np.zeros((len(base.names), spec.horizon * len(spec.targets)))
-    for label in (TRAIN, VALIDATION):
+    for label in labels:
         for starts in fleet.chunks(label):
             X, y = cut(fleet.values, starts, spec)
             errors += np.abs(y.reshape(len(y), -1)[None] - base.forecast(X.astype("float64"))).sum(axis=1)
@@ -158,7 +160,7 @@ def blend_errors(spec: WindowSpec, fleet: FleetSeries, network: Any, base: Basel
         y = y.reshape(len(y), -1).astype("float64")
         block = block_of[seen:seen + len(X)]
         seen += len(X)
-        parts = [(b, block == b) for b in np.unique(block)]  # a chunk spans one or two blocks
+        parts = [(b, block == b) for b in np.unique(block)]  # the blocks this chunk's windows fall in
         for g, w in enumerate(GRID):
             error = np.abs(y - (1 - w) * nn - w * baseline)
             for b, rows in parts:
