@@ -5,6 +5,8 @@
 - ``smooth 0`` / ``smooth 0.125``: each step's weight chosen on that step alone, or on the steps
   within 1/8 of the horizon around it (shipped: one weight for the whole horizon, ``smooth 1``).
 - ``fixed 0.5``: the average of the network and each step's baseline, no weight fit at all.
+- ``ridge with calendar`` / ``ridge on features``: with calendar inputs, the ridge always / never reads the
+  calendar columns (shipped: per target, the one with the lower validation MAE).
 - ``half``: the combination's weights chosen on the first half of the validation windows and
   the intervals calibrated on the second half only (the shipped design uses all validation
   windows for both: does that cost interval coverage on the test windows?).
@@ -56,17 +58,22 @@ def smoothing(model, fleet, smooth):
     return _with(model, combined(model, fleet, smooth=smooth), fleet)
 
 
+def calendar_ridge(model, fleet, reads: bool):
+    """The combination whose ridge always (``reads``) or never reads the calendar columns the network reads."""
+    from forecaster.combine import combined
+
+    return _with(model, combined(model, fleet, calendar_ridge=reads), fleet)
+
+
 def fixed_half(model, fleet):
     """Half the network, half its step's baseline (chosen on train + validation), no weight fit on validation."""
     import numpy as np
 
-    from forecaster.combine import _targets_in, baseline_errors, baselines
+    from forecaster.combine import _period, baseline_errors, baselines
     from forecaster.nn.combine import network_of, set_weights, wrap
-    from pipelines.baselines import detect_period
 
-    spec = model.spec
-    column = fleet.values[:50_000, spec.columns.index(spec.targets[0])] if _targets_in(spec) else np.zeros(0)
-    base = baselines(spec, fleet, detect_period(column, model.freq_, spec.input_steps))
+    spec = model.network_spec  # the columns the network reads, calendar inputs included (as `combined`)
+    base = baselines(spec, fleet, _period(spec, fleet, model.freq_))
     pick = np.argmin(baseline_errors(spec, fleet, base), axis=0)
     out = np.arange(len(pick))
     network = wrap(network_of(model.model_), horizon=spec.horizon, targets=len(spec.targets))
@@ -85,4 +92,7 @@ def variants(model, frame) -> dict[str, object]:
     for smooth in (0.0, 0.125, 1.0):
         if smooth != SMOOTH:
             out[f" (smooth {smooth:g})"] = smoothing(model, fleet, smooth)
+    if model.params.calendar_parts:
+        out[" (ridge with calendar)"] = calendar_ridge(model, fleet, True)
+        out[" (ridge on features)"] = calendar_ridge(model, fleet, False)
     return out

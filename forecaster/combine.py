@@ -15,6 +15,11 @@ each target and horizon step, the forecast becomes ``(1 - w) * network + w * bas
   of ``input + horizon`` rows, and the weight with the lowest validation MAE lost to the baseline
   alone on the test windows (`one_standard_error`).
 
+When the network reads calendar columns (``calendar``), the ridge reads the features alone, as
+`forecaster evaluate`'s does, unless the ridge that also reads the calendar columns has the lower
+validation MAE for that target (`with_calendar_ridge`: on the training windows, which fit it, the ridge
+with more inputs always looks better).
+
 The result is the network wrapped in a `forecaster.nn.layers.Combine` layer of fixed weights
 (`forecaster.nn.combine`), so everything that runs a network runs it. The ridge is fit in closed
 form on the training windows, relative to each window's last value as `forecaster evaluate`'s
@@ -84,15 +89,18 @@ def _targets_in(spec: WindowSpec) -> list[int] | None:
     return [spec.features.index(t) for t in spec.targets] if set(spec.targets) <= set(spec.features) else None
 
 
-def fit_ridge(spec: WindowSpec, fleet: FleetSeries, alpha: float = ALPHA) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge from the flattened window to the horizon on the training windows, relative to the
-    last value when the targets are features: ``(coef (L * F, H * T), intercept (H * T))``."""
+def fit_ridge(spec: WindowSpec, fleet: FleetSeries, alpha: float = ALPHA,
+              inputs: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge from the flattened window (its feature columns ``inputs``, default all) to the horizon on
+    the training windows, relative to the last value when the targets are features:
+    ``(coef (L * len(inputs), H * T), intercept (H * T))``."""
     last = _targets_in(spec)
     sums: dict[str, Any] = {"n": 0, "x": 0.0, "y": 0.0, "xx": 0.0, "xy": 0.0}
     for starts in fleet.chunks(TRAIN):
         X, y = (np.asarray(a, dtype="float64") for a in cut(fleet.values, starts, spec))
         if last is not None:
             X, y = X - X[:, -1:, :], y - X[:, -1:, last]
+        X = X if inputs is None else X[:, :, inputs]
         x, y = X.reshape(len(X), -1), y.reshape(len(y), -1)
         sums["n"] += len(x)
         sums["x"], sums["y"] = sums["x"] + x.sum(axis=0), sums["y"] + y.sum(axis=0)
@@ -112,11 +120,12 @@ def _as_affine(spec: WindowSpec, forecast: Any) -> tuple[np.ndarray, np.ndarray]
     return out[1:] - out[0], out[0]
 
 
-def baselines(spec: WindowSpec, fleet: FleetSeries, period: int) -> Baselines:
-    """Naive, seasonal naive (when ``1 < period <= input_steps``) and the ridge as affine maps."""
+def baselines(spec: WindowSpec, fleet: FleetSeries, period: int, inputs: list[int] | None = None) -> Baselines:
+    """Naive, seasonal naive (when ``1 < period <= input_steps``) and the ridge on the feature columns
+    ``inputs`` (default all) as affine maps of the whole window (zero on the columns not read)."""
     L, H = spec.input_steps, spec.horizon
     last = _targets_in(spec)
-    coef, intercept = fit_ridge(spec, fleet)
+    coef, intercept = fit_ridge(spec, fleet, inputs=inputs)
     maps: dict[str, Any] = {}
     if last is not None:
         maps["naive"] = lambda X: np.repeat(X[:, -1:, last], H, axis=1)
@@ -125,7 +134,8 @@ def baselines(spec: WindowSpec, fleet: FleetSeries, period: int) -> Baselines:
 
     def ridge(X: np.ndarray) -> np.ndarray:
         level = X[:, -1:, :] if last is not None else np.zeros_like(X[:, -1:, :])
-        out = (X - level).reshape(len(X), -1) @ coef + intercept
+        read = X - level if inputs is None else (X - level)[:, :, inputs]
+        out = read.reshape(len(X), -1) @ coef + intercept
         return out.reshape(len(X), H, -1) + (level[:, :, last] if last is not None else 0.0)
 
     maps["ridge"] = ridge
@@ -225,12 +235,32 @@ def _period(spec: WindowSpec, fleet: FleetSeries, freq: str | None) -> int:
     return detect_period(rows, freq, spec.input_steps)
 
 
-def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> Any:
+def with_calendar_ridge(spec: WindowSpec, fleet: FleetSeries, base: Baselines, period: int) -> tuple[Baselines, np.ndarray]:
+    """``base`` (its ridge on the features) with, for each target whose validation MAE it lowers, the ridge
+    that also reads the calendar columns of ``spec``; and which targets took it (``(T,)`` booleans).
+    Chosen on the validation windows alone: on the training windows the ridge with more inputs always
+    looks better (they fit it)."""
+    calendar = baselines(spec, fleet, period)
+    k = base.names.index("ridge")
+    pair = Baselines(["ridge", "calendar ridge"], np.stack([base.kernels[k], calendar.kernels[k]]),
+                     np.stack([base.biases[k], calendar.biases[k]]))
+    T = len(spec.targets)
+    per_target = baseline_errors(spec, fleet, pair, (VALIDATION,)).reshape(2, spec.horizon, T).sum(axis=1)
+    takes = per_target[1] < per_target[0]
+    outputs = np.tile(takes, spec.horizon)  # output o is step o // T of target o % T
+    kernels, biases = base.kernels.copy(), base.biases.copy()
+    kernels[k][:, outputs], biases[k][outputs] = calendar.kernels[k][:, outputs], calendar.biases[k][outputs]
+    return Baselines(base.names, kernels, biases), takes
+
+
+def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH, calendar_ridge: bool | None = None) -> Any:
     """``estimator.model_`` combined with the baselines when ``params.combine`` asks for it (else unchanged).
 
     The network is trained; the ridge is fit on the training windows, each step's baseline chosen
     on the training and validation windows, its weight on the validation windows (without
-    validation windows: the network alone, with a warning)."""
+    validation windows: the network alone, with a warning). When the network reads calendar
+    columns, each target's ridge reads them too where that lowers its validation MAE
+    (`with_calendar_ridge`; ``calendar_ridge`` True or False: always or never, for benchmarks)."""
     if estimator.params.combine == "none":
         return estimator.model_
     from forecaster.nn.combine import network_of, set_weights, wrap
@@ -241,11 +271,18 @@ def combined(estimator: Any, fleet: FleetSeries, *, smooth: float = SMOOTH) -> A
     if fleet.count(VALIDATION) == 0 or fleet.count(TRAIN) == 0:
         log.warning("no training or no validation windows: the network is not combined with the baselines")
         return model
-    base = baselines(spec, fleet, _period(spec, fleet, estimator.freq_))
+    period = _period(spec, fleet, estimator.freq_)
+    reads_calendar = spec != estimator.spec
+    features = list(range(len(estimator.spec.features)))
+    base = baselines(spec, fleet, period, inputs=features if reads_calendar and calendar_ridge is not True else None)
+    takes = np.full(len(spec.targets), reads_calendar and calendar_ridge is True)
+    if reads_calendar and calendar_ridge is None:
+        base, takes = with_calendar_ridge(spec, fleet, base, period)
     pick = np.argmin(baseline_errors(spec, fleet, base), axis=0)
     errors = blend_errors(spec, fleet, network, base, pick)
     scale, kernel, bias, weight = choose(pick, errors, base, targets=len(spec.targets), smooth=smooth)
     set_weights(model, scale.reshape(spec.horizon, -1), kernel, bias)
-    log.info("combined with the baselines on %d validation windows (%d blocks, one-standard-error rule): %s",
-             fleet.count(VALIDATION), len(errors), describe(pick, weight, base, spec))
+    log.info("combined with the baselines on %d validation windows (%d blocks, one-standard-error rule): %s%s",
+             fleet.count(VALIDATION), len(errors), describe(pick, weight, base, spec),
+             "; the ridge reads the calendar columns for " + ", ".join(np.asarray(spec.targets)[takes]) if takes.any() else "")
     return model

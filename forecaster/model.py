@@ -72,7 +72,7 @@ class Forecaster:
         if freq is not None:
             step_of(freq)
         self.spec = spec
-        self.params = params or ModelParams()
+        self.params = self._params_asked = params or ModelParams()
         self.freq = freq
         self.max_gap = max_gap
         self.split = split or SplitSpec()
@@ -133,6 +133,8 @@ class Forecaster:
             frame, self.spec.columns, freq=self.freq, max_gap=self.max_gap,
             time_col=self.time_col_, sensor_col=self.sensor_col_,
         )
+        asked = getattr(self, "_params_asked", self.params)  # calendar="auto" means what it means for this data
+        self.params = asked.resolved(self.spec, step_of(data.freq).value, parent=None if parent is None else parent.params)
         if parent is not None:  # before any training: one line naming every difference
             parent.check(self.spec, self.params, data.freq)
         self.freq_ = data.freq

@@ -13,7 +13,7 @@ import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from pipelines.calendar import PARTS, parse_calendar
+from pipelines.calendar import AUTO, NONE, PARTS, auto_parts, parse_calendar
 from pipelines.checks import Check, boolean, integer, one_of, optional, real, subset
 from pipelines.errors import ForecasterError
 
@@ -30,6 +30,8 @@ COMBINES = ("none", "baselines")
 DEFAULT_COMBINE = "baselines"
 OLD_COMBINE = "none"
 """What a bundle saved before the baseline combination existed was built with."""
+OLD_CALENDAR = NONE
+"""What a bundle saved without ``calendar`` was built with (``auto``, the default now, is resolved at training)."""
 OLD_CHANNEL_INDEPENDENT = False
 """What a bundle saved without ``channel_independent`` was built with (``None``, the default now, is automatic)."""
 DEFAULT_SEGMENT = 24
@@ -139,9 +141,11 @@ class ModelParams:
     scale: str = option("global", one_of(SCALES),
                         "Standardize with statistics of all sensors' training rows, or per sensor (each sensor's "
                         "own training rows; a sensor unseen at training gets the global ones).")
-    calendar: str = option("none", subset(PARTS),
+    calendar: str = option(AUTO, subset(PARTS, alone=(AUTO, NONE)),
                            "Calendar inputs: sine/cosine of each input row's time (UTC), e.g. hour,dow (also doy, "
-                           "month); none: off.")
+                           "month); none: off; auto: hour,dow when the horizon is longer than the input window at a "
+                           "sub-daily cadence, unless the network is channel independent (measured at long "
+                           "horizons), else none.")
     combine: str = option(DEFAULT_COMBINE, one_of(COMBINES),
                           "After training, combine the network's forecast with the naive, seasonal naive and ridge "
                           "baselines, per target and horizon step, with weights chosen on the validation windows "
@@ -160,7 +164,10 @@ class ModelParams:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        object.__setattr__(self, "calendar", ",".join(parse_calendar(self.calendar)) or "none")
+        if self.calendar.strip() != AUTO:
+            object.__setattr__(self, "calendar", ",".join(parse_calendar(self.calendar)) or NONE)
+        else:
+            object.__setattr__(self, "calendar", AUTO)
         if self.segment is None:  # segments of 24, unless the Conv1D front asks for the row-by-row network
             object.__setattr__(self, "segment", 0 if self.conv else DEFAULT_SEGMENT)
         if self.decoder == "auto":
@@ -175,8 +182,21 @@ class ModelParams:
 
     @property
     def calendar_parts(self) -> tuple[str, ...]:
-        """The calendar parts, in `pipelines.calendar.PARTS` order (empty: none)."""
-        return parse_calendar(self.calendar)
+        """The calendar parts, in `pipelines.calendar.PARTS` order (empty: none; ``auto`` is empty until
+        `resolved` by training)."""
+        return () if self.calendar == AUTO else parse_calendar(self.calendar)
+
+    def resolved(self, spec: Any, step_ns: int, parent: ModelParams | None = None) -> ModelParams:
+        """These settings with ``calendar="auto"`` replaced by what it means for ``spec`` (a
+        `pipelines.windows.WindowSpec`) at a cadence of ``step_ns`` (`pipelines.calendar.auto_parts`),
+        or by the ``parent``'s calendar (a warm start continues its parent's network); unchanged otherwise."""
+        if self.calendar != AUTO:
+            return self
+        if parent is not None:
+            return replace(self, calendar=parent.calendar)
+        independent = self.independent_channels(list(spec.features), list(spec.targets))
+        parts = auto_parts(spec, step_ns, independent=independent)
+        return replace(self, calendar=",".join(parts) or NONE)
 
     @property
     def segment_model(self) -> bool:
@@ -207,9 +227,10 @@ class ModelParams:
         """Inverse of `to_dict`; also reads the names of earlier bundles (``model``,
         ``residual``) without a warning; a bundle without ``linear`` predates the linear path
         (`OLD_LINEAR`), one without ``combine`` the baseline combination (`OLD_COMBINE`), one
-        without ``channel_independent`` automatic channel independence (`OLD_CHANNEL_INDEPENDENT`).
-        Unknown keys are an error."""
-        old = {"linear": OLD_LINEAR, "combine": OLD_COMBINE, "channel_independent": OLD_CHANNEL_INDEPENDENT}
+        without ``channel_independent`` automatic channel independence (`OLD_CHANNEL_INDEPENDENT`), one
+        without ``calendar`` no calendar inputs (`OLD_CALENDAR`). Unknown keys are an error."""
+        old = {"linear": OLD_LINEAR, "combine": OLD_COMBINE, "channel_independent": OLD_CHANNEL_INDEPENDENT,
+               "calendar": OLD_CALENDAR}
         return cls.from_options(None, upgrade_options({**old, **data}, warn=False))
 
     @classmethod

@@ -25,6 +25,10 @@ from pipelines.windows import WindowSpec
 PARTS = ("hour", "dow", "doy", "month")
 """What can be encoded, in column order: time of day, day of week, day of year, month of year."""
 NONE = "none"
+AUTO = "auto"
+"""The default: `auto_parts` chooses at training, from the spec, the cadence and the network."""
+AUTO_PARTS = ("hour", "dow")
+"""What ``auto`` turns on where it turns anything on."""
 DAY_NS = 86_400 * 10**9
 PREFIX = "calendar:"
 
@@ -44,6 +48,24 @@ def parse_calendar(value: str | Sequence[str] | None) -> tuple[str, ...]:
         raise ForecasterError(f"`calendar` must be 'none' or a comma-separated subset of {', '.join(PARTS)} "
                               f"without repeats. Received: calendar={value!r}")
     return tuple(p for p in PARTS if p in names)
+
+
+def auto_parts(spec: WindowSpec, step_ns: int, *, independent: bool) -> tuple[str, ...]:
+    """What ``calendar="auto"`` becomes: `AUTO_PARTS` when the forecast reaches past the input window
+    (``horizon > input_steps``) at a sub-daily cadence, so that the time of day and the day of the
+    week are more than the window shows; none otherwise, and none for a channel-independent network
+    (``independent``: calendar columns would make it mix the channels). Measured:
+    docs/model-options.md, "Calendar inputs at long horizons".
+
+    Example:
+        >>> spec = WindowSpec(input_steps=96, horizon=192, features=["t"], targets=["t"])
+        >>> hour = 3600 * 10**9
+        >>> auto_parts(spec, hour, independent=False), auto_parts(spec, 24 * hour, independent=False)
+        (('hour', 'dow'), ())
+    """
+    if independent or spec.horizon <= spec.input_steps or step_ns >= DAY_NS:
+        return ()
+    return AUTO_PARTS
 
 
 def calendar_columns(parts: Sequence[str]) -> tuple[str, ...]:

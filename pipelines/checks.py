@@ -85,12 +85,14 @@ def one_of(choices: tuple) -> Check:
     return Check(f"one of {choices}", lambda v: isinstance(v, str) and v in choices, "choice", choices=choices)
 
 
-def subset(choices: tuple, none: str = "none") -> Check:
-    """A comma-separated subset of ``choices`` without repeats (``"a,b"``), or ``none``.
+def subset(choices: tuple, alone: tuple = ("none",)) -> Check:
+    """A comma-separated subset of ``choices`` without repeats (``"a,b"``), or one of ``alone``.
 
     Example:
         >>> subset(("hour", "dow"))("calendar", "dow,hour"), subset(("hour",)).want
         (None, "'none' or a comma-separated subset of ('hour',)")
+        >>> subset(("hour",), alone=("auto", "none")).want
+        "'auto', 'none' or a comma-separated subset of ('hour',)"
     """
     choices = tuple(choices)
 
@@ -98,9 +100,9 @@ def subset(choices: tuple, none: str = "none") -> Check:
         if not isinstance(v, str):
             return False
         names = [n.strip() for n in v.split(",")]
-        return v.strip() == none or (all(n in choices for n in names) and len(set(names)) == len(names))
+        return v.strip() in alone or (all(n in choices for n in names) and len(set(names)) == len(names))
 
-    return Check(f"{none!r} or a comma-separated subset of {choices}", test, "text", choices=choices)
+    return Check(f"{', '.join(map(repr, alone))} or a comma-separated subset of {choices}", test, "text", choices=choices)
 
 
 def boolean() -> Check:

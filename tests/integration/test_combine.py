@@ -11,7 +11,16 @@ import pytest
 from helpers import synthetic_frame
 
 import forecaster
-from forecaster.combine import ALPHA, BLOCKS, GRID, baseline_errors, baselines, blend_errors, combined
+from forecaster.combine import (
+    ALPHA,
+    BLOCKS,
+    GRID,
+    baseline_errors,
+    baselines,
+    blend_errors,
+    combined,
+    with_calendar_ridge,
+)
 from forecaster.nn.combine import get_weights, is_combined, network_of
 from pipelines import WindowSpec
 from pipelines.baselines import LinearWindow, naive_last, seasonal_naive
@@ -61,6 +70,41 @@ def test_the_baseline_maps_are_the_baselines_evaluate_scores(trained):
     got = base.forecast(X).reshape(3, len(X), SPEC.horizon, 1)
     for k, expected in enumerate([naive_last(history, 6), seasonal_naive(history, 6, 12), ridge.predict(X)]):
         np.testing.assert_allclose(got[k], expected, rtol=0, atol=1e-5, err_msg=base.names[k])
+
+
+def _weekly_frame(weeks: int = 10) -> pd.DataFrame:
+    """``temp`` follows a weekly wave, plus noise: a 12-hour window cannot tell where the week is going."""
+    ts = pd.date_range("2026-01-05", periods=weeks * 168, freq="1h", tz="UTC")  # a Monday
+    noise = np.random.default_rng(2).normal(0, 0.3, len(ts))
+    week = np.asarray((ts.day_of_week + ts.hour / 24) / 7)
+    return pd.DataFrame({"ts": ts, "load": noise[::-1].copy(), "temp": 18 + 3 * np.sin(2 * np.pi * week) + noise})
+
+
+def test_at_long_horizons_the_network_reads_the_calendar_and_the_ridge_where_validation_says():
+    """The default (calendar "auto") gives a long-horizon network the calendar columns; its ridge reads the
+    features as evaluate's does, and also the calendar columns where that lowers the validation MAE."""
+    frame = _weekly_frame()
+    spec = WindowSpec(input_steps=12, horizon=24, features=["load", "temp"], targets=["temp"])
+    model = forecaster.train(frame, spec, units=4, epochs=1, seed=3, intervals=())
+    ns = model.network_spec
+    assert model.params.calendar == "hour,dow" and len(ns.features) == 6
+    fleet = model._prepare(frame)
+    on_features, full = baselines(ns, fleet, 24, inputs=[0, 1]), baselines(ns, fleet, 24)
+    ridge = on_features.names.index("ridge")
+    assert on_features.kernels[ridge].reshape(12, 6, -1)[:, :2].any()
+    assert not on_features.kernels[ridge].reshape(12, 6, -1)[:, 2:].any()  # no weight on the calendar columns
+    X, _ = _windows(fleet, TEST, ns)
+    Xt, yt = _windows(fleet, TRAIN, ns)
+    fitted = LinearWindow(alpha=ALPHA, last_index=[1]).fit(Xt[:, :, :2], yt)
+    np.testing.assert_allclose(on_features.forecast(X)[ridge].reshape(len(X), 24, 1), fitted.predict(X[:, :, :2]),
+                               rtol=0, atol=1e-5)  # evaluate's ridge, on the features
+    chosen, takes = with_calendar_ridge(ns, fleet, on_features, 24)
+    Xv, yv = _windows(fleet, VALIDATION, ns)
+    val_mae = [np.abs(yv.reshape(len(yv), -1) - b.forecast(Xv)[ridge]).mean() for b in (on_features, full)]
+    assert val_mae[1] < 0.8 * val_mae[0] and takes.tolist() == [True]  # the week is in the calendar
+    np.testing.assert_array_equal(chosen.kernels[ridge], full.kernels[ridge])
+    never = combined(model, fleet, calendar_ridge=False)
+    assert not get_weights(never)[1].reshape(12, 6, -1)[:, 2:].any()  # the ridge on the features alone
 
 
 def test_the_blend_errors_are_each_block_of_validation_windows_by_brute_force(trained, monkeypatch):

@@ -45,11 +45,28 @@ def test_stream_windows_encode_exactly_the_batch_rows(first_slot, L, step, parts
     np.testing.assert_array_equal(stream, batch)
 
 
+def test_auto_calendar_turns_on_where_the_forecast_reaches_past_the_window():
+    one = WindowSpec(input_steps=24, horizon=48, features=["t"], targets=["t"])
+    auto = ModelParams()
+    assert auto.calendar == "auto" and auto.calendar_parts == ()  # nothing until training resolves it
+    assert auto.resolved(one, HOUR).calendar == "hour,dow"
+    assert auto.resolved(WindowSpec(input_steps=24, horizon=24, features=["t"], targets=["t"]), HOUR).calendar == "none"
+    assert auto.resolved(one, 24 * HOUR).calendar == "none"  # a daily cadence: no time of day to tell
+    every = WindowSpec(input_steps=24, horizon=48, features=["a", "b"], targets=["a", "b"])
+    assert auto.resolved(every, HOUR).calendar == "none"  # channel independent: stays independent
+    assert ModelParams(channel_independent=False).resolved(every, HOUR).calendar == "hour,dow"
+    assert ModelParams(calendar="doy").resolved(one, HOUR).calendar == "doy"  # asked for: kept
+    assert auto.resolved(one, HOUR, parent=ModelParams(calendar="none")).calendar == "none"  # a warm start: the parent's
+    before = {k: v for k, v in ModelParams(calendar="none").to_dict().items() if k != "calendar"}
+    assert ModelParams.from_dict(before).calendar == "none"  # a bundle saved before calendar inputs existed
+    assert ModelParams(calendar=" auto").calendar == "auto"
+
+
 def test_calendar_option_is_canonical_and_checked():
     assert parse_calendar("dow, hour") == ("hour", "dow") and parse_calendar("none") == ()
     assert ModelParams(calendar="month,hour").calendar == "hour,month"
     assert ModelParams().calendar_parts == () and ModelParams().scale == "global"
-    for bad in ("hour,hour", "minute", 3):
+    for bad in ("hour,hour", "minute", 3, "auto,hour"):
         with pytest.raises(ForecasterError, match="calendar"):
             ModelParams(calendar=bad)
     with pytest.raises(ForecasterError, match="scale"):
