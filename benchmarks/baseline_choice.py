@@ -9,8 +9,11 @@ averaged over the horizon and the targets) of the best baseline, of the library'
 (`forecaster.combine.baselines` and `baseline_errors`, as training runs them; every rule is an
 affine map of the window, scored by `baseline_errors` on the split asked for), of the choice on
 the validation windows alone, of the ridge refit on the training and validation windows, of the
-library's choice with the average of the ridge and the seasonal naive as a fourth candidate, and
-of that average alone; and the ridge's and the seasonal naive's validation MAE (every rule's
+library's choice with the average of the ridge and the seasonal naive as a fourth candidate, of
+that average alone, of the ridge that also reads the calendar columns (hour, day of week) and of
+the library's choice when the network reads them (`forecaster.combine.with_calendar_ridge`: per
+target that ridge where it lowers the validation MAE); and the validation MAE of the ridge, the
+seasonal naive and the ridge with the calendar columns (every rule's
 validation and test MAE in ``results/baseline_choice.json``). No randomness: one run is the
 measurement.
 
@@ -34,8 +37,9 @@ from common import write_results  # noqa: E402
 from skill import ETT, SHIPPED, load  # noqa: E402
 
 
-def refit_ridge(spec, fleet, period: int):
-    """The library's baselines with the ridge fit on the training and validation windows (both relabelled as training)."""
+def refit_ridge(spec, fleet, period: int, inputs: list[int]):
+    """The library's baselines with the ridge (on the columns ``inputs``) fit on the training and validation
+    windows (both relabelled as training)."""
     from dataclasses import replace
 
     from forecaster.combine import baselines
@@ -43,7 +47,7 @@ def refit_ridge(spec, fleet, period: int):
 
     merged = replace(fleet, starts={**fleet.starts, TRAIN: np.sort(np.concatenate(
         [fleet.starts.get(TRAIN, np.zeros(0, "int64")), fleet.starts.get(VALIDATION, np.zeros(0, "int64"))]))})
-    return baselines(spec, merged, period)
+    return baselines(spec, merged, period, inputs=inputs)
 
 
 def per_output(base, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,18 +61,20 @@ def run_case(frame, spec) -> tuple[list[str], dict]:
     targets). Every rule is an affine map of the window, so all are one `Baselines` scored by the
     library's `baseline_errors`."""
     from forecaster import Forecaster
-    from forecaster.combine import Baselines, _period, baseline_errors, baselines
+    from forecaster.combine import Baselines, _period, baseline_errors, baselines, with_calendar_ridge
+    from forecaster.params import ModelParams
     from pipelines.split import TEST, VALIDATION
 
-    estimator = Forecaster(spec=spec)
+    estimator = Forecaster(spec=spec, params=ModelParams(calendar="hour,dow"))  # the fleet holds the calendar columns
     fleet = estimator._prepare(frame)
-    period = _period(spec, fleet, estimator.freq_)
-    base = baselines(spec, fleet, period)
+    wide, features = estimator.network_spec, list(range(len(spec.features)))
+    period = _period(wide, fleet, estimator.freq_)
+    base = baselines(wide, fleet, period, inputs=features)  # the library's baselines without calendar inputs
     maps = {name: (base.kernels[k], base.biases[k]) for k, name in enumerate(base.names)}
-    maps["library's choice"] = per_output(base, np.argmin(baseline_errors(spec, fleet, base), axis=0))
-    on_validation = np.argmin(baseline_errors(spec, fleet, base, (VALIDATION,)), axis=0)
+    maps["library's choice"] = per_output(base, np.argmin(baseline_errors(wide, fleet, base), axis=0))
+    on_validation = np.argmin(baseline_errors(wide, fleet, base, (VALIDATION,)), axis=0)
     maps["choice on validation alone"] = per_output(base, on_validation)
-    refit = refit_ridge(spec, fleet, period)
+    refit = refit_ridge(wide, fleet, period, features)
     maps["ridge refit on train + validation"] = refit.kernels[refit.names.index("ridge")], refit.biases[
         refit.names.index("ridge")]
     if "seasonal_naive" in base.names:
@@ -76,21 +82,28 @@ def run_case(frame, spec) -> tuple[list[str], dict]:
         average = base.kernels[pair].mean(axis=0), base.biases[pair].mean(axis=0)
         wider = Baselines([*base.names, "average"], np.concatenate([base.kernels, average[0][None]]),
                           np.concatenate([base.biases, average[1][None]]))
-        maps["choice with the average as a candidate"] = per_output(wider, np.argmin(baseline_errors(spec, fleet, wider),
+        maps["choice with the average as a candidate"] = per_output(wider, np.argmin(baseline_errors(wide, fleet, wider),
                                                                                      axis=0))
         maps["average of ridge and seasonal naive"] = average
+    calendar = baselines(wide, fleet, period)  # its ridge also reads the calendar columns
+    maps["ridge + calendar"] = calendar.kernels[calendar.names.index("ridge")], calendar.biases[
+        calendar.names.index("ridge")]
+    chosen, _ = with_calendar_ridge(wide, fleet, base, period)  # as the library does with calendar inputs
+    maps["choice with ridge + calendar where validation says"] = per_output(
+        chosen, np.argmin(baseline_errors(wide, fleet, chosen), axis=0))
     rules = Baselines(list(maps), np.stack([k for k, _ in maps.values()]), np.stack([b for _, b in maps.values()]))
     scale = estimator.scaler_.scale_[[spec.columns.index(t) for t in spec.targets]]
     scores: dict = {name: {} for name in rules.names}
     for split, label in (("validation", VALIDATION), ("test", TEST)):
-        errors = baseline_errors(spec, fleet, rules, (label,)) / fleet.count(label)
+        errors = baseline_errors(wide, fleet, rules, (label,)) / fleet.count(label)
         for name, error in zip(rules.names, errors):
             scores[name][split] = float((error.reshape(spec.horizon, -1) * scale).mean())
     return base.names, scores
 
 
 RULES = ("library's choice", "choice on validation alone", "ridge refit on train + validation",
-         "choice with the average as a candidate", "average of ridge and seasonal naive")
+         "choice with the average as a candidate", "average of ridge and seasonal naive", "ridge + calendar",
+         "choice with ridge + calendar where validation says")
 
 
 def row(case: str, scores: dict, best: str) -> str:
@@ -98,7 +111,9 @@ def row(case: str, scores: dict, best: str) -> str:
     top = scores[best]["test"]
     cells = [f"{scores[r]['test']:.4f} ({scores[r]['test'] / top:.4f})" if r in scores else "-" for r in RULES]
     seasonal = f"{scores['seasonal_naive']['validation']:.4f}" if "seasonal_naive" in scores else "-"
-    return f"| {case} | {best} {top:.4f} | " + " | ".join(cells) + f" | {scores['ridge']['validation']:.4f} / {seasonal} |"
+    calendar = scores["ridge + calendar"]["validation"]
+    return (f"| {case} | {best} {top:.4f} | " + " | ".join(cells)
+            + f" | {scores['ridge']['validation']:.4f} / {seasonal} / {calendar:.4f} |")
 
 
 @click.command()
@@ -123,7 +138,8 @@ def main(datasets, features, horizons, input_steps, max_train_rows, data_dir) ->
         raise click.BadParameter(f"unknown dataset(s) {unknown}; the datasets are {[*ETT, *SHIPPED, 'fleet']}")
     lines = ["| case | best baseline on test (after the fact) | library's choice: test (ratio) | on validation alone "
              "| ridge refit on train + validation | with the average as a candidate | average of ridge and seasonal "
-             "naive | validation MAE: ridge / seasonal naive |", "|---|---|---|---|---|---|---|---|"]
+             "naive | ridge + calendar | library's choice with ridge + calendar where validation says (calendar inputs) "
+             "| validation MAE: ridge / seasonal naive / ridge + calendar |", "|---|---|---|---|---|---|---|---|---|---|"]
     records = []
     for name in datasets.split(","):
         for feat in (["X"] if name == "fleet" else ["MS"] if name in SHIPPED else features.split(",")):
